@@ -1,0 +1,1 @@
+"""Collectors: one module per platform behind one seam (see collectors/base.py)."""

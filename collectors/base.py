@@ -1,0 +1,280 @@
+"""The collector seam: records, the Collector protocol, the Sink protocol and the error tree.
+
+Collectors never import storage or dashboard code. They return records; the runner hands them
+to a `Sink` (implemented by `storage/write.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal, Protocol
+
+import httpx
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedVideo:
+    """One piece of footage being followed, as collectors see it."""
+
+    slug: str
+    title: str
+    keywords: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    started_at: datetime | None = None
+
+
+Relation = Literal["reshare", "crosspost", "quote", "forward", "reply", "link"]
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    """A post on one platform that carries a tracked video. Same post -> same key, always."""
+
+    platform: str
+    platform_post_id: str
+    url: str | None = None
+    author: str | None = None
+    text: str | None = None
+    published_at: datetime | None = None
+    matched_by: str = ""
+    """How it matched: "url:<url>", "hashtag:<tag>", "keyword:<phrase>", "cascade", "manual"."""
+    parent_platform: str | None = None
+    parent_platform_post_id: str | None = None
+    relation: Relation | None = None
+    """How this post relates to its parent (reshare, crosspost, quote, forward, …)."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Platform-specific state a collector needs for refresh (e.g. the Mastodon instance)."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.platform, self.platform_post_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Counters of one post at one moment. None = the platform does not expose it (never 0)."""
+
+    platform: str
+    platform_post_id: str
+    observed_at: datetime
+    views: int | None = None
+    likes: int | None = None
+    shares: int | None = None
+    comments: int | None = None
+    quotes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """A post found deleted or made private during refresh: mark it and stop refreshing it."""
+
+    platform: str
+    platform_post_id: str
+    detected_at: datetime
+    reason: str = "deleted or private"
+
+
+RefreshItem = Observation | Gone | PostRef
+"""What refresh returns: counters, posts that vanished, and newly seen cascade children."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPost:
+    """A stored post handed back to `refresh`."""
+
+    platform: str
+    platform_post_id: str
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class Collector(Protocol):
+    """One platform. Constructed by the composition root with everything it needs."""
+
+    name: ClassVar[str]
+    default_interval: ClassVar[timedelta]
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Find posts that carry `video`. Idempotent. Raises only CollectorError subclasses."""
+        ...
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Current counters for `posts`: one Observation (or Gone) each. Raises CollectorError."""
+        ...
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one collector run did, handed to the sink."""
+
+    collector: str
+    kind: Literal["discover", "refresh"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: Literal["ok", "failed", "rate_limited", "auth_failed", "disabled"] = "ok"
+    requests: int = 0
+    posts_found: int = 0
+    observations_written: int = 0
+    error_message: str | None = None
+    retry_at: datetime | None = None
+    video_slug: str | None = None
+
+
+class Sink(Protocol):
+    """Where collected records go (storage/write.py implements it)."""
+
+    def record_posts(self, video_slug: str | None, posts: Sequence[PostRef]) -> int:
+        """Upsert posts; returns how many were new."""
+        ...
+
+    def record_observations(self, observations: Sequence[Observation]) -> int:
+        """Insert observations idempotently; returns how many rows were written."""
+        ...
+
+    def mark_gone(self, gone: Sequence[Gone]) -> int:
+        """Mark posts gone; returns how many changed."""
+        ...
+
+    def record_run(self, report: RunReport) -> None:
+        """Store one collector run."""
+        ...
+
+    def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
+        """Active posts of `platform` whose last observation is older than `due_before`."""
+        ...
+
+
+# --- the error tree -----------------------------------------------------------------------
+
+
+class CollectorError(Exception):
+    """Base of everything a collector may raise."""
+
+
+class SourceUnavailable(CollectorError):
+    """Timeout, connection error, 5xx or a malformed body: try again next interval."""
+
+
+class RateLimited(CollectorError):
+    """429 or quota used up; defer the next run by `retry_after_seconds`."""
+
+    def __init__(self, message: str, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AuthFailed(CollectorError):
+    """Credentials rejected: pause this collector and tell the operator."""
+
+
+class PostGone(CollectorError):
+    """One post was deleted or made private (single-post endpoints)."""
+
+
+# --- helpers shared by collectors ---------------------------------------------------------
+
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:key|access_token|token|client_secret|password)=)[^&\s]+")
+
+
+def redact(text: str) -> str:
+    """Remove credentials that may sit in a URL's query string."""
+    return _SECRET_PARAMS.sub(r"\1***", text)
+
+
+def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -> float:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def describe_status(platform: str, response: httpx.Response) -> str:
+    return f"{platform}: HTTP {response.status_code} from {redact(str(response.request.url.path))}"
+
+
+def matches_video(text: str | None, links: Sequence[str], video: TrackedVideo) -> str | None:
+    """How a post matches `video` ("url:…", "hashtag:…", "keyword:…"), or None.
+
+    URL first (strongest evidence), then hashtags, then keyword phrases; case-insensitive.
+    """
+    for url in video.urls:
+        norm = normalise_url(url)
+        if any(normalise_url(link) == norm for link in links) or (
+            text and norm in normalise_url_text(text)
+        ):
+            return f"url:{url}"
+    lowered = (text or "").casefold()
+    for tag in video.hashtags:
+        if re.search(rf"#{re.escape(tag.casefold())}(?![\w])", lowered):
+            return f"hashtag:{tag}"
+    for phrase in video.keywords:
+        if phrase.casefold() in lowered:
+            return f"keyword:{phrase}"
+    return None
+
+
+def normalise_url(url: str) -> str:
+    """Compare URLs loosely: no scheme, no www., no trailing slash, lowercase host."""
+    url = url.strip()
+    url = re.sub(r"^https?://", "", url, flags=re.I)
+    url = re.sub(r"^(www\.|m\.)", "", url, flags=re.I)
+    host, _, rest = url.partition("/")
+    return (host.lower() + ("/" + rest if rest else "")).rstrip("/")
+
+
+def normalise_url_text(text: str) -> str:
+    return re.sub(r"https?://(www\.|m\.)?", "", text, flags=re.I)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A platform timestamp (ISO 8601 string or UNIX seconds) as aware UTC, or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def as_count(value: Any) -> int | None:
+    """A counter as int (platforms send ints, floats or strings); None when absent or invalid."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        try:
+            number = int(float(value))
+        except (TypeError, ValueError):
+            return None
+    return number if number >= 0 else None

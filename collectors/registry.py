@@ -1,0 +1,38 @@
+"""Collectors by name. Built-ins are listed in one explicit tuple: no folder scanning."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# One line per platform module; importing a module runs its @register decorator.
+BUILTIN_COLLECTORS: tuple[str, ...] = (
+    "collectors.mastodon",
+    "collectors.hackernews",
+)
+
+_REGISTRY: dict[str, type[Any]] = {}
+
+
+def register(cls: type[Any]) -> type[Any]:
+    """Class decorator: make a collector known under its `name`. Duplicates raise ValueError."""
+    name = cls.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"collector name {name!r} is registered twice")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def collector_classes() -> dict[str, type[Any]]:
+    """Every registered collector class by name, built-ins first in their listed order."""
+    for module in BUILTIN_COLLECTORS:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def get_collector_class(name: str) -> type[Any]:
+    """The class for `name`; ValueError listing the known names when unknown."""
+    classes = collector_classes()
+    if name not in classes:
+        raise ValueError(f"unknown collector {name!r}; known: {', '.join(sorted(classes))}")
+    return classes[name]

@@ -1,0 +1,1 @@
+"""Storage: models, engine factory, the one writer and the readers."""
