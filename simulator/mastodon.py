@@ -167,7 +167,7 @@ def app(world: World) -> Starlette:
 
     async def statuses(request: Request) -> JSONResponse:
         ids = request.query_params.getlist("id[]")
-        if len(ids) > 40:
+        if len(ids) > 20:
             return JSONResponse({"error": "Too many ids requested"}, status_code=422)
         found = []
         for post_id in ids:

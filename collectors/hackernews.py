@@ -1,0 +1,155 @@
+"""Hacker News through Algolia HN Search (https://hn.algolia.com/api).
+
+Endpoints: `GET /api/v1/search_by_date` (newest first) for discovery, `GET /api/v1/search` with
+`tags=story,(story_<id>,…)` to refresh many stories in one call.
+Auth: none. Rate limit: 10,000 requests per hour per IP (documented); we use a few per pass.
+Discovery: one query per video URL (`restrictSearchableAttributes=url`) and per keyword phrase,
+stories only, newer than the video's start (`numericFilters=created_at_i>…`). Algolia matches
+words in any order, so every hit is re-checked with `matches_video` before it is kept.
+Pagination: `page`/`hitsPerPage`; results stop at 1,000 per query (`paginationLimitedTo`).
+Counters: points -> likes, num_comments -> comments; HN shows no views or shares (NULL).
+Quirks: a deleted story disappears from search; it is marked gone when a refresh batch no longer
+returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from collectors.base import (
+    Clock,
+    Gone,
+    KnownPost,
+    Observation,
+    PostRef,
+    RefreshItem,
+    TrackedVideo,
+    as_count,
+    matches_video,
+    parse_timestamp,
+)
+from collectors.http import chunks, decode_json, expect, fetch
+from collectors.registry import register
+from config.settings import HackerNewsSettings
+
+HITS_PER_PAGE = 100
+MAX_PAGES = 5
+# Algolia's filter string limit keeps OR-tag groups small; 50 ids fit comfortably.
+REFRESH_BATCH = 50
+
+
+@register
+class HackerNewsCollector:
+    """Finds HN stories that link or name the footage; refreshes points and comment counts."""
+
+    name: ClassVar[str] = "hackernews"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock, config: HackerNewsSettings) -> None:
+        self.client = client
+        self.clock = clock
+        self.base_url = config.base_url
+
+    @classmethod
+    def from_payload(cls, hit: dict[str, Any], video: TrackedVideo | None = None) -> PostRef | None:
+        """A PostRef from one Algolia hit (story), or None when it does not match `video`."""
+        object_id = hit.get("objectID")
+        if not object_id:
+            return None
+        url = hit.get("url") or None
+        text = " ".join(filter(None, [hit.get("title"), hit.get("story_text")]))
+        matched = "" if video is None else matches_video(text, [url] if url else [], video)
+        if matched is None:
+            return None
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=str(object_id),
+            url=f"https://news.ycombinator.com/item?id={object_id}",
+            author=hit.get("author"),
+            text=hit.get("title") or hit.get("story_text"),
+            published_at=parse_timestamp(hit.get("created_at_i") or hit.get("created_at")),
+            matched_by=matched,
+            extra={"link": url} if url else {},
+        )
+
+    @classmethod
+    def observation_from_payload(cls, hit: dict[str, Any], observed_at: Any) -> Observation:
+        return Observation(
+            platform=cls.name,
+            platform_post_id=str(hit["objectID"]),
+            observed_at=observed_at,
+            likes=as_count(hit.get("points")),
+            comments=as_count(hit.get("num_comments")),
+        )
+
+    async def _search(self, endpoint: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        hits: list[dict[str, Any]] = []
+        for page in range(MAX_PAGES):
+            response = await fetch(
+                self.client,
+                self.name,
+                f"{self.base_url}/api/v1/{endpoint}",
+                clock=self.clock,
+                params={**params, "page": page, "hitsPerPage": HITS_PER_PAGE},
+            )
+            body = decode_json(self.name, response)
+            expect(
+                self.name,
+                isinstance(body, dict) and isinstance(body.get("hits"), list),
+                "no hits list",
+            )
+            hits.extend(h for h in body["hits"] if isinstance(h, dict))
+            if page + 1 >= int(body.get("nbPages") or 0):
+                break
+        return hits
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Stories linking one of the video's URLs or naming one of its keyword phrases."""
+        numeric = f"created_at_i>{int(video.started_at.timestamp())}" if video.started_at else ""
+        queries = [{"query": url, "restrictSearchableAttributes": "url"} for url in video.urls]
+        queries += [{"query": phrase} for phrase in video.keywords]
+        found: dict[str, PostRef] = {}
+        for query in queries:
+            params = {**query, "tags": "story"}
+            if numeric:
+                params["numericFilters"] = numeric
+            for hit in await self._search("search_by_date", params):
+                ref = self.from_payload(hit, video)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
+        return list(found.values())
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Points and comment counts, 50 stories per request; missing stories are gone."""
+        items: list[RefreshItem] = []
+        for batch in chunks(list(posts), REFRESH_BATCH):
+            tags = "story,(" + ",".join(f"story_{p.platform_post_id}" for p in batch) + ")"
+            response = await fetch(
+                self.client,
+                self.name,
+                f"{self.base_url}/api/v1/search",
+                clock=self.clock,
+                params={"tags": tags, "hitsPerPage": len(batch)},
+            )
+            body = decode_json(self.name, response)
+            expect(
+                self.name,
+                isinstance(body, dict) and isinstance(body.get("hits"), list),
+                "no hits list",
+            )
+            now = self.clock()
+            seen = set()
+            for hit in body["hits"]:
+                if isinstance(hit, dict) and hit.get("objectID"):
+                    items.append(self.observation_from_payload(hit, now))
+                    seen.add(str(hit["objectID"]))
+            items.extend(
+                Gone(self.name, p.platform_post_id, now, "no longer in HN search")
+                for p in batch
+                if p.platform_post_id not in seen
+            )
+        return items

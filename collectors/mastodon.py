@@ -1,0 +1,237 @@
+"""Mastodon, on every configured instance (https://docs.joinmastodon.org/methods/).
+
+Endpoints, per instance root:
+- `GET /api/v1/timelines/tag/:hashtag?limit=40` (max 40; `max_id` pages back) for hashtags;
+- `GET /api/v2/search?q=…&type=statuses&resolve=false&limit=40` for the video's URLs and
+  keyword phrases (full-text status search needs a user token on most servers and only finds
+  statuses the server indexed; without a token an instance may answer 401 or nothing);
+- `GET /api/v1/statuses?id[]=…` (Mastodon 4.3+, up to 20 ids) to refresh counters, falling back
+  to `GET /api/v1/statuses/:id` on older servers; 404 there means deleted or private.
+Auth: none for public timelines and statuses; optional `access_token` (Bearer) for search.
+Rate limits: 300 requests per 5 minutes per IP or account (X-RateLimit-* headers, reset as an
+ISO time); `collectors/http.fetch` stops when the window is used up.
+Counters: reblogs_count -> shares, favourites_count -> likes, replies_count -> comments,
+quotes_count -> quotes (4.5+; absent on older servers, stored as NULL). No views.
+Quirks: ids are per-instance snowflakes, so a post is keyed by its global `uri` and remembers
+which instance and local id to refresh it through. A boost is a wrapper whose `reblog` holds the
+original: counters live on the original. Content is HTML; we store it as plain text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import httpx
+from selectolax.lexbor import LexborHTMLParser
+
+from collectors.base import (
+    AuthFailed,
+    Clock,
+    Gone,
+    KnownPost,
+    Observation,
+    PostRef,
+    RefreshItem,
+    TrackedVideo,
+    as_count,
+    matches_video,
+    parse_timestamp,
+)
+from collectors.http import chunks, decode_json, expect, fetch
+from collectors.registry import register
+from config.settings import MastodonSettings
+
+PAGE_LIMIT = 40
+MAX_TIMELINE_PAGES = 5
+BATCH_IDS = 20
+
+
+def html_to_text(content: str) -> tuple[str, list[str]]:
+    """Plain text and link targets of Mastodon status HTML (entities decoded)."""
+    if not content:
+        return "", []
+    tree = LexborHTMLParser(content)
+    links = [a.attributes.get("href") or "" for a in tree.css("a")]
+    for br in tree.css("br"):
+        br.replace_with("\n")
+    paragraphs = [p.text(separator="") for p in tree.css("p")] or [tree.text(separator="")]
+    return "\n\n".join(t.strip() for t in paragraphs).strip(), [link for link in links if link]
+
+
+@register
+class MastodonCollector:
+    """Hashtag timelines and searches on each instance; batch counter refresh."""
+
+    name: ClassVar[str] = "mastodon"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock, config: MastodonSettings) -> None:
+        self.client = client
+        self.clock = clock
+        self.instances = list(config.instances)
+        token = config.access_token.get_secret_value() if config.access_token else ""
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._search_refused: set[str] = set()
+
+    @classmethod
+    def from_payload(
+        cls, status: dict[str, Any], instance: str, video: TrackedVideo | None = None
+    ) -> PostRef | None:
+        """A PostRef from a Status entity (the original, for a boost); None if it doesn't match."""
+        if isinstance(status.get("reblog"), dict):
+            status = status["reblog"]
+        if not status.get("id") or not status.get("uri"):
+            return None
+        text, links = html_to_text(status.get("content") or "")
+        card = status.get("card")
+        if isinstance(card, dict) and card.get("url"):
+            links.append(card["url"])
+        tags = " ".join(f"#{t['name']}" for t in status.get("tags") or [] if isinstance(t, dict))
+        matched = "" if video is None else matches_video(f"{text} {tags}", links, video)
+        if matched is None:
+            return None
+        parent_uri = None
+        quote = status.get("quote")
+        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+            parent_uri = quote["quoted_status"].get("uri")
+        account = status.get("account") or {}
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=status["uri"],
+            url=status.get("url") or status["uri"],
+            author=account.get("acct") or account.get("username"),
+            text=text,
+            published_at=parse_timestamp(status.get("created_at")),
+            matched_by=matched,
+            parent_platform=cls.name if parent_uri else None,
+            parent_platform_post_id=parent_uri,
+            relation="quote" if parent_uri else None,
+            extra={"instance": instance, "id": str(status["id"])},
+        )
+
+    @classmethod
+    def observation_from_payload(cls, status: dict[str, Any], observed_at: Any) -> Observation:
+        """Counters of a Status entity (of the original, for a boost)."""
+        if isinstance(status.get("reblog"), dict):
+            status = status["reblog"]
+        return Observation(
+            platform=cls.name,
+            platform_post_id=status["uri"],
+            observed_at=observed_at,
+            likes=as_count(status.get("favourites_count")),
+            shares=as_count(status.get("reblogs_count")),
+            comments=as_count(status.get("replies_count")),
+            quotes=as_count(status.get("quotes_count")),
+        )
+
+    async def _get(self, instance: str, path: str, **kwargs: Any) -> Any:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{instance}{path}",
+            clock=self.clock,
+            headers=self.headers,
+            **kwargs,
+        )
+        return decode_json(self.name, response)
+
+    async def _hashtag(self, instance: str, tag: str, video: TrackedVideo) -> list[dict[str, Any]]:
+        statuses: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        for _ in range(MAX_TIMELINE_PAGES):
+            page = await self._get(instance, f"/api/v1/timelines/tag/{tag}", params=params)
+            expect(self.name, isinstance(page, list), "tag timeline is not a list")
+            statuses.extend(s for s in page if isinstance(s, dict))
+            if len(page) < PAGE_LIMIT:
+                break
+            oldest = parse_timestamp(page[-1].get("created_at"))
+            if video.started_at and oldest and oldest < video.started_at:
+                break
+            params = {"limit": PAGE_LIMIT, "max_id": page[-1]["id"]}
+        return statuses
+
+    async def _search(self, instance: str, query: str) -> list[dict[str, Any]]:
+        if instance in self._search_refused:
+            return []
+        params = {"q": query, "type": "statuses", "resolve": "false", "limit": PAGE_LIMIT}
+        try:
+            body = await self._get(instance, "/api/v2/search", params=params)
+        except AuthFailed:
+            if self.headers:
+                raise
+            # Anonymous status search is refused on many servers: keep hashtags, skip search.
+            self._search_refused.add(instance)
+            return []
+        expect(self.name, isinstance(body, dict), "search result is not an object")
+        return [s for s in body.get("statuses") or [] if isinstance(s, dict)]
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Statuses on each instance that carry one of the video's hashtags, URLs or phrases."""
+        found: dict[str, PostRef] = {}
+        for instance in self.instances:
+            statuses: list[dict[str, Any]] = []
+            for tag in video.hashtags:
+                statuses += await self._hashtag(instance, tag, video)
+            for query in (*video.urls, *video.keywords):
+                statuses += await self._search(instance, query)
+            for status in statuses:
+                ref = self.from_payload(status, instance, video)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
+        return list(found.values())
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Counters through the batch endpoint (single statuses on older servers)."""
+        by_instance: dict[str, list[KnownPost]] = defaultdict(list)
+        for post in posts:
+            by_instance[post.extra.get("instance") or self.instances[0]].append(post)
+        items: list[RefreshItem] = []
+        for instance, group in by_instance.items():
+            for batch in chunks(group, BATCH_IDS):
+                items += await self._refresh_batch(instance, batch)
+        return items
+
+    async def _refresh_batch(self, instance: str, batch: Sequence[KnownPost]) -> list[RefreshItem]:
+        local_ids = {post.extra.get("id", ""): post for post in batch}
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{instance}/api/v1/statuses",
+            clock=self.clock,
+            headers=self.headers,
+            params=[("id[]", local_id) for local_id in local_ids],
+            allow_statuses=(404, 405, 422),
+        )
+        items: list[RefreshItem] = []
+        missing = list(local_ids)
+        if response.is_success:
+            body = decode_json(self.name, response)
+            expect(self.name, isinstance(body, list), "statuses batch is not a list")
+            now = self.clock()
+            for status in body:
+                if isinstance(status, dict) and status.get("uri"):
+                    items.append(self.observation_from_payload(status, now))
+                    missing = [m for m in missing if m != str(status.get("id"))]
+        # Ids the batch did not return (or a server without the batch endpoint): ask one by one,
+        # since only a 404 on the single status proves it is gone.
+        for local_id in missing:
+            items.append(await self._refresh_one(instance, local_ids[local_id], local_id))
+        return items
+
+    async def _refresh_one(self, instance: str, post: KnownPost, local_id: str) -> RefreshItem:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{instance}/api/v1/statuses/{local_id}",
+            clock=self.clock,
+            headers=self.headers,
+            allow_statuses=(404, 410),
+        )
+        if response.status_code in (404, 410):
+            return Gone(self.name, post.platform_post_id, self.clock(), "deleted or private")
+        status = decode_json(self.name, response)
+        expect(self.name, isinstance(status, dict) and "uri" in status, "status has no uri")
+        return self.observation_from_payload(status, self.clock())
