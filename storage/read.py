@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 
-from storage.models import CollectorRun, Post, TrackedVideo
+from storage.models import CollectorRun, Post, TrackedVideo, VideoHourly
 from storage.models import Observation as ObservationRow
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
@@ -254,3 +254,345 @@ def latest_runs(engine: Engine) -> list[RunRow]:
             )
             for r in conn.execute(query)
         ]
+
+
+# --- dashboard readers (issue 4): aggregates, rollups and single posts -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformTotalsRow:
+    """One video's posts on one platform: how many, summed latest counters, first appearance."""
+
+    video: str
+    platform: str
+    posts: int
+    views: int
+    likes: int
+    shares: int
+    comments: int
+    quotes: int
+    first_appeared_at: datetime | None
+    last_observed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyRow:
+    """Counter growth in one hourly bucket (`video` summed over platforms when platform is "")."""
+
+    video: str
+    platform: str
+    bucket_start: datetime
+    views: int
+    likes: int
+    shares: int
+    comments: int
+    quotes: int
+    observations: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppearanceRow:
+    """When a post carried the video: published_at, else when a collector first saw it."""
+
+    id: int
+    platform: str
+    platform_post_id: str
+    url: str | None
+    author: str | None
+    appeared_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRow:
+    """One observation of one post."""
+
+    post_id: int
+    observed_at: datetime
+    views: int | None
+    likes: int | None
+    shares: int | None
+    comments: int | None
+    quotes: int | None
+
+
+_COUNTERS = ("views", "likes", "shares", "comments", "quotes")
+_HOURLY_SUMS = (
+    VideoHourly.views_delta,
+    VideoHourly.likes_delta,
+    VideoHourly.shares_delta,
+    VideoHourly.comments_delta,
+    VideoHourly.quotes_delta,
+    VideoHourly.observations,
+)
+POST_SORTS = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
+
+
+def _appeared_at() -> Any:
+    return func.coalesce(Post.published_at, Post.first_seen_at)
+
+
+def platform_totals(
+    engine: Engine, *, video: str | None = None, platforms: Sequence[str] = ()
+) -> list[PlatformTotalsRow]:
+    """Per video and platform: post count, sums of latest counters (NULL counts as 0)."""
+    query = (
+        select(
+            TrackedVideo.slug,
+            Post.platform,
+            func.count(),
+            *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in _COUNTERS),
+            func.min(_appeared_at()),
+            func.max(Post.latest_observed_at),
+        )
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .group_by(TrackedVideo.slug, Post.platform)
+        .order_by(TrackedVideo.slug, Post.platform)
+    )
+    if video is not None:
+        query = query.where(TrackedVideo.slug == video)
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    with engine.connect() as conn:
+        return [
+            PlatformTotalsRow(*(r[:3]), *(int(v) for v in r[3:8]), *r[8:])
+            for r in conn.execute(query)
+        ]
+
+
+def hourly_deltas(
+    engine: Engine,
+    video: str | None = None,
+    *,
+    platforms: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by_platform: bool = True,
+) -> list[HourlyRow]:
+    """Hourly counter growth from the rollup, oldest first.
+
+    With `video` None every video is returned; with `by_platform` False platforms are summed
+    (platform is then ""). `since`/`until` bound bucket_start (inclusive, exclusive).
+    """
+    keys: list[Any] = [TrackedVideo.slug]
+    if by_platform:
+        keys.append(VideoHourly.platform)
+    query = (
+        select(*keys, VideoHourly.bucket_start, *(func.sum(c) for c in _HOURLY_SUMS))
+        .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
+        .group_by(*keys, VideoHourly.bucket_start)
+        .order_by(VideoHourly.bucket_start, *keys)
+    )
+    query = _hourly_where(query, video, platforms, since, until)
+    rows = []
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            platform = r[1] if by_platform else ""
+            start = 2 if by_platform else 1
+            rows.append(HourlyRow(r[0], platform, r[start], *(int(v or 0) for v in r[start + 1 :])))
+    return rows
+
+
+def hourly_totals_before(
+    engine: Engine, video: str, before: datetime, *, platforms: Sequence[str] = ()
+) -> list[HourlyRow]:
+    """Per platform, the growth summed over all buckets before `before` (a cumulative baseline).
+
+    Rows carry bucket_start = `before`.
+    """
+    query = (
+        select(VideoHourly.platform, *(func.sum(c) for c in _HOURLY_SUMS))
+        .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
+        .group_by(VideoHourly.platform)
+        .order_by(VideoHourly.platform)
+    )
+    query = _hourly_where(query, video, platforms, None, before)
+    with engine.connect() as conn:
+        return [
+            HourlyRow(video, r[0], before, *(int(v or 0) for v in r[1:]))
+            for r in conn.execute(query)
+        ]
+
+
+def _hourly_where(
+    query: Select[Any],
+    video: str | None,
+    platforms: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    if video is not None:
+        query = query.where(TrackedVideo.slug == video)
+    if platforms:
+        query = query.where(VideoHourly.platform.in_(list(platforms)))
+    if since is not None:
+        query = query.where(VideoHourly.bucket_start >= since)
+    if until is not None:
+        query = query.where(VideoHourly.bucket_start < until)
+    return query
+
+
+def post_appearances(
+    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+) -> list[AppearanceRow]:
+    """Every post of `video` with the time it appeared, oldest first (ties by id)."""
+    appeared = _appeared_at().label("appeared_at")
+    query = (
+        select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .where(TrackedVideo.slug == video)
+        .order_by(appeared, Post.id)
+    )
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    with engine.connect() as conn:
+        return [AppearanceRow(*r) for r in conn.execute(query)]
+
+
+def list_posts(
+    engine: Engine,
+    video: str,
+    *,
+    platforms: Sequence[str] = (),
+    author: str | None = None,
+    sort: str = "views",
+    descending: bool = True,
+    limit: int | None = 100,
+    offset: int = 0,
+) -> tuple[list[PostRow], int]:
+    """A page of `video`'s posts sorted by `sort` (one of POST_SORTS; NULLs last), and the
+    number of posts matching the filters. `author` matches case-insensitively as a substring.
+
+    Raises ValueError for an unknown sort key.
+    """
+    if sort not in POST_SORTS:
+        raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(POST_SORTS)}")
+    column: Any = {
+        "appeared": _appeared_at(),
+        "platform": Post.platform,
+        "author": func.lower(Post.author),
+    }.get(sort) or getattr(Post, f"latest_{sort}")
+    query = _post_query(PostFilter(video=video))
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    if author:
+        escaped = author.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Post.author).like(f"%{escaped}%", escape="\\"))
+    ordered = column.desc() if descending else column.asc()
+    page = query.order_by(ordered.nulls_last(), Post.id).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        return [post_row(p) for p in conn.execute(page)], int(total)
+
+
+def get_post(engine: Engine, post_id: int) -> PostRow | None:
+    """One post by its database id, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(_post_query(PostFilter()).where(Post.id == post_id)).first()
+    return post_row(row) if row is not None else None
+
+
+def find_post(engine: Engine, platform: str, platform_post_id: str) -> PostRow | None:
+    """One post by its platform key, or None."""
+    query = _post_query(PostFilter(platform=platform)).where(
+        Post.platform_post_id == platform_post_id
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return post_row(row) if row is not None else None
+
+
+def child_posts(engine: Engine, platform: str, platform_post_id: str) -> list[PostRow]:
+    """Posts whose cascade parent is the given post, oldest first."""
+    query = (
+        _post_query(PostFilter())
+        .where(Post.parent_platform == platform, Post.parent_platform_post_id == platform_post_id)
+        .order_by(Post.first_seen_at, Post.id)
+    )
+    with engine.connect() as conn:
+        return [post_row(r) for r in conn.execute(query)]
+
+
+def post_observations(
+    engine: Engine,
+    post_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[CounterRow]:
+    """One post's observations in [since, until), oldest first."""
+    query = (
+        select(ObservationRow.post_id, ObservationRow.observed_at, *_observation_counters())
+        .where(ObservationRow.post_id == post_id)
+        .order_by(ObservationRow.observed_at)
+    )
+    if since is not None:
+        query = query.where(ObservationRow.observed_at >= since)
+    if until is not None:
+        query = query.where(ObservationRow.observed_at < until)
+    with engine.connect() as conn:
+        return [CounterRow(*r) for r in conn.execute(query)]
+
+
+def counters_at(engine: Engine, post_ids: Sequence[int], at: datetime) -> dict[int, CounterRow]:
+    """For each post, its newest observation at or before `at` (absent when there is none)."""
+    found: dict[int, CounterRow] = {}
+    ids = list(dict.fromkeys(post_ids))
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            newest = (
+                select(ObservationRow.post_id, func.max(ObservationRow.observed_at).label("at"))
+                .where(ObservationRow.post_id.in_(chunk), ObservationRow.observed_at <= at)
+                .group_by(ObservationRow.post_id)
+                .subquery()
+            )
+            query = select(
+                ObservationRow.post_id, ObservationRow.observed_at, *_observation_counters()
+            ).join(
+                newest,
+                (newest.c.post_id == ObservationRow.post_id)
+                & (newest.c.at == ObservationRow.observed_at),
+            )
+            for r in conn.execute(query):
+                found[r[0]] = CounterRow(*r)
+    return found
+
+
+def _observation_counters() -> tuple[Any, ...]:
+    return tuple(getattr(ObservationRow, c) for c in _COUNTERS)
+
+
+def runs_between(engine: Engine, since: datetime | None, until: datetime) -> list[RunRow]:
+    """Collector runs started in [since, until), plus each collector's last run before `since`
+    (so a failure already under way when the window opens is known), oldest first."""
+    columns = select(CollectorRun.__table__)
+    query = columns.where(CollectorRun.started_at < until)
+    if since is not None:
+        query = query.where(CollectorRun.started_at >= since)
+    queries = [query]
+    if since is not None:
+        last_before = (
+            select(func.max(CollectorRun.id))
+            .where(CollectorRun.started_at < since)
+            .group_by(CollectorRun.collector)
+        )
+        queries.append(columns.where(CollectorRun.id.in_(last_before)))
+    rows: dict[int, RunRow] = {}
+    with engine.connect() as conn:
+        for q in queries:
+            for r in conn.execute(q):
+                rows[r.id] = RunRow(
+                    collector=r.collector,
+                    kind=r.kind,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    status=r.status,
+                    requests=r.requests,
+                    posts_found=r.posts_found,
+                    observations_written=r.observations_written,
+                    error_message=r.error_message,
+                    retry_at=r.retry_at,
+                )
+    return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))

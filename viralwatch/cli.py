@@ -152,7 +152,8 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
         click.echo(line + (f"  {report.error_message}" if report.error_message else ""))
     if not reports:
         raise click.ClickException("no collector is enabled; see `viralwatch collectors`")
-    if all(r.status != "ok" for r in reports):
+    failed = {r.collector for r in reports if r.status != "ok"}
+    if failed == {r.collector for r in reports}:
         raise click.ClickException("every collector failed")
 
 
@@ -315,7 +316,7 @@ def export(
     rows = read.iter_posts(engine, flt) if what == "posts" else read.iter_observations(engine, flt)
     columns = POST_COLUMNS if what == "posts" else OBSERVATION_COLUMNS
     if output is None:
-        write_csv(rows, columns, click.get_text_stream("stdout"))
+        write_csv(rows, columns, sys.stdout)
         return
     show = sys.stderr.isatty()
     total = read.count_rows(engine, what, flt) if show else None

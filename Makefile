@@ -1,0 +1,49 @@
+# viralwatch: `make run` (daemon + dashboard on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= $(if $(wildcard viralwatch.toml),viralwatch.toml,config/viralwatch.example.toml)
+export VIRALWATCH_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-fast lint bench demo browser clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "viralwatch needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/viralwatch --config $(CONFIG) run
+
+demo: $(BIN)/.installed
+	$(BIN)/viralwatch demo
+
+# Headless Chromium for the browser tests comes from Debian's package, never a download.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: browser tests will skip (install Debian's chromium package)"; fi; }
+
+test: $(BIN)/.installed-test browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov-report=term:skip-covered
+
+test-fast: $(BIN)/.installed-test
+	$(BIN)/pytest -q -m "not slow"
+
+lint: $(BIN)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(BIN)/.installed-test
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench-results

@@ -1,0 +1,273 @@
+"""Pure functions from series (numpy arrays) to plotly figures; no I/O, testable alone.
+
+Times go out as naive UTC strings; the page's script shifts them to the viewer's time zone
+(plotly.js has no time zones), with a UTC toggle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.series import Gap, PostSeries, Series
+from storage.read import AppearanceRow
+
+# Okabe-Ito (colour-blind safe) first, then Paul Tol's muted/light colours for the rest; every
+# colour stays readable on the dark wall-screen background.
+PLATFORM_COLORS = {
+    "youtube": "#D55E00",
+    "x": "#BBBBBB",
+    "tiktok": "#CC79A7",
+    "reddit": "#E69F00",
+    "bluesky": "#56B4E9",
+    "mastodon": "#009E73",
+    "telegram": "#F0E442",
+    "hackernews": "#0072B2",
+    "lemmy": "#44AA99",
+    "dailymotion": "#88CCEE",
+    "youtube_rss": "#AA4499",
+    "rss": "#DDCC77",
+    "urls": "#999933",
+}
+_EXTRA_COLORS = ("#EE8866", "#77AADD", "#EEDD88", "#FFAABB", "#99DDFF", "#BBCC33", "#AAAA00")
+PLATFORM_LABELS = {
+    "youtube": "YouTube",
+    "x": "X",
+    "tiktok": "TikTok",
+    "reddit": "Reddit",
+    "bluesky": "Bluesky",
+    "mastodon": "Mastodon",
+    "telegram": "Telegram",
+    "hackernews": "Hacker News",
+    "lemmy": "Lemmy",
+    "dailymotion": "Dailymotion",
+    "youtube_rss": "YouTube (feeds)",
+    "rss": "News feeds",
+    "urls": "Added by hand",
+}
+GAP_FILL = "rgba(220, 220, 220, 0.13)"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+
+def platform_color(platform: str) -> str:
+    if platform in PLATFORM_COLORS:
+        return PLATFORM_COLORS[platform]
+    return _EXTRA_COLORS[sum(platform.encode()) % len(_EXTRA_COLORS)]
+
+
+def platform_label(platform: str) -> str:
+    return PLATFORM_LABELS.get(platform, platform)
+
+
+def time_strings(times: np.ndarray) -> list[str]:
+    """Naive UTC "YYYY-MM-DD HH:MM:SS" strings, the date format plotly.js reads."""
+    return [s.replace("T", " ") for s in np.datetime_as_string(times.astype("datetime64[s]"))]
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _layout(title: str, y_title: str, *, height: int = 360) -> dict[str, Any]:
+    return {
+        "title": {"text": title, "x": 0.01, "font": {"size": 16}},
+        "template": "plotly_dark",
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": FONT, "size": 13},
+        "height": height,
+        "margin": {"l": 60, "r": 16, "t": 44, "b": 40},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.18},
+        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "tickformat": "~s"},
+        "meta": {"time_axis": True},
+    }
+
+
+def _gap_shapes(gaps: Sequence[Gap]) -> list[dict[str, Any]]:
+    """Shaded spans for collector outages: the data there is missing, not flat."""
+    shapes = []
+    for gap in gaps:
+        start, end = time_strings(
+            np.array(
+                [gap.start.replace(tzinfo=None), gap.end.replace(tzinfo=None)],
+                dtype="datetime64[s]",
+            )
+        )
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": start,
+                "x1": end,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": GAP_FILL,
+                "line": {"width": 1, "color": "rgba(220,220,220,0.35)", "dash": "dot"},
+                "layer": "below",
+                "name": f"gap: {gap.collector} {gap.status}",
+                "label": {
+                    "text": f"{gap.collector}: {gap.status.replace('_', '-')}",
+                    "textposition": "top left",
+                    "font": {"size": 11, "color": "#ddd"},
+                },
+            }
+        )
+    return shapes
+
+
+def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
+    """Cumulative `series.metric` stacked by platform, with collector gaps shaded."""
+    x = time_strings(series.times)
+    figure = go.Figure(layout=_layout(f"Cumulative {series.metric} by platform", series.metric))
+    for platform, values in series.values.items():
+        color = platform_color(platform)
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=values,
+                name=platform_label(platform),
+                legendgroup=platform,
+                meta=platform,
+                mode="lines",
+                stackgroup="one",
+                line={"color": color, "width": 1.5},
+                fillcolor=_rgba(color, 0.55),
+                hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
+            )
+        )
+    figure.update_layout(shapes=_gap_shapes(gaps))
+    return figure
+
+
+def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
+    """New reposts per bucket, stacked bars by platform."""
+    per = "hour" if series.bucket_hours == 1 else f"{series.bucket_hours} h"
+    figure = go.Figure(layout=_layout(f"New reposts per {per}", "posts"))
+    x = time_strings(series.starts)
+    for platform, values in series.values.items():
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=values,
+                name=platform_label(platform),
+                legendgroup=platform,
+                meta=platform,
+                marker={"color": platform_color(platform)},
+                hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
+            )
+        )
+    figure.update_layout(barmode="stack", bargap=0.05, shapes=_gap_shapes(gaps))
+    figure.update_yaxes(tickformat=",d")
+    return figure
+
+
+def timeline_figure(first: Sequence[AppearanceRow]) -> go.Figure:
+    """When the footage first reached each platform, and which author carried it there."""
+    layout = _layout("Spread timeline: first post per platform", "")
+    layout["hovermode"] = "closest"
+    layout["showlegend"] = False
+    layout["yaxis"] = {"type": "category", "autorange": "reversed", "title": {"text": ""}}
+    layout["height"] = max(220, 60 + 34 * len(first))
+    figure = go.Figure(layout=layout)
+    x = time_strings(
+        np.array([a.appeared_at.replace(tzinfo=None) for a in first], dtype="datetime64[s]")
+    )
+    labels = [platform_label(a.platform) for a in first]
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=labels,
+            mode="lines+markers",
+            name="first post",
+            line={"color": "rgba(200,200,200,0.35)", "width": 1, "shape": "hv"},
+            marker={
+                "size": 14,
+                "color": [platform_color(a.platform) for a in first],
+                "line": {"width": 1, "color": "#111"},
+            },
+            customdata=[[a.author or "unknown author", a.platform_post_id] for a in first],
+            hovertemplate="<b>%{y}</b><br>%{x}<br>by %{customdata[0]}<extra></extra>",
+        )
+    )
+    return figure
+
+
+def post_figure(series: PostSeries, gaps: Sequence[Gap] = ()) -> go.Figure:
+    """One post's counters over time: views on the left axis, the others on the right.
+
+    Readings further apart than three times the usual interval are not joined by a line.
+    """
+    layout = _layout("Counters over time", "views")
+    layout["yaxis2"] = {
+        "title": {"text": "likes, shares, comments, quotes"},
+        "overlaying": "y",
+        "side": "right",
+        "rangemode": "tozero",
+        "showgrid": False,
+        "tickformat": "~s",
+    }
+    layout["margin"]["r"] = 60
+    figure = go.Figure(layout=layout)
+    times, values = _break_gaps(series.times, series.values)
+    x = time_strings(times)
+    styles = {
+        "views": ("#56B4E9", "y"),
+        "likes": ("#E69F00", "y2"),
+        "shares": ("#009E73", "y2"),
+        "comments": ("#CC79A7", "y2"),
+        "quotes": ("#F0E442", "y2"),
+    }
+    for metric, (color, axis) in styles.items():
+        y = values[metric]
+        if not np.any(~np.isnan(y)):
+            continue  # the platform does not expose this counter
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=metric,
+                meta=metric,
+                yaxis=axis,
+                mode="lines+markers" if len(x) < 60 else "lines",
+                line={"color": color, "width": 2},
+                connectgaps=False,
+                hovertemplate=f"%{{y:,.0f}} {metric}<extra></extra>",
+            )
+        )
+    figure.update_layout(shapes=_gap_shapes(gaps))
+    return figure
+
+
+def _break_gaps(
+    times: np.ndarray, values: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    if len(times) < 3:
+        return times, values
+    steps = np.diff(times).astype("timedelta64[s]").astype(np.int64)
+    usual = max(int(np.median(steps)), 1)
+    breaks = np.nonzero(steps > 3 * usual)[0]
+    if len(breaks) == 0:
+        return times, values
+    # One NaN point in the middle of each long silence stops plotly drawing a line across it.
+    middles = times[breaks] + (times[breaks + 1] - times[breaks]) // 2
+    new_times = np.insert(times, breaks + 1, middles)
+    new_values = {m: np.insert(v, breaks + 1, np.nan) for m, v in values.items()}
+    return new_times, new_values
+
+
+def sparkline_points(values: np.ndarray, width: int = 120, height: int = 32) -> str:
+    """An SVG polyline `points` attribute (numbers only) for a small trend line."""
+    if len(values) < 2:
+        return f"0,{height - 1} {width},{height - 1}"
+    low, high = float(values.min()), float(values.max())
+    spread = (high - low) or 1.0
+    xs = np.linspace(0, width, len(values))
+    ys = (height - 2) - (values - low) / spread * (height - 4)
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))

@@ -1,0 +1,223 @@
+"""CSV renderings of the same series and rows the charts and tables use.
+
+Fixed column order, a header row, ISO 8601 UTC timestamps, and spreadsheet-safe cells: text that
+starts like a formula (= + - @, tab, carriage return) gets a leading apostrophe so Excel, Calc
+and Sheets show it as text instead of running it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from dashboard.series import CollectorState, PostSeries, PostTableRow, Series, VideoSummary
+from storage.read import AppearanceRow, PostRow
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 1000
+
+
+def iso_utc(moment: datetime | np.datetime64) -> str:
+    if isinstance(moment, np.datetime64):
+        return f"{np.datetime_as_string(moment.astype('datetime64[s]'))}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cell(value: Any) -> str:
+    """One CSV cell as text: empty for None, ISO UTC for times, apostrophe before formulas."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, datetime | np.datetime64):
+        return iso_utc(value)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """CSV text in chunks of ROWS_PER_CHUNK rows, header first; memory stays flat."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+        count += 1
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+SERIES_HEADER = ("video", "metric", "kind", "platform", "bucket_start", "bucket_end", "time", "value")
+
+
+def series_rows(series: Series) -> Iterator[tuple[Any, ...]]:
+    """One row per platform and bucket; `time` is where the chart draws the value."""
+    kind = "cumulative" if series.cumulative else "per_bucket"
+    for platform, values in series.values.items():
+        for start, end, at, value in zip(
+            series.starts, series.ends, series.times, values, strict=True
+        ):
+            yield (series.video, series.metric, kind, platform, start, end, at, value)
+
+
+POSTS_HEADER = (
+    "id",
+    "platform",
+    "platform_post_id",
+    "url",
+    "author",
+    "appeared_at",
+    "first_seen_at",
+    "latest_observed_at",
+    "views",
+    "likes",
+    "shares",
+    "comments",
+    "quotes",
+    "growth_views",
+    "parent_platform",
+    "parent_platform_post_id",
+    "relation",
+    "is_gone",
+    "text",
+)
+
+
+def post_table_rows(rows: Iterable[PostTableRow]) -> Iterator[tuple[Any, ...]]:
+    for row in rows:
+        p = row.post
+        yield (
+            p.id,
+            p.platform,
+            p.platform_post_id,
+            p.url,
+            p.author,
+            row.appeared_at,
+            p.first_seen_at,
+            p.latest_observed_at,
+            p.views,
+            p.likes,
+            p.shares,
+            p.comments,
+            p.quotes,
+            row.growth_views,
+            p.parent_platform,
+            p.parent_platform_post_id,
+            p.relation,
+            p.is_gone,
+            p.text,
+        )
+
+
+TIMELINE_HEADER = ("platform", "appeared_at", "post_id", "platform_post_id", "author", "url")
+
+
+def timeline_rows(first: Iterable[AppearanceRow]) -> Iterator[tuple[Any, ...]]:
+    for a in first:
+        yield (a.platform, a.appeared_at, a.id, a.platform_post_id, a.author, a.url)
+
+
+CASCADE_HEADER = (
+    "parent_platform",
+    "parent_platform_post_id",
+    "relation",
+    "child_id",
+    "child_platform",
+    "child_platform_post_id",
+    "child_author",
+    "child_url",
+    "child_views",
+)
+
+
+def cascade_rows(posts: Iterable[PostRow]) -> Iterator[tuple[Any, ...]]:
+    """Every parent -> child edge among the posts."""
+    for p in posts:
+        if p.parent_platform and p.parent_platform_post_id:
+            yield (
+                p.parent_platform,
+                p.parent_platform_post_id,
+                p.relation,
+                p.id,
+                p.platform,
+                p.platform_post_id,
+                p.author,
+                p.url,
+                p.views,
+            )
+
+
+OBSERVATIONS_HEADER = ("post_id", "observed_at", "views", "likes", "shares", "comments", "quotes")
+
+
+def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:
+    v = series.values
+    for i, at in enumerate(series.times):
+        yield (
+            series.post_id,
+            at,
+            *(v[m][i] for m in ("views", "likes", "shares", "comments", "quotes")),
+        )
+
+
+VIDEOS_HEADER = (
+    "slug",
+    "title",
+    "is_paused",
+    "posts",
+    "platforms",
+    "views",
+    "likes",
+    "shares",
+    "comments",
+    "quotes",
+    "growth_views_1h",
+    "growth_views_24h",
+    "growth_views_window",
+    "last_observed_at",
+)
+
+
+def video_summary_rows(summaries: Iterable[VideoSummary]) -> Iterator[tuple[Any, ...]]:
+    for s in summaries:
+        t = s.totals
+        yield (
+            s.video.slug,
+            s.video.title,
+            s.video.is_paused,
+            s.posts,
+            " ".join(s.platforms),
+            t["views"],
+            t["likes"],
+            t["shares"],
+            t["comments"],
+            t["quotes"],
+            s.growth_1h,
+            s.growth_24h,
+            s.growth_window,
+            s.last_observed_at,
+        )
+
+
+COLLECTORS_HEADER = ("collector", "state", "label", "last_run_at", "retry_at", "error_message")
+
+
+def collector_rows(states: Iterable[CollectorState]) -> Iterator[tuple[Any, ...]]:
+    for s in states:
+        yield (s.name, s.state, s.label, s.last_run_at, s.retry_at, s.error_message)

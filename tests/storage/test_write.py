@@ -1,0 +1,150 @@
+"""The writer on real SQLite files and PostgreSQL schemas."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from collectors.base import Gone, Observation, PostRef, RunReport
+from storage import read
+from storage.models import Observation as ObservationRow
+from storage.models import Post, VideoHourly
+from storage.write import UnknownVideo, VideoExists, VideoInput
+
+
+@pytest.fixture
+def video(sink):
+    sink.add_video(VideoInput("clip", "The clip", ("captured soldier",), ("tag",), ()))
+    return "clip"
+
+
+def obs(post_id, at, **counters):
+    return Observation("mastodon", post_id, at, **counters)
+
+
+def test_posts_are_unique_per_platform_and_id(sink, video, engine):
+    assert sink.record_posts(video, [PostRef("mastodon", "1"), PostRef("mastodon", "1")]) == 1
+    assert sink.record_posts(video, [PostRef("mastodon", "1"), PostRef("reddit", "1")]) == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Post)).scalar() == 2
+
+
+def test_observation_retry_is_idempotent(sink, video, engine, clock):
+    sink.record_posts(video, [PostRef("mastodon", "1")])
+    assert sink.record_observations([obs("1", clock(), likes=5)]) == 1
+    assert sink.record_observations([obs("1", clock(), likes=5)]) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ObservationRow)).scalar() == 1
+
+
+def test_hidden_counters_stay_null_not_zero(sink, video, engine, clock):
+    sink.record_posts(video, [PostRef("mastodon", "1")])
+    sink.record_observations([obs("1", clock(), likes=3)])
+    (row,) = read.iter_observations(engine, read.PostFilter())
+    assert row.likes == 3
+    assert row.views is None and row.shares is None and row.comments is None
+
+
+def test_latest_counters_and_hourly_rollup_follow_new_observations(sink, video, engine, clock):
+    sink.record_posts(video, [PostRef("mastodon", "1"), PostRef("mastodon", "2")])
+    t0 = clock()
+    sink.record_observations([obs("1", t0, likes=10, shares=1), obs("2", t0, likes=4)])
+    t1 = clock.advance(hours=1)
+    sink.record_observations([obs("1", t1, likes=25, shares=3), obs("2", t1, likes=4)])
+    # An older reading arriving late is stored but does not move the latest values back.
+    sink.record_observations([obs("1", t0 + timedelta(minutes=30), likes=12)])
+    posts = {p.platform_post_id: p for p in read.iter_posts(engine, read.PostFilter())}
+    assert (posts["1"].likes, posts["1"].shares, posts["1"].latest_observed_at) == (25, 3, t1)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                VideoHourly.bucket_start, VideoHourly.likes_delta, VideoHourly.shares_delta
+            ).order_by(VideoHourly.bucket_start)
+        ).all()
+    assert [(r[1], r[2]) for r in rows] == [(14, 1), (15, 2)]
+    assert sum(r[1] for r in rows) == 25 + 4  # the running sum equals the current total
+
+
+def test_cascade_child_joins_its_parents_video_and_orphans_are_skipped(sink, video, engine):
+    sink.record_posts(video, [PostRef("reddit", "p")])
+    child = PostRef(
+        "reddit", "c", parent_platform="reddit", parent_platform_post_id="p", relation="crosspost"
+    )
+    orphan = PostRef("reddit", "o", parent_platform="reddit", parent_platform_post_id="zzz")
+    assert sink.record_posts(None, [child, orphan]) == 1
+    (stored,) = [p for p in read.iter_posts(engine, read.PostFilter()) if p.platform_post_id == "c"]
+    assert (stored.video, stored.relation, stored.parent_platform_post_id) == (
+        "clip",
+        "crosspost",
+        "p",
+    )
+
+
+def test_gone_posts_are_no_longer_refreshed(sink, video, clock):
+    sink.record_posts(video, [PostRef("x", "1"), PostRef("x", "2")])
+    assert sink.mark_gone([Gone("x", "1", clock())]) == 1
+    assert sink.mark_gone([Gone("x", "1", clock())]) == 0
+    assert [p.platform_post_id for p in sink.posts_to_refresh("x", clock())] == ["2"]
+
+
+def test_refresh_skips_recently_observed_and_paused(sink, video, clock):
+    sink.record_posts(video, [PostRef("x", "1"), PostRef("x", "2")])
+    sink.record_observations([Observation("x", "1", clock(), views=1)])
+    due = clock() - timedelta(minutes=5)
+    assert [p.platform_post_id for p in sink.posts_to_refresh("x", due)] == ["2"]
+    sink.set_video_paused(video, True)
+    assert sink.posts_to_refresh("x", clock.advance(hours=1)) == []
+    assert sink.active_videos() == []
+
+
+def test_large_batches_stay_under_bind_parameter_limits(sink, video, engine, clock):
+    refs = [PostRef("youtube", f"v{i}") for i in range(3000)]
+    assert sink.record_posts(video, refs) == 3000
+    written = sink.record_observations(
+        [Observation("youtube", f"v{i}", clock(), views=i) for i in range(3000)]
+    )
+    assert written == 3000
+    with engine.connect() as conn:
+        total = conn.execute(select(func.sum(VideoHourly.views_delta))).scalar()
+    assert total == sum(range(3000))
+
+
+def test_video_add_twice_and_remove_unknown_are_clear_errors(sink, video):
+    with pytest.raises(VideoExists):
+        sink.add_video(VideoInput("clip", "again"))
+    with pytest.raises(UnknownVideo):
+        sink.remove_video("nope")
+    with pytest.raises(UnknownVideo):
+        sink.record_posts("nope", [PostRef("x", "1")])
+
+
+def test_remove_video_deletes_its_posts_and_observations(sink, video, engine, clock):
+    sink.record_posts(video, [PostRef("x", "1")])
+    sink.record_observations([Observation("x", "1", clock(), views=1)])
+    sink.remove_video(video)
+    with engine.connect() as conn:
+        for table in ("posts", "observations", "video_hourly", "tracked_videos"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+
+
+def test_runs_are_recorded_and_latest_per_collector_is_read_back(sink, engine, clock):
+    sink.record_run(RunReport("x", "discover", clock(), clock(), status="ok"))
+    sink.record_run(
+        RunReport(
+            "x",
+            "refresh",
+            clock(),
+            clock(),
+            status="rate_limited",
+            error_message="x: rate limited",
+            retry_at=clock.advance(minutes=5),
+        )
+    )
+    (run,) = read.latest_runs(engine)
+    assert (run.status, run.error_message, run.retry_at) == (
+        "rate_limited",
+        "x: rate limited",
+        clock(),
+    )
