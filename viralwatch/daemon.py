@@ -235,6 +235,11 @@ class Daemon:
         self._after(runner, await self._tracked(runner.refresh(due_before=due)))
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
+        logger.info(
+            "%s %s: %s, +%d posts, +%d observations, %d requests",
+            runner.name, report.kind, report.status, report.posts_found,
+            report.observations_written, report.requests,
+        )
         if report.retry_at is not None and not self.stopping.is_set():
             for kind in ("discover", "refresh"):
                 self.scheduler.modify_job(f"{runner.name}:{kind}", next_run_time=report.retry_at)
