@@ -5,6 +5,8 @@ Endpoints, per instance root:
 - `GET /api/v2/search?q=…&type=statuses&resolve=false&limit=40` for the video's URLs and
   keyword phrases (full-text status search needs a user token on most servers and only finds
   statuses the server indexed; without a token an instance may answer 401 or nothing);
+- `GET /api/v1/statuses/:id/reblogged_by` (max 80) and `/api/v1/statuses/:id/quotes` (4.5+) for
+  the cascade of the most shared matches: boosts become reshare edges, quotes quote posts;
 - `GET /api/v1/statuses?id[]=…` (Mastodon 4.3+, up to 20 ids) to refresh counters, falling back
   to `GET /api/v1/statuses/:id` on older servers; 404 there means deleted or private.
 Auth: none for public timelines and statuses; optional `access_token` (Bearer) for search.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -47,6 +50,8 @@ from config.settings import MastodonSettings
 PAGE_LIMIT = 40
 MAX_TIMELINE_PAGES = 5
 BATCH_IDS = 20
+# Each cascade lookup is a request; stay far inside 300 requests per 5 minutes.
+CASCADE_STATUSES_PER_PASS = 20
 
 
 def html_to_text(content: str) -> tuple[str, list[str]]:
@@ -169,7 +174,8 @@ class MastodonCollector:
         return [s for s in body.get("statuses") or [] if isinstance(s, dict)]
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
-        """Statuses on each instance that carry one of the video's hashtags, URLs or phrases."""
+        """Statuses on each instance that carry one of the video's hashtags, URLs or phrases,
+        plus their cascade: who boosted them and which statuses quote them."""
         found: dict[str, PostRef] = {}
         for instance in self.instances:
             statuses: list[dict[str, Any]] = []
@@ -177,16 +183,77 @@ class MastodonCollector:
                 statuses += await self._hashtag(instance, tag, video)
             for query in (*video.urls, *video.keywords):
                 statuses += await self._search(instance, query)
+            matched: dict[str, dict[str, Any]] = {}
             for status in statuses:
                 ref = self.from_payload(status, instance, video)
-                if ref is not None:
-                    found.setdefault(ref.platform_post_id, ref)
+                if ref is not None and ref.platform_post_id not in found:
+                    found[ref.platform_post_id] = ref
+                    matched[ref.platform_post_id] = status.get("reblog") or status
+            for child in await self._cascade(instance, list(matched.values())):
+                found.setdefault(child.platform_post_id, child)
         return list(found.values())
+
+    async def _cascade(self, instance: str, statuses: list[dict[str, Any]]) -> list[PostRef]:
+        """Boosts (as reshare edges) and quotes of the most shared statuses, within budget."""
+        ranked = sorted(
+            statuses,
+            key=lambda s: (
+                (as_count(s.get("reblogs_count")) or 0) + (as_count(s.get("quotes_count")) or 0)
+            ),
+            reverse=True,
+        )[:CASCADE_STATUSES_PER_PASS]
+        children: list[PostRef] = []
+        for status in ranked:
+            uri, local_id = status["uri"], str(status["id"])
+            if as_count(status.get("reblogs_count")):
+                accounts = await self._get(
+                    instance, f"/api/v1/statuses/{local_id}/reblogged_by", params={"limit": 80}
+                )
+                expect(self.name, isinstance(accounts, list), "reblogged_by is not a list")
+                children += [self.boost_edge(a, uri) for a in accounts if isinstance(a, dict)]
+            if as_count(status.get("quotes_count")):
+                quotes = await self._get(
+                    instance, f"/api/v1/statuses/{local_id}/quotes", params={"limit": 40}
+                )
+                expect(self.name, isinstance(quotes, list), "quotes is not a list")
+                for quote in quotes:
+                    ref = self.from_payload(quote, instance) if isinstance(quote, dict) else None
+                    if ref is not None:
+                        children.append(
+                            replace(
+                                ref,
+                                matched_by="cascade",
+                                parent_platform=self.name,
+                                parent_platform_post_id=uri,
+                                relation="quote",
+                            )
+                        )
+        return [c for c in children if c is not None]
+
+    @classmethod
+    def boost_edge(cls, account: dict[str, Any], status_uri: str) -> PostRef | None:
+        """A boost as a cascade edge: who reshared `status_uri` (no counters of its own)."""
+        acct = account.get("acct") or account.get("username")
+        if not acct:
+            return None
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=f"{status_uri}#reblogged_by:{acct}",
+            url=account.get("url"),
+            author=acct,
+            matched_by="cascade",
+            parent_platform=cls.name,
+            parent_platform_post_id=status_uri,
+            relation="reshare",
+            extra={"edge": True},
+        )
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """Counters through the batch endpoint (single statuses on older servers)."""
         by_instance: dict[str, list[KnownPost]] = defaultdict(list)
         for post in posts:
+            if post.extra.get("edge"):
+                continue  # a boost has no counters of its own; its original carries them
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
         items: list[RefreshItem] = []
         for instance, group in by_instance.items():

@@ -18,12 +18,20 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator import hackernews, mastodon
+from simulator import reddit, youtube
+from simulator import bluesky, dailymotion, tiktok, x
 from simulator.world import Fault, LoggedRequest, World
 
 # platform name -> factory building that platform's ASGI app on the shared world.
 PLATFORM_APPS: dict[str, Callable[[World], ASGIApp]] = {
     "mastodon": mastodon.app,
     "hackernews": hackernews.app,
+    "reddit": reddit.app,
+    "youtube": youtube.app,
+    "bluesky": bluesky.app,
+    "x": x.app,
+    "tiktok": tiktok.app,
+    "dailymotion": dailymotion.app,
 }
 
 
@@ -41,7 +49,7 @@ class FaultGate:
             LoggedRequest(
                 self.platform,
                 scope["method"],
-                scope.get("root_path", "") + scope["path"],
+                scope["path"],
                 scope.get("query_string", b"").decode(),
             )
         )

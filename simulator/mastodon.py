@@ -203,8 +203,25 @@ def app(world: World) -> Starlette:
         accounts = [_account(f"booster{n}", instance, str(900000 + n)) for n in range(count)]
         return JSONResponse(accounts, headers=RATE_HEADERS)
 
+    async def quotes(request: Request) -> JSONResponse:
+        instance = request.path_params["instance"]
+        post = world.model.get("mastodon", request.path_params["id"])
+        if post is None or not post.is_visible(world.now()) or post.instance != instance:
+            return _not_found()
+        quoting = [
+            p
+            for p in world.model.visible("mastodon", world.now())
+            # Federation is not simulated: an instance lists only its own quoting statuses.
+            if p.parent_id == post.id and p.relation == "quote" and p.instance == instance
+        ]
+        limit = min(int(request.query_params.get("limit", 20)), 40)
+        return JSONResponse(
+            [render_status(p, world) for p in quoting[:limit]], headers=RATE_HEADERS
+        )
+
     return Starlette(
         routes=[
+            Route("/{instance}/api/v1/statuses/{id}/quotes", quotes),
             Route("/{instance}/api/v1/timelines/tag/{tag}", tag_timeline),
             Route("/{instance}/api/v2/search", search),
             Route("/{instance}/api/v1/statuses", statuses),
