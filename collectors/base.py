@@ -7,6 +7,7 @@ to a `Sink` (implemented by `storage/write.py`).
 from __future__ import annotations
 
 import re
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -197,12 +198,8 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
     if not value:
         return default
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

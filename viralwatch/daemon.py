@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +22,7 @@ from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from config.settings import CollectorSettings, Settings
 from storage.db import StorageError, describe_url, make_engine, upgrade
+from storage.locks import job_lock
 from storage.write import StorageSink, VideoInput
 
 logger = logging.getLogger("viralwatch.daemon")
@@ -207,12 +208,18 @@ class Daemon:
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
         )
 
-    async def _tracked(self, job: Any) -> RunReport:
+    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
+        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
         try:
-            return await job
+            with job_lock(self.sink.engine, job_id) as acquired:
+                if not acquired:
+                    job.close()
+                    logger.debug("%s: another daemon is running it", job_id)
+                    return None
+                return await job
         finally:
             self._inflight.discard(task)
 
@@ -220,7 +227,9 @@ class Daemon:
         if self.stopping.is_set():
             return
         videos = await asyncio.to_thread(self.sink.active_videos)
-        report = await self._tracked(runner.discover(videos))
+        report = await self._tracked(f"{runner.name}:discover", runner.discover(videos))
+        if report is None:
+            return
         self._after(runner, report)
         if report.posts_found and not self.stopping.is_set():
             # New posts: read their counters now rather than a whole refresh interval later.
@@ -232,13 +241,19 @@ class Daemon:
         config = self.wiring.configs[runner.name]
         # Skip posts read in the last half interval (e.g. just after a discovery-triggered run).
         due = self.clock() - timedelta(seconds=config.refresh_interval_seconds / 2)
-        self._after(runner, await self._tracked(runner.refresh(due_before=due)))
+        report = await self._tracked(f"{runner.name}:refresh", runner.refresh(due_before=due))
+        if report is not None:
+            self._after(runner, report)
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
         logger.info(
             "%s %s: %s, +%d posts, +%d observations, %d requests",
-            runner.name, report.kind, report.status, report.posts_found,
-            report.observations_written, report.requests,
+            runner.name,
+            report.kind,
+            report.status,
+            report.posts_found,
+            report.observations_written,
+            report.requests,
         )
         if report.retry_at is not None and not self.stopping.is_set():
             for kind in ("discover", "refresh"):
