@@ -466,11 +466,12 @@ def list_posts(
     """
     if sort not in POST_SORTS:
         raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(POST_SORTS)}")
-    column: Any = {
+    special: dict[str, Any] = {
         "appeared": _appeared_at(),
         "platform": Post.platform,
         "author": func.lower(Post.author),
-    }.get(sort) or getattr(Post, f"latest_{sort}")
+    }
+    column = special[sort] if sort in special else getattr(Post, f"latest_{sort}")
     query = _post_query(PostFilter(video=video))
     if platforms:
         query = query.where(Post.platform.in_(list(platforms)))

@@ -105,17 +105,51 @@ def run(obj: Context, no_dashboard: bool) -> None:
 
 
 def dashboard_service(settings: Settings, engine: Any, sink: Any) -> Any:
+    """The dashboard as a daemon service: served from its own thread until stop is set."""
     from dashboard.app import create_app
-    from dashboard.serve import serve
+    from dashboard.serve import start_in_thread
 
     app = create_app(engine, settings, sink, utc_now)
     host, port = settings.dashboard.host, settings.dashboard.port
-    logging.getLogger("viralwatch").info("dashboard at http://%s:%d/", host, port)
 
     async def service(stop: asyncio.Event) -> None:
-        await serve(app, host, port, stop)
+        try:
+            running = start_in_thread(app, host, port)
+        except OSError as err:
+            logging.getLogger("viralwatch").error(
+                "dashboard cannot listen on %s:%d (%s); set dashboard.port",
+                host,
+                port,
+                err.strerror,
+            )
+            stop.set()
+            return
+        logging.getLogger("viralwatch").info("dashboard at %s/", running.url)
+        await stop.wait()
+        await asyncio.to_thread(running.stop)
 
     return service
+
+
+@cli.command()
+@click.option("--speed", default=120.0, show_default=True, help="Simulated seconds per second")
+@click.option("--start-hour", default=0.0, show_default=True, help="Hour of the spread to start at")
+@click.option("--database", default="viralwatch-demo.db", show_default=True, help="SQLite file")
+@click.option("--port", default=8000, show_default=True, help="Dashboard port")
+def demo(speed: float, start_hour: float, database: str, port: int) -> None:
+    """Watch the example footage spread across a simulated internet (no network needed)."""
+    from viralwatch import demo as demo_mode
+
+    sim = demo_mode.start_simulator(start_hour)
+    try:
+        settings = demo_mode.demo_settings(sim.url, Path(database), "127.0.0.1", port)
+        setup_logging(settings.log_level)
+        engine, sink = daemon.open_storage(settings, utc_now)
+        logging.getLogger("viralwatch").info("%s", demo_mode.describe(sim, speed))
+        services = [demo_mode.clock_driver(sim, speed), dashboard_service(settings, engine, sink)]
+        asyncio.run(daemon.run_forever(settings, sink, utc_now, services))
+    finally:
+        sim.stop()
 
 
 @cli.command()

@@ -42,21 +42,20 @@ OBSERVATION_COLUMNS = (
     "quotes",
 )
 # A spreadsheet runs a cell starting with these as a formula (OWASP CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
 
 
-def csv_cell(value: Any) -> str:
-    """One CSV cell: '' for NULL, ISO UTC for datetimes, text with formulas neutralised."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: None stays None (csv writes ''), datetimes become ISO UTC with Z, text
+    that a spreadsheet would run as a formula gets a leading apostrophe. Numbers pass through."""
+    kind = value.__class__
+    if kind is str:
+        return "'" + value if value[:1] in FORMULA_FIRST_CHARS else value
+    if kind is datetime:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if kind is bool:
+        return "true" if value else "false"
+    return value
 
 
 def write_csv(

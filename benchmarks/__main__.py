@@ -1,0 +1,29 @@
+"""Run every benchmark and print ratios; results also land in bench-results/latest.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import bench_storage
+
+SUITES = [bench_storage]
+
+
+def main() -> int:
+    results: dict[str, dict[str, float]] = {}
+    for suite in SUITES:
+        results.update(suite.run())
+    for name, figures in results.items():
+        print(f"{name}:")
+        for key, value in figures.items():
+            print(f"  {key:<40} {value:,.3f}")
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
