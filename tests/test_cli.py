@@ -109,7 +109,9 @@ def test_export_posts_to_a_file(config, sim, tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert {r["platform"] for r in rows} == {"mastodon", "hackernews"}
     assert all(r["video"] == SLUG and r["matched_by"] for r in rows)
-    assert all(r["matched_by"].startswith(("url:", "hashtag:", "keyword:", "cascade")) for r in rows)
+    assert all(
+        r["matched_by"].startswith(("url:", "hashtag:", "keyword:", "cascade")) for r in rows
+    )
 
 
 def test_one_collector_down_does_not_stop_the_others(config, sim):
@@ -210,3 +212,46 @@ def test_db_upgrade_is_idempotent(tmp_path):
     path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
     assert invoke(path, "db", "upgrade").exit_code == 0
     assert "up to date" in invoke(path, "db", "upgrade").output
+
+
+def run_on_terminal(args):
+    """Run the CLI with stderr on a pseudo-terminal; returns what the terminal showed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from viralwatch.cli import main; main()", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    return process.returncode, shown.decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_long_work_shows_progress_on_a_terminal_only(config, sim, tmp_path):
+    code, shown = run_on_terminal(["--config", str(config), "collect", "--once"])
+    assert code == 0 and "hackernews" in shown and "━" in shown
+    out = tmp_path / "obs.csv"
+    code, shown = run_on_terminal(
+        ["--config", str(config), "export", "observations", "-o", str(out)]
+    )
+    assert code == 0 and "exporting observations" in shown
+    piped = invoke(config, "export", "observations", "-o", str(out))
+    assert "exporting" not in piped.output and "━" not in piped.output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -73,14 +74,20 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+PROGRESS_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+)
+
+
 @contextmanager
 def progress_bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
     """A rich progress bar on a terminal; a no-op when output is piped or logged."""
-    if not enabled:
-        yield lambda: None
-        return
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, transient=True) as bar:
+    with Progress(
+        *PROGRESS_COLUMNS, console=Console(stderr=True), transient=True, disable=not enabled
+    ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
 
@@ -173,10 +180,28 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
     """Run one discovery pass and one refresh pass, then exit."""
     settings = obj.settings
     _engine, sink = obj.storage()
-    try:
-        reports = asyncio.run(daemon.collect_once(settings, sink, utc_now, collectors))
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
+    show = sys.stderr.isatty()
+    with Progress(
+        *PROGRESS_COLUMNS, console=Console(stderr=True), transient=True, disable=not show
+    ) as bar:
+        task = bar.add_task("collecting", total=None)
+
+        def on_report(report: Any) -> None:
+            bar.update(task, advance=1, description=f"{report.collector} {report.kind}")
+
+        try:
+            reports = asyncio.run(
+                daemon.collect_once(
+                    settings,
+                    sink,
+                    utc_now,
+                    collectors,
+                    on_start=lambda total: bar.update(task, total=total),
+                    on_report=on_report,
+                )
+            )
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
     for report in reports:
         line = (
             f"{report.collector:<12} {report.kind:<8} {report.status:<12} "

@@ -145,17 +145,29 @@ async def close(wiring: Wiring) -> None:
 
 
 async def collect_once(
-    settings: Settings, sink: StorageSink, clock: Clock, only: Sequence[str] = ()
+    settings: Settings,
+    sink: StorageSink,
+    clock: Clock,
+    only: Sequence[str] = (),
+    on_start: Callable[[int], None] | None = None,
+    on_report: Callable[[RunReport], None] | None = None,
 ) -> list[RunReport]:
-    """One discovery pass, then one refresh pass, for each enabled collector."""
+    """One discovery pass, then one refresh pass, for each enabled collector.
+
+    `on_start(total_runs)` and `on_report(report)` let a caller show progress.
+    """
     wiring = wire(settings, sink, clock, only)
     reports: list[RunReport] = []
+    if on_start is not None:
+        on_start(2 * len(wiring.runners))
     try:
         videos = await asyncio.to_thread(sink.active_videos)
-        for runner in wiring.runners:
-            reports.append(await runner.discover(videos))
-        for runner in wiring.runners:
-            reports.append(await runner.refresh())
+        for kind in ("discover", "refresh"):
+            for runner in wiring.runners:
+                report = await (runner.discover(videos) if kind == "discover" else runner.refresh())
+                reports.append(report)
+                if on_report is not None:
+                    on_report(report)
     finally:
         await close(wiring)
     return reports
