@@ -7,10 +7,10 @@ to a `Sink` (implemented by `storage/write.py`).
 from __future__ import annotations
 
 import re
-from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
@@ -86,8 +86,19 @@ class Gone:
     reason: str = "deleted or private"
 
 
-RefreshItem = Observation | Gone | PostRef
-"""What refresh returns: counters, posts that vanished, and newly seen cascade children."""
+@dataclass(frozen=True, slots=True)
+class PostError:
+    """A post that could not be read this time (not gone): kept listed with the message."""
+
+    platform: str
+    platform_post_id: str
+    detected_at: datetime
+    message: str
+
+
+RefreshItem = Observation | Gone | PostRef | PostError
+"""What refresh returns: counters, posts that vanished, posts that could not be read, and newly
+seen cascade children."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,10 @@ class Sink(Protocol):
 
     def mark_gone(self, gone: Sequence[Gone]) -> int:
         """Mark posts gone; returns how many changed."""
+        ...
+
+    def record_errors(self, errors: Sequence[PostError]) -> int:
+        """Remember why posts could not be read; returns how many were updated."""
         ...
 
     def record_run(self, report: RunReport) -> None:

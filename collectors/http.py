@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -146,15 +146,29 @@ def expect(platform: str, condition: bool, what: str) -> None:
         raise SourceUnavailable(f"{platform}: malformed response: {what}")
 
 
-async def gather_limited(jobs: Iterable[Awaitable[T]], limit: int) -> list[T]:
-    """Run awaitables with at most `limit` in flight; results in input order."""
-    semaphore = asyncio.Semaphore(limit)
+async def gather_limited(jobs: Iterable[Coroutine[Any, Any, T]], limit: int) -> list[T]:
+    """Run coroutines with at most `limit` in flight; results in input order.
 
-    async def one(job: Awaitable[T]) -> T:
+    When one raises, the others are cancelled (and those not started are closed) before the
+    error propagates, so a failed batch leaves nothing running behind it.
+    """
+    semaphore = asyncio.Semaphore(limit)
+    pending = list(jobs)
+
+    async def one(job: Coroutine[Any, Any, T]) -> T:
         async with semaphore:
             return await job
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    tasks = [asyncio.ensure_future(one(job)) for job in pending]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in pending:
+            job.close()  # a no-op for coroutines that ran
+        raise
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -18,6 +18,7 @@ from collectors.base import (
     CollectorError,
     Gone,
     Observation,
+    PostError,
     PostRef,
     RateLimited,
     RunReport,
@@ -98,6 +99,9 @@ class CollectorRunner:
         if (reason := self._skip_reason(report.started_at)) is not None:
             logger.debug("%s: refresh skipped: %s", self.name, reason)
             return report_skipped(report, reason, self.state)
+        if not getattr(self.collector, "has_counters", True):
+            # Nothing to re-read (e.g. news feeds): record nothing, ask nothing.
+            return report
         cutoff = due_before or report.started_at
         try:
             posts = await asyncio.to_thread(self.sink.posts_to_refresh, self.name, cutoff)
@@ -115,11 +119,14 @@ class CollectorRunner:
     def _store_refresh(self, items: Sequence[Any]) -> tuple[int, int]:
         observations = [i for i in items if isinstance(i, Observation)]
         gone = [i for i in items if isinstance(i, Gone)]
+        errors = [i for i in items if isinstance(i, PostError)]
         children = [i for i in items if isinstance(i, PostRef)]
         found = self.sink.record_posts(None, children) if children else 0
         written = self.sink.record_observations(observations) if observations else 0
         if gone:
             self.sink.mark_gone(gone)
+        if errors:
+            self.sink.record_errors(errors)
         return written, found
 
     def _start(self, kind: Literal["discover", "refresh"]) -> RunReport:

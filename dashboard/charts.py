@@ -74,16 +74,22 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def _layout(title: str, y_title: str, *, height: int = 360) -> dict[str, Any]:
     return {
-        "title": {"text": title, "x": 0.01, "font": {"size": 16}},
+        "title": {"text": title, "x": 0.01, "y": 0.98, "yanchor": "top", "font": {"size": 16}},
         "template": "plotly_dark",
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": FONT, "size": 13},
         "height": height,
-        "margin": {"l": 60, "r": 16, "t": 44, "b": 40},
+        "margin": {"l": 60, "r": 16, "t": 78, "b": 40},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": -0.18},
-        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "xaxis": {
+            "type": "date",
+            "title": {"text": "time (UTC)"},
+            "automargin": True,
+            "tickangle": 0,
+            "nticks": 8,
+        },
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "tickformat": "~s"},
         "meta": {"time_axis": True},
     }
@@ -173,6 +179,7 @@ def timeline_figure(first: Sequence[AppearanceRow]) -> go.Figure:
     layout = _layout("Spread timeline: first post per platform", "")
     layout["hovermode"] = "closest"
     layout["showlegend"] = False
+    layout["margin"] = {**layout["margin"], "t": 44}
     layout["yaxis"] = {"type": "category", "autorange": "reversed", "title": {"text": ""}}
     layout["height"] = max(220, 60 + 34 * len(first))
     figure = go.Figure(layout=layout)

@@ -19,6 +19,7 @@ import numpy as np
 from dashboard.series import CollectorState, PostSeries, PostTableRow, Series, VideoSummary
 from storage.read import AppearanceRow, PostRow
 
+METRICS_ORDER = ("views", "likes", "shares", "comments", "quotes")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_CHUNK = 1000
 
@@ -52,10 +53,8 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    count = 0
-    for row in rows:
+    for count, row in enumerate(rows, start=1):
         writer.writerow([cell(v) for v in row])
-        count += 1
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -63,7 +62,16 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     yield buffer.getvalue()
 
 
-SERIES_HEADER = ("video", "metric", "kind", "platform", "bucket_start", "bucket_end", "time", "value")
+SERIES_HEADER = (
+    "video",
+    "metric",
+    "kind",
+    "platform",
+    "bucket_start",
+    "bucket_end",
+    "time",
+    "value",
+)
 
 
 def series_rows(series: Series) -> Iterator[tuple[Any, ...]]:
@@ -172,7 +180,7 @@ def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:
         yield (
             series.post_id,
             at,
-            *(v[m][i] for m in ("views", "likes", "shares", "comments", "quotes")),
+            *(v[m][i] for m in METRICS_ORDER),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +14,7 @@ from plotly.io.json import to_json_plotly
 from sqlalchemy import Engine
 
 from dashboard import charts
+from dashboard.export import iso_utc
 from dashboard.series import (
     PLATFORMS,
     BadParameter,
@@ -82,7 +82,9 @@ class TableParams:
         }
 
 
-def parse_table(sort: str | None, order: str | None, author: str | None, page: str | None) -> TableParams:
+def parse_table(
+    sort: str | None, order: str | None, author: str | None, page: str | None
+) -> TableParams:
     if order not in (None, "", "asc", "desc"):
         raise BadParameter("order: use asc or desc")
     try:
@@ -245,8 +247,6 @@ def latest_data_at(summaries: Sequence[VideoSummary]) -> datetime | None:
 
 def json_ready(value: Any) -> Any:
     """Plain JSON values for API responses (datetimes as ISO 8601 UTC)."""
-    from dashboard.export import iso_utc
-
     if isinstance(value, datetime):
         return iso_utc(value)
     if isinstance(value, dict):
@@ -256,5 +256,8 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def loads(text: str) -> Any:
-    return json.loads(text)
+def video_summaries_for(
+    engine: Engine, view: View, now: datetime, slug: str
+) -> VideoSummary | None:
+    found = video_summaries(engine, view.window, view.platforms, now, slug)
+    return found[0] if found else None

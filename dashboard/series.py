@@ -43,7 +43,11 @@ RANGE_CHOICES = ("1h", "24h", "7d", "all", "custom")
 MAX_POINTS = 2000
 BUCKET_HOURS = (1, 2, 3, 6, 12, 24, 48, 168)
 BUCKET_NAMES = {"1h": 1, "2h": 2, "3h": 3, "6h": 6, "12h": 12, "1d": 24, "2d": 48, "7d": 168}
-FAILING = {"failed": "failing", "rate_limited": "rate-limited", "auth_failed": "credentials rejected"}
+FAILING = {
+    "failed": "failing",
+    "rate_limited": "rate-limited",
+    "auth_failed": "credentials rejected",
+}
 _PLATFORM_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 HOUR = np.timedelta64(1, "h")
 
@@ -67,7 +71,7 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _parse_time(name: str, value: str) -> datetime:
+def parse_time(name: str, value: str) -> datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -87,10 +91,12 @@ def parse_window(
     """The window for `range` (1h, 24h, 7d, all, custom with start/end); raises BadParameter."""
     name = range_name or "all"
     if name not in RANGE_CHOICES:
-        raise BadParameter(f"range: {name[:20]!r} is unknown; use one of {', '.join(RANGE_CHOICES)}")
+        raise BadParameter(
+            f"range: {name[:20]!r} is unknown; use one of {', '.join(RANGE_CHOICES)}"
+        )
     if name == "custom":
-        since = _parse_time("start", start) if start else None
-        until = _parse_time("end", end) if end else now
+        since = parse_time("start", start) if start else None
+        until = parse_time("end", end) if end else now
         if since is not None and since >= until:
             raise BadParameter("start must be before end")
         return Window(name, since, until, start or "", end or "")
@@ -119,7 +125,9 @@ def parse_bucket(value: str | None) -> int | None:
     if value in (None, "", "auto"):
         return None
     if value not in BUCKET_NAMES:
-        raise BadParameter(f"bucket: {value[:20]!r} is unknown; use auto or {', '.join(BUCKET_NAMES)}")
+        raise BadParameter(
+            f"bucket: {value[:20]!r} is unknown; use auto or {', '.join(BUCKET_NAMES)}"
+        )
     return BUCKET_NAMES[value]
 
 
@@ -188,7 +196,9 @@ def counter_series(
     """Growth of `metric` per platform from the hourly rollup, cumulative (from the first data,
     not from the window start) unless `cumulative` is False."""
     if metric not in METRICS:
-        raise BadParameter(f"metric: {metric[:20]!r} is unknown; use one of {', '.join(SERIES_METRICS)}")
+        raise BadParameter(
+            f"metric: {metric[:20]!r} is unknown; use one of {', '.join(SERIES_METRICS)}"
+        )
     since = floor_hour(window.since) if window.since else None
     rows = read.hourly_deltas(engine, video, platforms=platforms, since=since, until=window.until)
     t0 = since or (rows[0].bucket_start if rows else floor_hour(window.until))
@@ -210,9 +220,7 @@ def counter_series(
             at = np.array([p[0] for p in points], dtype="datetime64[s]")
             index = ((at - starts[0]) / np.timedelta64(hours, "h")).astype(np.int64)
             np.add.at(amounts, index, np.array([p[1] for p in points], dtype=np.int64))
-        values[platform] = (
-            np.cumsum(amounts) + baseline.get(platform, 0) if cumulative else amounts
-        )
+        values[platform] = np.cumsum(amounts) + baseline.get(platform, 0) if cumulative else amounts
     return Series(video, metric, cumulative, hours, starts, _ends(starts, hours, window), values)
 
 
@@ -286,7 +294,15 @@ def find_gaps(
                     run.collector, current.status, current.start, window.until, run.error_message
                 )
         elif run.status == "ok" and current is not None:
-            gaps.append(Gap(current.collector, current.status, current.start, run.started_at, current.message))
+            gaps.append(
+                Gap(
+                    current.collector,
+                    current.status,
+                    current.start,
+                    run.started_at,
+                    current.message,
+                )
+            )
             del open_gaps[run.collector]
     gaps.extend(open_gaps.values())
     clipped = []
@@ -458,7 +474,9 @@ class CollectorState:
     retry_at: datetime | None
 
 
-def collector_states(settings: Settings, runs: Sequence[RunRow], now: datetime) -> list[CollectorState]:
+def collector_states(
+    settings: Settings, runs: Sequence[RunRow], now: datetime
+) -> list[CollectorState]:
     """Each configured collector's state from its latest run and its settings."""
     latest = {run.collector: run for run in runs}
     sections = settings.collectors.sections()

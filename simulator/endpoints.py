@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.model import LEMMY_INSTANCES, MASTODON_INSTANCES
+from simulator.model import LEMMY_INSTANCES, MASTODON_INSTANCES, SpreadModel
 
 # Credentials the simulator accepts (it checks that they are sent, not what they are).
 SIM_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -27,8 +27,13 @@ def collector_section(name: str, root: str) -> dict[str, object]:
         section["instances"] = [at("lemmy", i) for i in LEMMY_INSTANCES]
     elif name in ("reddit", "bluesky"):
         section["auth_url"] = at(name)
-    elif name in ("youtube", "youtube_rss"):
+    elif name == "youtube":
         section["base_url"] = at("youtube")
+    elif name == "youtube_rss":
+        section["base_url"] = at("youtube")
+        section["channels"] = sorted(
+            {p.channel for p in SpreadModel().posts["youtube"] if p.channel}
+        )
     elif name == "rss":
         section["google_news_url"] = at("rss")
     elif name == "urls":

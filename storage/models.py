@@ -92,6 +92,9 @@ class Post(Base):
     gone_at: Mapped[datetime | None]
     gone_reason: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    """Why the last refresh could not read this post (cleared by the next good reading)."""
+    last_error_at: Mapped[datetime | None]
     # Latest counters, kept by write.py so overview pages never scan observations.
     latest_observed_at: Mapped[datetime | None]
     latest_views: Mapped[int | None] = mapped_column(BigInteger)

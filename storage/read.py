@@ -48,6 +48,7 @@ class PostRow:
     relation: str | None
     is_gone: bool
     gone_at: datetime | None
+    last_error: str | None
     latest_observed_at: datetime | None
     views: int | None
     likes: int | None
@@ -164,6 +165,7 @@ def post_row(post: Any) -> PostRow:
         relation=post.relation,
         is_gone=post.is_gone,
         gone_at=post.gone_at,
+        last_error=post.last_error,
         latest_observed_at=post.latest_observed_at,
         views=post.latest_views,
         likes=post.latest_likes,

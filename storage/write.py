@@ -337,6 +337,22 @@ class StorageSink:
             sql.add_rollup([(*key, *deltas) for key, deltas in rollup.items()])
             return fresh
 
+    def record_errors(self, errors: Sequence[base.PostError]) -> int:
+        """Remember why posts could not be read; returns how many were updated."""
+        changed = 0
+        with self.engine.begin() as conn:
+            for item in errors:
+                result = conn.execute(
+                    update(Post)
+                    .where(
+                        Post.platform == item.platform,
+                        Post.platform_post_id == item.platform_post_id,
+                    )
+                    .values(last_error=item.message[:2000], last_error_at=item.detected_at)
+                )
+                changed += result.rowcount
+        return changed
+
     # --- runs ---------------------------------------------------------------------------
 
     def record_run(self, report: RunReport) -> None:
@@ -414,7 +430,8 @@ class _DriverSql:
         if rows:
             assignments = ", ".join(f"latest_{c} = {self.mark}" for c in COUNTERS)
             self.conn.exec_driver_sql(
-                f"UPDATE posts SET latest_observed_at = {self.mark}, {assignments} "
+                f"UPDATE posts SET latest_observed_at = {self.mark}, {assignments}, "
+                "last_error = NULL, last_error_at = NULL "
                 f"WHERE id = {self.mark}",
                 rows,
             )

@@ -255,3 +255,13 @@ def test_long_work_shows_progress_on_a_terminal_only(config, sim, tmp_path):
     assert code == 0 and "exporting observations" in shown
     piped = invoke(config, "export", "observations", "-o", str(out))
     assert "exporting" not in piped.output and "━" not in piped.output
+
+
+def test_dashboard_on_a_public_address_without_token_refuses_to_start(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n[dashboard]\nhost = "0.0.0.0"\n'
+    )
+    result = invoke(path, "serve")
+    assert result.exit_code == 2
+    assert "token" in result.output and result.output.strip().count("\n") == 0

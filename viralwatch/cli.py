@@ -114,9 +114,13 @@ def run(obj: Context, no_dashboard: bool) -> None:
 def dashboard_service(settings: Settings, engine: Any, sink: Any) -> Any:
     """The dashboard as a daemon service: served from its own thread until stop is set."""
     from dashboard.app import create_app
+    from dashboard.security import DashboardConfigError
     from dashboard.serve import start_in_thread
 
-    app = create_app(engine, settings, sink, utc_now)
+    try:
+        app = create_app(engine, settings, sink, utc_now)
+    except DashboardConfigError as err:
+        raise SetupError(str(err)) from None
     host, port = settings.dashboard.host, settings.dashboard.port
 
     async def service(stop: asyncio.Event) -> None:

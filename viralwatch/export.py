@@ -28,6 +28,7 @@ POST_COLUMNS = (
     "shares",
     "comments",
     "quotes",
+    "last_error",
 )
 OBSERVATION_COLUMNS = (
     "video",

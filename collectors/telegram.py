@@ -1,0 +1,352 @@
+"""Telegram public channels through their keyless web previews (`https://t.me/s/<channel>`).
+
+Endpoints (HTML, no API, no auth), for each configured public channel:
+- `GET /s/<channel>`: the newest ~20 messages, oldest first; `?before=<id>` gives the ~20
+  messages with smaller ids (older), `?q=<text>` searches inside the channel (same paging).
+Discovery reads the newest pages back to the video's start (at most `MAX_TIMELINE_PAGES`) and
+one in-channel search per keyword phrase (at most `MAX_SEARCH_PAGES` each). A message matches
+by its text, its links or the message it was forwarded from (`t.me/<channel>/<id>` links are
+compared with the video's URLs). The message a match was forwarded from is read from its own
+channel page and stored as its cascade parent (relation "forward").
+Parsing: `div.tgme_widget_message[data-post="<channel>/<id>"]`, `.js-message_text` (reply
+quotes carry `.js-message_reply_text` and are skipped), `span.tgme_widget_message_views`
+("987", "12.3K", "1.2M": the preview truncates, so a count is exact only below 1,000),
+`time[datetime]`, `a.tgme_widget_message_forwarded_from_name[href]` and the text's `a[href]`.
+Counters: views only; likes, shares and comments are NULL (the preview shows no counts for them).
+Refresh: messages of a channel are re-read around each known id (`?before=<id+1>`, newest known
+id first); one page covers every known id between its lowest id and the id asked for.
+Gone rule: a known message is gone when a page that covers its id (it lies between that page's
+lowest id and the page's upper bound) does not contain it, or when the page for `before=<id+1>`
+is empty. A channel whose preview shows no message history (renamed, made private, previews
+disabled, or a changed layout) proves nothing: its posts are skipped and logged, never marked.
+Limits: none published; t.me answers floods with HTTP 429 (Retry-After honoured). We send one
+request at a time and read at most `MAX_REFRESH_PAGES` pages per channel per refresh pass
+(posts left over are refreshed next pass). A discovery pass costs, per channel, up to
+`MAX_TIMELINE_PAGES` pages plus one search page per phrase (more only while results stay newer
+than the video's start), plus one page per forward source outside the list.
+Docs: none official for /s/ previews; see https://core.telegram.org/widgets/post for widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import httpx
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from collectors.base import (
+    Clock,
+    Gone,
+    KnownPost,
+    Observation,
+    PostRef,
+    RefreshItem,
+    TrackedVideo,
+    matches_video,
+    parse_timestamp,
+)
+from collectors.http import fetch
+from collectors.registry import register
+from config.settings import TelegramSettings
+
+logger = logging.getLogger("viralwatch.collectors.telegram")
+
+MAX_TIMELINE_PAGES = 3
+MAX_SEARCH_PAGES = 2
+MAX_REFRESH_PAGES = 25
+_VIEWS = re.compile(r"^([\d.,]+)\s*([KMB]?)$", re.IGNORECASE)
+_MULTIPLIERS = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+_MESSAGE_LINK = re.compile(r"^https?://(?:www\.)?t\.me/(?:s/)?([A-Za-z0-9_]{3,})/(\d+)")
+_CHANNEL_NAME = re.compile(r"^(?:https?://(?:www\.)?t\.me/(?:s/)?|@)?([A-Za-z0-9_]+)/?$")
+
+
+def parse_views(text: str | None) -> int | None:
+    """An abbreviated view count ("987", "12.3K", "1.2M") as an int; None when unreadable."""
+    if not text:
+        return None
+    found = _VIEWS.match(text.strip())
+    if not found:
+        return None
+    try:
+        number = Decimal(found.group(1).replace(",", ""))
+    except InvalidOperation:
+        return None
+    return int(number * _MULTIPLIERS[found.group(2).upper()])
+
+
+def channel_name(value: str) -> str:
+    """A configured channel ("name", "@name", "https://t.me/name") as its bare name."""
+    found = _CHANNEL_NAME.match(value.strip())
+    return found.group(1) if found else value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramMessage:
+    """One message as a channel preview shows it."""
+
+    channel: str
+    number: int
+    text: str
+    published_at: datetime | None
+    views: int | None
+    author: str | None = None
+    links: tuple[str, ...] = ()
+    forwarded_from: str | None = None
+    """`<channel>/<id>` of the original message, when it was forwarded from a public channel."""
+
+    @property
+    def post(self) -> str:
+        return f"{self.channel}/{self.number}"
+
+    @property
+    def url(self) -> str:
+        return f"https://t.me/{self.post}"
+
+
+@dataclass(slots=True)
+class ChannelPage:
+    """The messages of one preview page; `has_history` False when it is no channel preview."""
+
+    messages: list[TelegramMessage] = field(default_factory=list)
+    has_history: bool = True
+    older_before: int | None = None
+    """The `before=` value of the page's "older messages" link, if it has one."""
+
+
+def _message_text(node: LexborNode) -> tuple[str, list[str]]:
+    candidates = [
+        n
+        for n in node.css(".tgme_widget_message_text")
+        if "js-message_reply_text" not in (n.attributes.get("class") or "")
+    ]
+    if not candidates:
+        return "", []
+    text_node = candidates[-1]
+    links = [a.attributes.get("href") or "" for a in text_node.css("a")]
+    copy = LexborHTMLParser(text_node.html or "")
+    for br in copy.css("br"):
+        br.replace_with("\n")
+    body = copy.body
+    text = (body.text(separator="") if body is not None else "").strip()
+    return text, [link for link in links if link]
+
+
+def parse_page(page_html: str) -> ChannelPage:
+    """Messages of a `t.me/s/<channel>` page, in page order (oldest first). Pure."""
+    tree = LexborHTMLParser(page_html)
+    if tree.css_first(".tgme_channel_history") is None:
+        return ChannelPage(has_history=False)
+    page = ChannelPage()
+    more = tree.css_first(".tme_messages_more[data-before]")
+    if more is not None:
+        try:
+            page.older_before = int(more.attributes.get("data-before") or "")
+        except ValueError:
+            page.older_before = None
+    for node in tree.css(".tgme_widget_message[data-post]"):
+        channel, _, number = (node.attributes.get("data-post") or "").partition("/")
+        if not channel or not number.isdigit():
+            continue
+        text, links = _message_text(node)
+        views = node.css_first(".tgme_widget_message_views")
+        stamp = node.css_first("time[datetime]")
+        owner = node.css_first(".tgme_widget_message_owner_name")
+        forwarded = None
+        origin = node.css_first("a.tgme_widget_message_forwarded_from_name")
+        if origin is not None:
+            href = origin.attributes.get("href") or ""
+            found = _MESSAGE_LINK.match(href)
+            if found:
+                forwarded = f"{found.group(1)}/{found.group(2)}"
+                links.append(href)
+        page.messages.append(
+            TelegramMessage(
+                channel=channel,
+                number=int(number),
+                text=text,
+                published_at=parse_timestamp(stamp.attributes.get("datetime") if stamp else None),
+                views=parse_views(views.text() if views is not None else None),
+                author=owner.text(strip=True) if owner is not None else None,
+                links=tuple(links),
+                forwarded_from=forwarded,
+            )
+        )
+    return page
+
+
+@register
+class TelegramCollector:
+    """Reads the public previews of configured channels: footage messages, forwards, views."""
+
+    name: ClassVar[str] = "telegram"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TelegramSettings) -> None:
+        self.client = client
+        self.clock = clock
+        self.base_url = config.base_url
+        self.channels = [channel_name(c) for c in config.channels]
+        self._reported: set[str] = set()
+
+    @classmethod
+    def from_payload(
+        cls, message: TelegramMessage, video: TrackedVideo | None = None
+    ) -> PostRef | None:
+        """A PostRef from a parsed message; None when it does not match `video`."""
+        links = [*message.links, message.url]
+        matched = "" if video is None else matches_video(message.text, links, video)
+        if matched is None:
+            return None
+        parent = message.forwarded_from
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=message.post,
+            url=message.url,
+            author=message.channel,
+            text=message.text,
+            published_at=message.published_at,
+            matched_by=matched or "cascade",
+            parent_platform=cls.name if parent else None,
+            parent_platform_post_id=parent,
+            relation="forward" if parent else None,
+            extra={"channel": message.channel, "title": message.author},
+        )
+
+    @classmethod
+    def observation_from_payload(cls, message: TelegramMessage, observed_at: Any) -> Observation:
+        """Views of a message; the preview exposes no other counter."""
+        return Observation(
+            platform=cls.name,
+            platform_post_id=message.post,
+            observed_at=observed_at,
+            views=message.views,
+        )
+
+    async def _page(self, channel: str, params: dict[str, Any]) -> ChannelPage:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{self.base_url}/s/{channel}",
+            clock=self.clock,
+            params=params,
+            allow_statuses=(301, 302, 303, 307, 308),
+        )
+        if response.is_redirect:
+            return ChannelPage(has_history=False)
+        return parse_page(response.text)
+
+    def _report_no_history(self, channel: str) -> None:
+        if channel not in self._reported:
+            self._reported.add(channel)
+            logger.warning(
+                "telegram: t.me/s/%s shows no public message history (renamed, private or "
+                "previews disabled); check collectors.telegram.channels",
+                channel,
+            )
+
+    async def _walk(
+        self, channel: str, params: dict[str, Any], max_pages: int, video: TrackedVideo
+    ) -> tuple[list[TelegramMessage], bool]:
+        messages: list[TelegramMessage] = []
+        for _ in range(max_pages):
+            page = await self._page(channel, params)
+            if not page.has_history:
+                self._report_no_history(channel)
+                return messages, False
+            self._reported.discard(channel)
+            messages += page.messages
+            if page.older_before is None or not page.messages:
+                break
+            oldest = page.messages[0].published_at
+            if video.started_at and oldest and oldest < video.started_at:
+                break
+            params = {**params, "before": page.older_before}
+        return messages, True
+
+    async def _discover_channel(self, channel: str, video: TrackedVideo) -> list[TelegramMessage]:
+        messages, has_history = await self._walk(channel, {}, MAX_TIMELINE_PAGES, video)
+        if not has_history:
+            return messages
+        for phrase in video.keywords:
+            messages += (await self._walk(channel, {"q": phrase}, MAX_SEARCH_PAGES, video))[0]
+        return messages
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Messages of the configured channels carrying the video, with their forward sources."""
+        pages = [await self._discover_channel(channel, video) for channel in self.channels]
+        found: dict[str, PostRef] = {}
+        for messages in pages:
+            for message in messages:
+                ref = self.from_payload(message, video)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
+        origins = {
+            ref.parent_platform_post_id
+            for ref in found.values()
+            if ref.parent_platform_post_id and ref.parent_platform_post_id not in found
+        }
+        for origin in sorted(o for o in origins if o):
+            parent = await self._read_message(origin)
+            if parent is not None:
+                ref = self.from_payload(parent, video) or self.from_payload(parent)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
+        return list(found.values())
+
+    async def _read_message(self, post: str) -> TelegramMessage | None:
+        channel, _, number = post.partition("/")
+        page = await self._page(channel, {"before": int(number) + 1})
+        if not page.has_history:
+            self._report_no_history(channel)
+            return None
+        return next((m for m in page.messages if m.post == post), None)
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Views of known messages, re-read from their channel pages; vanished ones are Gone."""
+        by_channel: dict[str, dict[int, KnownPost]] = defaultdict(dict)
+        for post in posts:
+            channel, _, number = post.platform_post_id.partition("/")
+            if number.isdigit():
+                by_channel[channel][int(number)] = post
+        results = [await self._refresh_channel(c, wanted) for c, wanted in by_channel.items()]
+        return [item for items in results for item in items]
+
+    async def _refresh_channel(
+        self, channel: str, wanted: dict[int, KnownPost]
+    ) -> list[RefreshItem]:
+        items: list[RefreshItem] = []
+        pending = sorted(wanted, reverse=True)
+        for _ in range(MAX_REFRESH_PAGES):
+            if not pending:
+                break
+            top = pending[0]
+            page = await self._page(channel, {"before": top + 1})
+            if not page.has_history:
+                self._report_no_history(channel)
+                return items
+            now = self.clock()
+            shown = {
+                m.number: m for m in page.messages if m.channel.casefold() == channel.casefold()
+            }
+            lowest = min(shown) if shown else None
+            still: list[int] = []
+            for number in pending:
+                if number in shown:
+                    observation = self.observation_from_payload(shown[number], now)
+                    key = wanted[number].platform_post_id
+                    items.append(replace(observation, platform_post_id=key))
+                elif lowest is None or number > lowest:
+                    # The page covers every id from its lowest up to `top`: this one is gone.
+                    reason = "no longer in the channel preview"
+                    items.append(Gone(self.name, wanted[number].platform_post_id, now, reason))
+                else:
+                    still.append(number)
+            pending = still
+        return items

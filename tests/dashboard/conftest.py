@@ -1,0 +1,255 @@
+"""Dashboard fixtures (prefixed dash_): a real database, a fake clock, a seeded spread story.
+
+Every test runs on a fresh SQLite file, and again on PostgreSQL (a fresh schema per test) when
+VIRALWATCH_TEST_POSTGRES_URL is set. With CI=true an unreachable PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from collectors.base import Observation, PostRef, RunReport
+from config.settings import Settings
+from dashboard.app import create_app
+from storage.db import make_engine, upgrade
+from storage.write import StorageSink, VideoInput
+
+NOW = datetime(2024, 5, 2, 12, 30, tzinfo=UTC)
+ORIGIN_AT = NOW - timedelta(hours=48)
+MAIN_SLUG = "bridge-collapse"
+XSS_SLUG = "harbour-fire"
+XSS_TITLE = '<script>alert("pwned")</script> Harbour fire & smoke'
+
+
+class DashClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dash_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("VIRALWATCH_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture
+def dash_db_url(dash_backend: str, tmp_path) -> Iterator[str]:
+    """A URL to an empty database of the requested backend."""
+    if dash_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dashboard.db'}"
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("VIRALWATCH_TEST_POSTGRES_URL is not set")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    schema = f"dash_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as err:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at VIRALWATCH_TEST_POSTGRES_URL is unreachable: {err}")
+        pytest.skip(f"PostgreSQL unreachable: {err}")
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def dash_engine(dash_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(dash_db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def dash_clock() -> DashClock:
+    return DashClock(NOW)
+
+
+@pytest.fixture
+def dash_sink(dash_engine: Engine, dash_clock: DashClock) -> StorageSink:
+    return StorageSink(dash_engine, dash_clock)
+
+
+@dataclass
+class Story:
+    """What `seed_story` wrote, for assertions."""
+
+    posts: dict[str, int] = field(default_factory=dict)
+    """platform_post_id -> database id."""
+    latest_views: dict[str, int] = field(default_factory=dict)
+
+
+def _views_at(rate: int, hours: float) -> int:
+    return int(rate * hours**1.4)
+
+
+def seed_story(sink: StorageSink, clock: DashClock) -> Story:
+    """Two videos. The main one spreads from Telegram to eight platforms over 48 hours with
+    cascades, hourly observations, a four-hour Reddit rate-limit gap, a failing YouTube
+    collector and X disabled for missing credentials. The other has a hostile title."""
+    rng = random.Random(4)
+    clock.now = ORIGIN_AT - timedelta(hours=1)
+    sink.add_video(
+        VideoInput(
+            slug=MAIN_SLUG,
+            title="Bridge collapse filmed from a ferry",
+            keywords=("bridge collapse", "ferry video"),
+            hashtags=("BridgeCollapse",),
+            urls=("https://t.me/harbour_witness/77",),
+        )
+    )
+    sink.add_video(VideoInput(slug=XSS_SLUG, title=XSS_TITLE, keywords=("harbour fire",)))
+    # (id, platform, hours after origin, author, parent id, relation, views per hour^1.4)
+    plan = [
+        ("tg-77", "telegram", 0, "harbour_witness", None, None, 900),
+        ("yt-1", "youtube", 2, "NewsClips24", None, None, 3000),
+        ("x-1", "x", 3, "@breaking", None, None, 2500),
+        ("rd-1", "reddit", 5, "u/ferryfan", None, None, 800),
+        ("rd-2", "reddit", 7, "u/crossposter", "rd-1", "crosspost", 300),
+        ("ms-1", "mastodon", 6, "@maria@mastodon.social", None, None, 0),
+        ("ms-2", "mastodon", 8, "@jon@fosstodon.org", "ms-1", "reshare", 0),
+        ("bs-1", "bluesky", 9, "reporter.bsky.social", None, None, 0),
+        ("bs-2", "bluesky", 11, '=HYPERLINK("http://evil")', "bs-1", "quote", 0),
+        ("hn-1", "hackernews", 14, "pg_fan", None, None, 0),
+        ("tt-1", "tiktok", 20, "@clips", None, None, 1800),
+    ]
+    for i in range(12):
+        plan.append(
+            (f"x-r{i}", "x", 4 + i * 3, f"@reposter{i}", "x-1", "quote", rng.randint(50, 400))
+        )
+    story = Story()
+    for post_id, platform, hours, author, parent, relation, _rate in plan:
+        at = ORIGIN_AT + timedelta(hours=hours)
+        clock.now = at
+        url = f"https://{platform}.example/{post_id}"
+        if post_id == "bs-2":
+            url = "javascript:alert(1)"
+        parent_platform = next((p[1] for p in plan if p[0] == parent), None)
+        sink.record_posts(
+            MAIN_SLUG,
+            [
+                PostRef(
+                    platform=platform,
+                    platform_post_id=post_id,
+                    url=url,
+                    author=author,
+                    text=f"Watch this bridge collapse <b>{post_id}</b>",
+                    published_at=at,
+                    matched_by="keyword:bridge collapse",
+                    parent_platform=parent_platform,
+                    parent_platform_post_id=parent,
+                    relation=relation,
+                )
+            ],
+        )
+    observations = []
+    for post_id, platform, hours, _author, _parent, _relation, rate in plan:
+        start = ORIGIN_AT + timedelta(hours=hours)
+        step = 0
+        while True:
+            at = start + timedelta(minutes=10) + timedelta(hours=step)
+            if at > NOW:
+                break
+            # Reddit was rate-limited 20 to 16 hours ago: no readings then.
+            if platform == "reddit" and NOW - timedelta(hours=20) <= at < NOW - timedelta(hours=16):
+                step += 1
+                continue
+            age = (at - start).total_seconds() / 3600 + 1
+            views = _views_at(rate, age) if rate else None
+            observations.append(
+                Observation(
+                    platform=platform,
+                    platform_post_id=post_id,
+                    observed_at=at,
+                    views=views,
+                    likes=int(age * 40 + len(post_id)),
+                    shares=int(age * 9),
+                    comments=int(age * 3),
+                    quotes=int(age) if platform in ("x", "bluesky") else None,
+                )
+            )
+            if views is not None:
+                story.latest_views[post_id] = views
+            step += 1
+    sink.record_observations(observations)
+    runs = [
+        ("reddit", NOW - timedelta(hours=22), "ok", None, None),
+        (
+            "reddit",
+            NOW - timedelta(hours=20),
+            "rate_limited",
+            "reddit: HTTP 429, retry in 3600 s",
+            NOW - timedelta(hours=19),
+        ),
+        ("reddit", NOW - timedelta(hours=18), "rate_limited", "reddit: HTTP 429", None),
+        ("reddit", NOW - timedelta(hours=16), "ok", None, None),
+        ("reddit", NOW - timedelta(minutes=20), "ok", None, None),
+        ("youtube", NOW - timedelta(hours=3), "ok", None, None),
+        ("youtube", NOW - timedelta(hours=1), "failed", "youtube: HTTP 500 from /youtube/v3", None),
+        ("x", NOW - timedelta(hours=2), "disabled", "x: missing credentials: bearer_token", None),
+        ("mastodon", NOW - timedelta(minutes=15), "ok", None, None),
+    ]
+    for collector, started, status, message, retry_at in runs:
+        sink.record_run(
+            RunReport(
+                collector=collector,
+                kind="refresh",
+                started_at=started,
+                finished_at=started + timedelta(seconds=3),
+                status=status,
+                error_message=message,
+                retry_at=retry_at,
+            )
+        )
+    clock.now = NOW
+    from storage import read
+
+    for post in read.iter_posts(sink.engine, read.PostFilter()):
+        story.posts[post.platform_post_id] = post.id
+    return story
+
+
+@pytest.fixture
+def dash_story(dash_sink: StorageSink, dash_clock: DashClock) -> Story:
+    return seed_story(dash_sink, dash_clock)
+
+
+@pytest.fixture
+def dash_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def dash_client(
+    dash_engine: Engine, dash_settings: Settings, dash_sink: StorageSink, dash_clock: DashClock
+) -> Iterator[TestClient]:
+    app = create_app(dash_engine, dash_settings, dash_sink, dash_clock)
+    with TestClient(app) as client:
+        yield client

@@ -1,0 +1,260 @@
+"""The dashboard in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+The app runs under uvicorn in a thread on a free port, on a seeded SQLite file. Screenshots of
+every page go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from collectors.base import Observation
+from config.settings import DashboardSettings, Settings
+from dashboard.app import create_app
+from dashboard.serve import start_in_thread
+from storage.db import make_engine, upgrade
+from storage.write import StorageSink
+
+from .conftest import MAIN_SLUG, NOW, XSS_SLUG, XSS_TITLE, DashClock, Story, seed_story
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+class Site:
+    def __init__(self, url: str, sink: StorageSink, clock: DashClock, story: Story) -> None:
+        self.url = url
+        self.sink = sink
+        self.clock = clock
+        self.story = story
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'dash.db'}")
+    upgrade(engine)
+    clock = DashClock(NOW)
+    sink = StorageSink(engine, clock)
+    story = seed_story(sink, clock)
+    settings = Settings(dashboard=DashboardSettings(refresh_seconds=5))
+    server = start_in_thread(create_app(engine, settings, sink, clock))
+    yield Site(server.url, sink, clock, story)
+    server.stop()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A page in Berlin time whose console must stay free of errors and alert() calls."""
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900},
+        timezone_id="Europe/Berlin",
+        accept_downloads=True,
+        base_url=site.url,
+    )
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text} at {message.location.get('url')}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    page.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
+    page.expected_errors = []  # type: ignore[attr-defined]
+    yield page
+    context.close()
+    expected = page.expected_errors  # type: ignore[attr-defined]
+    assert [p for p in problems if not any(e in p for e in expected)] == []
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def charts_ready(page: Page) -> None:
+    page.wait_for_selector("body[data-charts-ready='1']")
+
+
+def trace_platforms(page: Page, figure: str) -> list[str]:
+    return page.evaluate(
+        "(id) => document.getElementById(id).data.map((t) => t.meta)", f"chart-{figure}"
+    )
+
+
+def trace_points(page: Page, figure: str) -> dict[str, list[float]]:
+    return page.evaluate(
+        """(id) => Object.fromEntries(document.getElementById(id)._fullData.map(
+            (t) => [t.meta, Array.from(t.y)]))""",
+        f"chart-{figure}",
+    )
+
+
+def test_overview_loads_and_shows_videos_and_collectors(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator(".video-card")).to_have_count(2)
+    expect(page.locator("#collectors")).to_contain_text("disabled: missing credentials")
+    expect(page.locator("#collectors")).to_contain_text("youtube: HTTP 500")
+    shot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "overview-phone")
+
+
+def test_video_page_draws_the_expected_traces(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}")
+    charts_ready(page)
+    platforms = trace_platforms(page, "cumulative_views")
+    assert platforms[:5] == ["youtube", "x", "tiktok", "reddit", "bluesky"]
+    assert set(trace_platforms(page, "reposts")) >= {"telegram", "x", "mastodon", "hackernews"}
+    timeline = page.evaluate("document.getElementById('chart-timeline').data[0].y")
+    assert timeline[0] == "Telegram"
+    gaps = page.evaluate("document.getElementById('chart-cumulative_views').layout.shapes.length")
+    assert gaps == 2  # reddit rate-limited, youtube failing
+    expect(page.locator("#chart-cumulative_views .legendtext").first).to_be_visible()
+    expect(page.locator("#posts-table tbody tr")).to_have_count(23)
+    expect(page.locator("#cascade")).to_contain_text("crosspost")
+    shot(page, "video")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    charts_ready(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "video-phone")
+
+
+def test_time_range_and_platform_filters_change_the_charts(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}")
+    charts_ready(page)
+    all_points = len(trace_points(page, "cumulative_views")["youtube"])
+    page.get_by_text("24 h", exact=True).click()
+    page.wait_for_url(re.compile(r"range=24h"))
+    charts_ready(page)
+    assert len(trace_points(page, "cumulative_views")["youtube"]) == 25 < all_points
+    page.locator("label.chip.check", has_text="Reddit").click()
+    page.wait_for_url(re.compile(r"platform=reddit"))
+    charts_ready(page)
+    assert trace_platforms(page, "cumulative_views") == ["reddit"]
+    assert "range=24h" in page.url
+    expect(page.locator("#posts-table tbody tr")).to_have_count(2)
+
+
+def test_csv_download_matches_the_chart(page: Page, tmp_path: Path) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}?range=7d&platform=youtube&platform=reddit&platform=x")
+    charts_ready(page)
+    chart = trace_points(page, "cumulative_shares")
+    with page.expect_download() as download_info:
+        page.locator("figure:has(#chart-cumulative_shares) a.csv").click()
+    path = tmp_path / "shares.csv"
+    download_info.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    from_csv: dict[str, list[float]] = {}
+    for row in rows:
+        from_csv.setdefault(row["platform"], []).append(float(row["value"]))
+    assert from_csv == chart
+    assert set(chart) == {"youtube", "reddit", "x"}
+
+
+def test_times_follow_the_viewer_zone_with_a_utc_toggle(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}?range=24h")
+    charts_ready(page)
+    title = "document.getElementById('chart-cumulative_views').layout.xaxis.title.text"
+    assert page.evaluate(title) == "time (Europe/Berlin)"
+    last_x = "document.getElementById('chart-cumulative_views').data[0].x.slice(-1)[0]"
+    assert page.evaluate(last_x) == "2024-05-02 14:30:00"  # 12:30 UTC in Berlin (CEST)
+    page.locator("#tz-toggle").click()
+    page.wait_for_function(f"{title} === 'time (UTC)'")
+    assert page.evaluate(last_x) == "2024-05-02 12:30:00"
+    expect(page.locator("#tz-toggle")).to_have_text("Times: UTC")
+
+
+def test_add_video_form_rejects_bad_input_then_adds(page: Page, site: Site) -> None:
+    # The rejected form comes back as HTTP 400, which Chromium logs as a failed resource.
+    rejected = f"status of 400 (Bad Request) at {site.url}/manage/videos"
+    page.expected_errors.append(rejected)  # type: ignore[attr-defined]
+    page.goto("/manage")
+    shot(page, "manage")
+    form = page.locator("#video-form")
+    form.locator("input[name=slug]").fill("Bad Slug!")
+    form.locator("input[name=title]").fill("Ferry sinking")
+    form.get_by_role("button", name="Add video").click()
+    expect(page.locator("#error-slug")).to_contain_text("lowercase letters")
+    expect(page.locator("#error-keywords")).to_contain_text("at least one keyword")
+    expect(form.locator("input[name=title]")).to_have_value("Ferry sinking")
+    shot(page, "manage-errors")
+    form.locator("input[name=slug]").fill("ferry-sinking")
+    form.locator("textarea[name=keywords]").fill("ferry sinking")
+    form.get_by_role("button", name="Add video").click()
+    expect(page.locator(".notice")).to_contain_text("Video added")
+    expect(page.locator("#video-ferry-sinking")).to_contain_text("Ferry sinking")
+
+
+def test_hostile_title_is_shown_as_text(page: Page) -> None:
+    page.goto(f"/videos/{XSS_SLUG}")
+    charts_ready(page)
+    expect(page.locator("h1")).to_contain_text(XSS_TITLE)
+    page.goto("/")
+    expect(page.locator(f"#video-{XSS_SLUG} h2")).to_contain_text(XSS_TITLE)
+
+
+def test_post_page_shows_counters_and_cascade(page: Page, site: Site) -> None:
+    page.goto(f"/posts/{site.story.posts['x-1']}")
+    charts_ready(page)
+    assert trace_platforms(page, "counters") == ["views", "likes", "shares", "comments", "quotes"]
+    expect(page.get_by_text("Children (12)")).to_be_visible()
+    shot(page, "post")
+
+
+def test_page_refreshes_in_place(page: Page, site: Site) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}?platform=youtube")
+    charts_ready(page)
+    page.evaluate("window.__not_reloaded = true")
+    before = trace_points(page, "cumulative_views")["youtube"][-1]
+    site.sink.record_observations(
+        [
+            Observation(
+                platform="youtube",
+                platform_post_id="yt-1",
+                observed_at=NOW + timedelta(minutes=-5),
+                views=int(before) + 5_000_000,
+            )
+        ]
+    )
+    page.wait_for_selector("body[data-refresh-count='1']", timeout=20_000)
+    assert trace_points(page, "cumulative_views")["youtube"][-1] == before + 5_000_000
+    assert page.evaluate("window.__not_reloaded") is True
+    expect(page.locator("#data-at")).not_to_have_text("")
