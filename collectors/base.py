@@ -117,6 +117,10 @@ class Collector(Protocol):
     name: ClassVar[str]
     default_interval: ClassVar[timedelta]
 
+    # Optional attributes the runner reads when present:
+    #   has_counters: ClassVar[bool] = False  -> nothing to refresh (news feeds)
+    #   notice: str | None                    -> a reduced mode to show with ok runs
+
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Find posts that carry `video`. Idempotent. Raises only CollectorError subclasses."""
         ...

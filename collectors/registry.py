@@ -9,6 +9,17 @@ from typing import Any
 BUILTIN_COLLECTORS: tuple[str, ...] = (
     "collectors.mastodon",
     "collectors.hackernews",
+    "collectors.reddit",
+    "collectors.youtube",
+    "collectors.youtube_rss",
+    "collectors.lemmy",
+    "collectors.telegram",
+    "collectors.rss",
+    "collectors.urls",
+    "collectors.bluesky",
+    "collectors.x",
+    "collectors.tiktok",
+    "collectors.dailymotion",
 )
 
 _REGISTRY: dict[str, type[Any]] = {}

@@ -156,6 +156,9 @@ class CollectorRunner:
         self.state.last_error = message
 
     def _succeed(self, report: RunReport) -> None:
+        # A collector may run in a reduced mode (e.g. Bluesky search without a login); its
+        # `notice` travels with the ok run so the dashboard can show it.
+        report.error_message = getattr(self.collector, "notice", None)
         if self.state.is_failing:
             logger.info("%s: recovered", self.name)
         self.state.is_failing = False

@@ -492,7 +492,7 @@ def collector_states(
         elif run is None:
             state, label = "never_run", "not run yet"
         elif run.status == "ok":
-            state, label = "ok", "ok"
+            state, label = "ok", "ok (limited)" if run.error_message else "ok"
         elif run.status == "disabled":
             state, label = "disabled", "disabled: missing credentials"
         elif run.status == "rate_limited":

@@ -17,15 +17,30 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from simulator import hackernews, mastodon
-from simulator import reddit, youtube
-from simulator import bluesky, dailymotion, tiktok, x
+from simulator import (
+    bluesky,
+    dailymotion,
+    hackernews,
+    lemmy,
+    mastodon,
+    news,
+    pages,
+    reddit,
+    telegram,
+    tiktok,
+    x,
+    youtube,
+)
 from simulator.world import Fault, LoggedRequest, World
 
 # platform name -> factory building that platform's ASGI app on the shared world.
 PLATFORM_APPS: dict[str, Callable[[World], ASGIApp]] = {
     "mastodon": mastodon.app,
     "hackernews": hackernews.app,
+    "lemmy": lemmy.app,
+    "telegram": telegram.app,
+    "rss": news.app,
+    "pages": pages.app,
     "reddit": reddit.app,
     "youtube": youtube.app,
     "bluesky": bluesky.app,

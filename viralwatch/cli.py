@@ -111,14 +111,14 @@ def run(obj: Context, no_dashboard: bool) -> None:
     asyncio.run(daemon.run_forever(settings, sink, utc_now, services))
 
 
-def dashboard_service(settings: Settings, engine: Any, sink: Any) -> Any:
+def dashboard_service(settings: Settings, engine: Any, sink: Any, clock: Any = utc_now) -> Any:
     """The dashboard as a daemon service: served from its own thread until stop is set."""
     from dashboard.app import create_app
     from dashboard.security import DashboardConfigError
     from dashboard.serve import start_in_thread
 
     try:
-        app = create_app(engine, settings, sink, utc_now)
+        app = create_app(engine, settings, sink, clock)
     except DashboardConfigError as err:
         raise SetupError(str(err)) from None
     host, port = settings.dashboard.host, settings.dashboard.port
@@ -155,10 +155,16 @@ def demo(speed: float, start_hour: float, database: str, port: int) -> None:
     try:
         settings = demo_mode.demo_settings(sim.url, Path(database), "127.0.0.1", port)
         setup_logging(settings.log_level)
-        engine, sink = daemon.open_storage(settings, utc_now)
+        # Data is stamped with the simulated clock, so charts show the spread over simulated
+        # hours; the scheduler still runs on wall-clock time.
+        clock = sim.world.clock
+        engine, sink = daemon.open_storage(settings, clock)
         logging.getLogger("viralwatch").info("%s", demo_mode.describe(sim, speed))
-        services = [demo_mode.clock_driver(sim, speed), dashboard_service(settings, engine, sink)]
-        asyncio.run(daemon.run_forever(settings, sink, utc_now, services))
+        services = [
+            demo_mode.clock_driver(sim, speed),
+            dashboard_service(settings, engine, sink, clock),
+        ]
+        asyncio.run(daemon.run_forever(settings, sink, clock, services))
     finally:
         sim.stop()
 

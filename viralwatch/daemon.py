@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from collectors.base import Clock, RunReport
+from collectors.base import Clock, RunReport, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
@@ -176,13 +176,17 @@ async def collect_once(
 class Daemon:
     """APScheduler jobs per collector: discovery and refresh, never overlapping themselves."""
 
-    def __init__(self, settings: Settings, sink: StorageSink, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, sink: StorageSink, clock: Clock, schedule_clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
         self.sink = sink
-        self.clock = clock
+        self.clock = clock  # stamps the data (observed_at, first_seen_at)
+        self.schedule_clock = schedule_clock  # drives APScheduler: always wall-clock time
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.wiring = Wiring()
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._running: set[str] = set()
         self.stopping = asyncio.Event()
 
     def start(self) -> None:
@@ -194,7 +198,7 @@ class Daemon:
             "jitter": self.settings.scheduler.jitter_seconds or None,
             "misfire_grace_time": self.settings.scheduler.misfire_grace_seconds,
         }
-        now = self.clock()
+        now = self.schedule_clock()
         for runner in self.wiring.runners:
             config = self.wiring.configs[runner.name]
             self.scheduler.add_job(
@@ -225,6 +229,7 @@ class Daemon:
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
+        self._running.add(job_id)
         try:
             with job_lock(self.sink.engine, job_id) as acquired:
                 if not acquired:
@@ -234,6 +239,7 @@ class Daemon:
                 return await job
         finally:
             self._inflight.discard(task)
+            self._running.discard(job_id)
 
     async def _discover(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
@@ -243,9 +249,10 @@ class Daemon:
         if report is None:
             return
         self._after(runner, report)
-        if report.posts_found and not self.stopping.is_set():
+        refreshing = f"{runner.name}:refresh" in self._running
+        if report.posts_found and not refreshing and not self.stopping.is_set():
             # New posts: read their counters now rather than a whole refresh interval later.
-            self.scheduler.modify_job(f"{runner.name}:refresh", next_run_time=self.clock())
+            self.scheduler.modify_job(f"{runner.name}:refresh", next_run_time=self.schedule_clock())
 
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
@@ -268,8 +275,9 @@ class Daemon:
             report.requests,
         )
         if report.retry_at is not None and not self.stopping.is_set():
+            retry_at = self.schedule_clock() + (report.retry_at - self.clock())
             for kind in ("discover", "refresh"):
-                self.scheduler.modify_job(f"{runner.name}:{kind}", next_run_time=report.retry_at)
+                self.scheduler.modify_job(f"{runner.name}:{kind}", next_run_time=retry_at)
 
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs finish their writes, close clients."""
@@ -288,9 +296,10 @@ async def run_forever(
     clock: Clock,
     extra_services: Sequence[Callable[[asyncio.Event], Any]] = (),
     collect: bool = True,
+    schedule_clock: Clock = utc_now,
 ) -> None:
     """Run the daemon (and e.g. the dashboard) until SIGINT/SIGTERM, then stop cleanly."""
-    daemon = Daemon(settings, sink, clock)
+    daemon = Daemon(settings, sink, clock, schedule_clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

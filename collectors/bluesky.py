@@ -1,0 +1,423 @@
+"""Bluesky over XRPC (https://docs.bsky.app/docs/category/http-reference).
+
+Endpoints:
+- hydration on the public AppView (`base_url`, https://public.api.bsky.app, no auth):
+  `GET /xrpc/app.bsky.feed.getPosts?uris=…&uris=…` (at most 25 URIs per call) for counters,
+  `GET /xrpc/app.bsky.feed.getQuotes?uri=…&limit=100` and
+  `GET /xrpc/app.bsky.feed.getRepostedBy?uri=…&limit=100` for cascade edges;
+- discovery with `GET /xrpc/app.bsky.feed.searchPosts` (q, url, since, sort=latest, limit=100,
+  cursor) on the account's PDS (`auth_url`, https://bsky.social). Anonymous search was switched off
+  in 2025, so search needs an app-password session: `POST /xrpc/com.atproto.server.createSession`
+  ({identifier, password}) gives accessJwt/refreshJwt; an `ExpiredToken` answer triggers
+  `POST /xrpc/com.atproto.server.refreshSession` (Bearer refreshJwt), then one retry.
+Without `handle` + `app_password` the collector still refreshes counters and cascades, but
+discovery returns nothing and `notice` says "search disabled: no login configured" (logged once).
+Queries: one per video URL (`q=<url>` plus the `url` filter, which matches facet links and
+embeds), one per keyword phrase (quoted, Lucene syntax) and one per hashtag, all `since` the
+video's start. `domain` is not used: the footage's domains (t.me, youtube.com) match far too much.
+Rate limits (https://docs.bsky.app/docs/advanced-guides/rate-limits): 3000 requests per 5 minutes
+per IP on PDSes, "generous" on the AppView; `RateLimit-Remaining` / `RateLimit-Reset` (epoch
+seconds) are honoured by `collectors/http.fetch`. createSession has its own tight bucket (the
+recording shows `RateLimit-Policy: 10;w=86400`), so the session is kept and refreshed, not
+re-created per run.
+Counters (app.bsky.feed.defs#postView): repostCount -> shares, likeCount -> likes,
+replyCount -> comments, quoteCount -> quotes. No views (NULL).
+Cascade: a quote post is a post of its own (relation quote, parent = the quoted post). A repost
+is not a post (no text, no counters, and getRepostedBy only returns the profiles), so each one is
+stored as a reshare edge keyed `<subject uri>#repost-by-<reposter did>` with `extra.kind="repost"`;
+refresh never asks the AppView about those keys and writes no counters for them. Only the newest
+100 quotes and reposts are read per post and pass, to stay well inside the budget.
+Quirks: errors use the XRPC envelope {"error": name, "message": text}; a URI that getPosts no
+longer returns was deleted (or its account taken down) and becomes Gone. Post text is plain text;
+link targets come from facets and embeds because the text itself shortens links.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from collectors.base import (
+    AuthFailed,
+    Clock,
+    Gone,
+    KnownPost,
+    Observation,
+    PostRef,
+    RefreshItem,
+    Relation,
+    SourceUnavailable,
+    TrackedVideo,
+    as_count,
+    matches_video,
+    parse_timestamp,
+)
+from collectors.http import chunks, decode_json, expect, fetch
+from collectors.registry import register
+from config.settings import BlueskySettings
+
+logger = logging.getLogger("viralwatch.collectors.bluesky")
+
+GET_POSTS_BATCH = 25
+SEARCH_LIMIT = 100
+MAX_SEARCH_PAGES = 3
+CASCADE_LIMIT = 100
+SEARCH_DISABLED = (
+    "bluesky: search disabled: no login configured; set collectors.bluesky.handle and "
+    "app_password to discover posts (counters of known posts are still refreshed)"
+)
+# XRPC error names that mean "your session is no good any more: log in again".
+_SESSION_ERRORS = {"ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired"}
+
+
+def xrpc_error(response: httpx.Response) -> tuple[str, str]:
+    """(error name, message) of an XRPC error body; generic values when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"], str(body.get("message") or "")
+    return f"HTTP {response.status_code}", ""
+
+
+def post_web_url(uri: str, handle: str | None) -> str:
+    """https://bsky.app/profile/<handle or did>/post/<rkey> for an at:// post URI."""
+    parts = uri.removeprefix("at://").split("/")
+    actor = handle or parts[0]
+    return f"https://bsky.app/profile/{actor}/post/{parts[-1]}"
+
+
+def _embedded_links(embed: Any) -> list[str]:
+    if not isinstance(embed, dict):
+        return []
+    links = []
+    external = embed.get("external")
+    if isinstance(external, dict) and external.get("uri"):
+        links.append(str(external["uri"]))
+    links += _embedded_links(embed.get("media"))  # recordWithMedia wraps the external card
+    return links
+
+
+def _quoted_uri(embed: Any) -> str | None:
+    if not isinstance(embed, dict):
+        return None
+    record = embed.get("record")
+    if isinstance(record, dict) and isinstance(record.get("record"), dict):
+        record = record["record"]  # app.bsky.embed.recordWithMedia
+    if isinstance(record, dict) and str(record.get("uri", "")).startswith("at://"):
+        uri = str(record["uri"])
+        return uri if "/app.bsky.feed.post/" in uri else None
+    return None
+
+
+@dataclass(slots=True)
+class _Session:
+    access_jwt: str
+    refresh_jwt: str
+
+
+@register
+class BlueskyCollector:
+    """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
+
+    name: ClassVar[str] = "bluesky"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock, config: BlueskySettings) -> None:
+        self.client = client
+        self.clock = clock
+        self.base_url = config.base_url.rstrip("/")
+        self.auth_url = config.auth_url.rstrip("/")
+        self.handle = config.handle
+        self._password = config.app_password.get_secret_value()
+        self._session: _Session | None = None
+        self.notice: str | None = None
+        """A standing state worth showing the operator (search disabled), or None."""
+
+    @property
+    def can_search(self) -> bool:
+        return bool(self.handle and self._password)
+
+    # --- pure mapping -------------------------------------------------------------------
+
+    @classmethod
+    def from_payload(
+        cls, post: dict[str, Any], video: TrackedVideo | None = None
+    ) -> PostRef | None:
+        """A PostRef from a postView; None when it lacks a URI or does not match `video`."""
+        uri = post.get("uri")
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            return None
+        record = post.get("record") if isinstance(post.get("record"), dict) else {}
+        text = str(record.get("text") or "")
+        links: list[str] = []
+        tags = [str(t) for t in record.get("tags") or [] if isinstance(t, str)]
+        for facet in record.get("facets") or []:
+            for feature in facet.get("features") or [] if isinstance(facet, dict) else []:
+                if not isinstance(feature, dict):
+                    continue
+                if feature.get("uri"):
+                    links.append(str(feature["uri"]))
+                if feature.get("tag"):
+                    tags.append(str(feature["tag"]))
+        links += _embedded_links(record.get("embed")) + _embedded_links(post.get("embed"))
+        hashtags = " ".join(f"#{tag}" for tag in tags)
+        matched = "" if video is None else matches_video(f"{text} {hashtags}", links, video)
+        if matched is None:
+            return None
+        parent: str | None = _quoted_uri(record.get("embed"))
+        relation: Relation | None = "quote" if parent else None
+        reply = record.get("reply")
+        if parent is None and isinstance(reply, dict) and isinstance(reply.get("parent"), dict):
+            parent = reply["parent"].get("uri")
+            relation = "reply" if parent else None
+        author = post.get("author") if isinstance(post.get("author"), dict) else {}
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=uri,
+            url=post_web_url(uri, author.get("handle")),
+            author=author.get("handle") or author.get("did"),
+            text=text,
+            published_at=parse_timestamp(record.get("createdAt") or post.get("indexedAt")),
+            matched_by=matched,
+            parent_platform=cls.name if parent else None,
+            parent_platform_post_id=parent,
+            relation=relation,
+            extra={"cid": post["cid"]} if post.get("cid") else {},
+        )
+
+    @classmethod
+    def observation_from_payload(cls, post: dict[str, Any], observed_at: Any) -> Observation:
+        """Counters of a postView (no views: Bluesky does not count them)."""
+        return Observation(
+            platform=cls.name,
+            platform_post_id=str(post["uri"]),
+            observed_at=observed_at,
+            likes=as_count(post.get("likeCount")),
+            shares=as_count(post.get("repostCount")),
+            comments=as_count(post.get("replyCount")),
+            quotes=as_count(post.get("quoteCount")),
+        )
+
+    @classmethod
+    def repost_ref(
+        cls, subject_uri: str, reposter: dict[str, Any], reposted_at: Any = None
+    ) -> PostRef | None:
+        """The reshare edge for one repost of `subject_uri` by the profile `reposter`."""
+        did = reposter.get("did")
+        if not did:
+            return None
+        handle = reposter.get("handle")
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=f"{subject_uri}#repost-by-{did}",
+            url=f"https://bsky.app/profile/{handle or did}",
+            author=handle or did,
+            published_at=parse_timestamp(reposted_at),
+            matched_by="cascade",
+            parent_platform=cls.name,
+            parent_platform_post_id=subject_uri,
+            relation="reshare",
+            extra={"kind": "repost", "by": did},
+        )
+
+    @classmethod
+    def repost_from_feed_item(cls, item: dict[str, Any]) -> PostRef | None:
+        """The reshare edge of a feed item shown because someone reposted it, else None."""
+        reason = item.get("reason")
+        post = item.get("post")
+        if not isinstance(reason, dict) or not isinstance(post, dict):
+            return None
+        if reason.get("$type") != "app.bsky.feed.defs#reasonRepost":
+            return None
+        by = reason.get("by")
+        if not isinstance(by, dict) or not post.get("uri"):
+            return None
+        return cls.repost_ref(str(post["uri"]), by, reason.get("indexedAt"))
+
+    # --- session ------------------------------------------------------------------------
+
+    async def _login(self) -> _Session:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{self.auth_url}/xrpc/com.atproto.server.createSession",
+            clock=self.clock,
+            method="POST",
+            json_body={"identifier": self.handle, "password": self._password},
+            allow_statuses=(400, 401),
+        )
+        if not response.is_success:
+            name, message = xrpc_error(response)
+            raise AuthFailed(
+                f"bluesky: login rejected for {self.handle} ({name}: {message}); check "
+                "collectors.bluesky.handle and app_password"
+            )
+        return self._session_from(decode_json(self.name, response))
+
+    def _session_from(self, body: Any) -> _Session:
+        expect(
+            self.name,
+            isinstance(body, dict) and bool(body.get("accessJwt")) and bool(body.get("refreshJwt")),
+            "session without tokens",
+        )
+        self._session = _Session(str(body["accessJwt"]), str(body["refreshJwt"]))
+        return self._session
+
+    async def _renew(self) -> _Session:
+        """refreshSession with the refresh token; a fresh login when that is refused too."""
+        if self._session is not None:
+            response = await fetch(
+                self.client,
+                self.name,
+                f"{self.auth_url}/xrpc/com.atproto.server.refreshSession",
+                clock=self.clock,
+                method="POST",
+                headers={"Authorization": f"Bearer {self._session.refresh_jwt}"},
+                allow_statuses=(400, 401),
+            )
+            if response.is_success:
+                return self._session_from(decode_json(self.name, response))
+            logger.info(
+                "bluesky: refreshSession refused (%s); logging in again", xrpc_error(response)[0]
+            )
+        return await self._login()
+
+    async def _search_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = self._session or await self._login()
+        for attempt in range(2):
+            response = await fetch(
+                self.client,
+                self.name,
+                f"{self.auth_url}/xrpc/app.bsky.feed.searchPosts",
+                clock=self.clock,
+                params=params,
+                headers={"Authorization": f"Bearer {session.access_jwt}"},
+                allow_statuses=(400, 401),
+            )
+            if response.is_success:
+                body = decode_json(self.name, response)
+                expect(
+                    self.name,
+                    isinstance(body, dict) and isinstance(body.get("posts"), list),
+                    "searchPosts without posts",
+                )
+                return body  # type: ignore[no-any-return]
+            name, message = xrpc_error(response)
+            if name in _SESSION_ERRORS and attempt == 0:
+                session = await self._renew()
+                continue
+            if response.status_code == 401 or name in _SESSION_ERRORS:
+                raise AuthFailed(f"bluesky: search refused the session ({name}); check the login")
+            raise SourceUnavailable(f"bluesky: searchPosts failed: {name}: {message}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- discovery ----------------------------------------------------------------------
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Posts linking the video's URLs, or carrying its phrases or hashtags (needs a login).
+
+        Without a login returns [] and sets `notice`. Raises AuthFailed when the login is
+        rejected, RateLimited and SourceUnavailable as usual.
+        """
+        if not self.can_search:
+            if self.notice is None:
+                logger.warning("%s", SEARCH_DISABLED)
+            self.notice = SEARCH_DISABLED
+            return []
+        queries: list[dict[str, Any]] = [{"q": url, "url": url} for url in video.urls]
+        queries += [{"q": f'"{phrase}"'} for phrase in video.keywords]
+        queries += [{"q": f"#{tag}"} for tag in video.hashtags]
+        found: dict[str, PostRef] = {}
+        for query in queries:
+            params: dict[str, Any] = {**query, "sort": "latest", "limit": SEARCH_LIMIT}
+            if video.started_at:
+                params["since"] = video.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for _ in range(MAX_SEARCH_PAGES):
+                body = await self._search_page(params)
+                for post in body["posts"]:
+                    ref = self.from_payload(post, video) if isinstance(post, dict) else None
+                    if ref is not None:
+                        found.setdefault(ref.platform_post_id, ref)
+                cursor = body.get("cursor")
+                if not cursor or not body["posts"]:
+                    break
+                params = {**params, "cursor": cursor}
+        return list(found.values())
+
+    # --- refresh ------------------------------------------------------------------------
+
+    async def _appview(self, method: str, params: Any) -> dict[str, Any]:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{self.base_url}/xrpc/{method}",
+            clock=self.clock,
+            params=params,
+            allow_statuses=(400,),
+        )
+        if not response.is_success:
+            name, message = xrpc_error(response)
+            raise SourceUnavailable(f"bluesky: {method} refused the request: {name}: {message}")
+        body = decode_json(self.name, response)
+        expect(self.name, isinstance(body, dict), f"{method} did not return an object")
+        return body  # type: ignore[no-any-return]
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts
+        come back as PostRefs. Repost edges are skipped (they have no counters)."""
+        real = [p for p in posts if p.extra.get("kind") != "repost"]
+        items: list[RefreshItem] = []
+        for batch in chunks(real, GET_POSTS_BATCH):
+            body = await self._appview(
+                "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
+            )
+            expect(self.name, isinstance(body.get("posts"), list), "getPosts without posts")
+            now = self.clock()
+            seen: dict[str, dict[str, Any]] = {}
+            for post in body["posts"]:
+                if isinstance(post, dict) and post.get("uri"):
+                    seen[str(post["uri"])] = post
+                    items.append(self.observation_from_payload(post, now))
+            for post in batch:
+                if post.platform_post_id not in seen:
+                    items.append(
+                        Gone(self.name, post.platform_post_id, now, "no longer served by getPosts")
+                    )
+            for uri, post in seen.items():
+                items += await self._cascade(uri, post)
+        return items
+
+    async def _cascade(self, uri: str, post: dict[str, Any]) -> list[RefreshItem]:
+        children: list[RefreshItem] = []
+        if (as_count(post.get("quoteCount")) or 0) > 0:
+            body = await self._appview(
+                "app.bsky.feed.getQuotes", {"uri": uri, "limit": CASCADE_LIMIT}
+            )
+            for quote in body.get("posts") or []:
+                ref = self.from_payload(quote) if isinstance(quote, dict) else None
+                if ref is not None:
+                    children.append(
+                        replace(
+                            ref,
+                            matched_by="cascade",
+                            parent_platform=self.name,
+                            parent_platform_post_id=uri,
+                            relation="quote",
+                        )
+                    )
+        if (as_count(post.get("repostCount")) or 0) > 0:
+            body = await self._appview(
+                "app.bsky.feed.getRepostedBy", {"uri": uri, "limit": CASCADE_LIMIT}
+            )
+            for profile in body.get("repostedBy") or []:
+                ref = self.repost_ref(uri, profile) if isinstance(profile, dict) else None
+                if ref is not None:
+                    children.append(ref)
+        return children

@@ -1,0 +1,240 @@
+"""X (Twitter) API v2 with the user's app bearer token (https://docs.x.com/x-api).
+
+Endpoints:
+- `GET /2/tweets/search/recent` (last 7 days only) for discovery: `max_results=100` (10-100),
+  `next_token` paging, `tweet.fields=public_metrics,created_at,author_id,referenced_tweets,
+  entities`, `expansions=author_id` (usernames arrive in `includes.users`);
+- `GET /2/tweets?ids=…` (at most 100 ids per call) with the same fields to refresh counters.
+Auth: `Authorization: Bearer <bearer_token>` (app-only). Without a token the daemon disables the
+collector (`XSettings.required_credentials`); a rejected token is a 401 -> AuthFailed.
+Rate limits (https://docs.x.com/x-api/fundamentals/rate-limits, per app, 15-minute windows):
+recent search 450, tweet lookup 3,500; pay-per-use plans also cap monthly post reads. Every
+response carries `x-rate-limit-remaining` / `x-rate-limit-reset` (epoch seconds); X sends no
+Retry-After, so a 429 waits until the reset (`collectors/http.fetch`).
+Query: the video's URLs (`url:"…"`, which matches expanded links), keyword phrases (quoted)
+and hashtags, OR-ed together and split so each query stays under the 512-character limit,
+with `-is:retweet` (a retweet has no counters of its own; its original does). `start_time` is
+sent only when the video started less than 7 days ago, since older values are rejected.
+Counters (public_metrics): impression_count -> views, like_count -> likes, retweet_count ->
+shares, reply_count -> comments, quote_count -> quotes.
+Cascade: `referenced_tweets` of type quoted / retweeted / replied_to give the parent edge.
+Quirks: a tweet that vanished (deleted, account suspended or protected) is missing from `data`
+and listed in `errors` (a "partial error" with HTTP 200) with type …/problems/resource-not-found
+or …/not-authorized-for-resource: it becomes Gone. Text carries HTML entities (&amp;) and t.co
+links, so it is unescaped and matched against `entities.urls[].expanded_url`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from collectors.base import (
+    Clock,
+    Gone,
+    KnownPost,
+    Observation,
+    PostRef,
+    RefreshItem,
+    Relation,
+    TrackedVideo,
+    as_count,
+    matches_video,
+    parse_timestamp,
+)
+from collectors.http import chunks, decode_json, expect, fetch
+from collectors.registry import register
+from config.settings import XSettings
+
+TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities"
+MAX_RESULTS = 100
+MAX_SEARCH_PAGES = 5
+LOOKUP_BATCH = 100
+MAX_QUERY_CHARS = 512
+RECENT_SEARCH_DAYS = 7
+_GONE_PROBLEMS = ("resource-not-found", "not-authorized-for-resource")
+_RELATIONS: dict[str, Relation] = {
+    "quoted": "quote",
+    "retweeted": "reshare",
+    "replied_to": "reply",
+}
+
+
+def build_queries(video: TrackedVideo, exclude_retweets: bool = True) -> list[str]:
+    """Search queries covering the video's URLs, phrases and hashtags, each ≤ 512 characters."""
+    terms = [f'url:"{url}"' for url in video.urls]
+    terms += ['"' + phrase.replace('"', "") + '"' for phrase in video.keywords]
+    terms += [f"#{tag}" for tag in video.hashtags]
+    suffix = " -is:retweet" if exclude_retweets else ""
+    queries: list[str] = []
+    group: list[str] = []
+    for term in terms:
+        candidate = "(" + " OR ".join([*group, term]) + ")" + suffix
+        if group and len(candidate) > MAX_QUERY_CHARS:
+            queries.append("(" + " OR ".join(group) + ")" + suffix)
+            group = [term]
+        else:
+            group.append(term)
+    if group:
+        queries.append("(" + " OR ".join(group) + ")" + suffix)
+    return queries
+
+
+def gone_ids(body: dict[str, Any]) -> dict[str, str]:
+    """Tweet ids the `errors` list reports as deleted or not visible -> the problem's detail."""
+    found = {}
+    for problem in body.get("errors") or []:
+        if not isinstance(problem, dict):
+            continue
+        kind = str(problem.get("type", ""))
+        tweet_id = problem.get("resource_id") or problem.get("value")
+        if tweet_id and any(kind.endswith(name) for name in _GONE_PROBLEMS):
+            found[str(tweet_id)] = str(problem.get("detail") or problem.get("title") or kind)
+    return found
+
+
+@register
+class XCollector:
+    """Recent search for discovery, 100-id tweet lookups for counters."""
+
+    name: ClassVar[str] = "x"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock, config: XSettings) -> None:
+        self.client = client
+        self.clock = clock
+        self.base_url = config.base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {config.bearer_token.get_secret_value()}"}
+
+    @classmethod
+    def from_payload(
+        cls,
+        tweet: dict[str, Any],
+        users: dict[str, dict[str, Any]] | None = None,
+        video: TrackedVideo | None = None,
+    ) -> PostRef | None:
+        """A PostRef from a Tweet object (users: `includes.users` by id); None if no match."""
+        tweet_id = tweet.get("id")
+        if not tweet_id:
+            return None
+        text = html.unescape(str(tweet.get("text") or ""))
+        entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+        links: list[str] = []
+        for entity in entities.get("urls") or []:
+            if isinstance(entity, dict):
+                link = entity.get("unwound_url") or entity.get("expanded_url") or entity.get("url")
+                if link:
+                    links.append(str(link))
+        tags = " ".join(
+            f"#{t['tag']}" for t in entities.get("hashtags") or [] if isinstance(t, dict)
+        )
+        matched = "" if video is None else matches_video(f"{text} {tags}", links, video)
+        if matched is None:
+            return None
+        parent_id, relation = None, None
+        for ref in tweet.get("referenced_tweets") or []:
+            if isinstance(ref, dict) and ref.get("type") in _RELATIONS and ref.get("id"):
+                parent_id, relation = str(ref["id"]), _RELATIONS[ref["type"]]
+                if relation != "reply":
+                    break
+        user = (users or {}).get(str(tweet.get("author_id")), {})
+        username = user.get("username")
+        return PostRef(
+            platform=cls.name,
+            platform_post_id=str(tweet_id),
+            url=f"https://x.com/{username or 'i/web'}/status/{tweet_id}",
+            author=username or tweet.get("author_id"),
+            text=text,
+            published_at=parse_timestamp(tweet.get("created_at")),
+            matched_by=matched,
+            parent_platform=cls.name if parent_id else None,
+            parent_platform_post_id=parent_id,
+            relation=relation,
+        )
+
+    @classmethod
+    def observation_from_payload(cls, tweet: dict[str, Any], observed_at: Any) -> Observation:
+        """Counters from `public_metrics`; impression_count is absent on old tweets (NULL)."""
+        metrics = (
+            tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
+        )
+        return Observation(
+            platform=cls.name,
+            platform_post_id=str(tweet["id"]),
+            observed_at=observed_at,
+            views=as_count(metrics.get("impression_count")),
+            likes=as_count(metrics.get("like_count")),
+            shares=as_count(metrics.get("retweet_count")),
+            comments=as_count(metrics.get("reply_count")),
+            quotes=as_count(metrics.get("quote_count")),
+        )
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{self.base_url}{path}",
+            clock=self.clock,
+            params=params,
+            headers=self.headers,
+        )
+        body = decode_json(self.name, response)
+        expect(self.name, isinstance(body, dict), f"{path} did not return an object")
+        return body  # type: ignore[no-any-return]
+
+    async def discover(self, video: TrackedVideo) -> list[PostRef]:
+        """Tweets of the last 7 days linking the video or naming its phrases or hashtags."""
+        base: dict[str, Any] = {
+            "max_results": MAX_RESULTS,
+            "tweet.fields": TWEET_FIELDS,
+            "expansions": "author_id",
+            "user.fields": "username",
+        }
+        now = self.clock()
+        if video.started_at and video.started_at > now - timedelta(days=RECENT_SEARCH_DAYS):
+            base["start_time"] = video.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found: dict[str, PostRef] = {}
+        for query in build_queries(video):
+            params = {**base, "query": query}
+            for _ in range(MAX_SEARCH_PAGES):
+                body = await self._get("/2/tweets/search/recent", params)
+                includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+                users = {str(u.get("id")): u for u in includes.get("users") or []}
+                for tweet in body.get("data") or []:
+                    ref = (
+                        self.from_payload(tweet, users, video) if isinstance(tweet, dict) else None
+                    )
+                    if ref is not None:
+                        found.setdefault(ref.platform_post_id, ref)
+                meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+                if not meta.get("next_token"):
+                    break
+                params = {**params, "next_token": meta["next_token"]}
+        return list(found.values())
+
+    async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
+        """public_metrics for 100 tweets per lookup; deleted or hidden tweets become Gone."""
+        items: list[RefreshItem] = []
+        for batch in chunks(list(posts), LOOKUP_BATCH):
+            body = await self._get(
+                "/2/tweets",
+                {"ids": ",".join(p.platform_post_id for p in batch), "tweet.fields": TWEET_FIELDS},
+            )
+            now = self.clock()
+            seen = set()
+            for tweet in body.get("data") or []:
+                if isinstance(tweet, dict) and tweet.get("id"):
+                    items.append(self.observation_from_payload(tweet, now))
+                    seen.add(str(tweet["id"]))
+            vanished = gone_ids(body)
+            # An id in neither list is left alone: only an explicit problem proves it is gone.
+            items.extend(
+                Gone(self.name, p.platform_post_id, now, vanished[p.platform_post_id])
+                for p in batch
+                if p.platform_post_id not in seen and p.platform_post_id in vanished
+            )
+        return items
