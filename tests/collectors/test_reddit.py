@@ -4,15 +4,10 @@ against the simulator (OAuth, search, /api/info batches, crossposts, gone posts)
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +27,7 @@ from collectors.reddit import RedditCollector, _things, keyword_queries
 from collectors.runner import CollectorRunner
 from config.settings import RedditSettings
 from simulator.reddit import noise_posts
+from simulator.server import LoopbackServer
 from simulator.world import Fault
 from storage import read
 
@@ -160,31 +156,6 @@ def test_keyword_phrases_are_or_joined_within_the_query_limit():
 # --- error bodies, served as recorded -------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Run `app` on a loopback port for the duration of the block."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    while not server.started and thread.is_alive():
-        started.wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-
-
 class Recorded:
     """A fake Reddit that answers each path with a recorded body; records what it was asked."""
 
@@ -217,7 +188,8 @@ class Recorded:
 @pytest.fixture(scope="module")
 def recorded():
     fake = Recorded()
-    with serving(fake.app()) as url:
+    with LoopbackServer(fake.app()) as server:
+        url = server.url
         fake.url = url
         yield fake
 

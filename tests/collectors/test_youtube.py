@@ -4,15 +4,10 @@ against the simulator (search bucket, 50-id batches, batchGetStats fallback, gon
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +30,7 @@ from collectors.youtube import (
     video_id_from_url,
 )
 from config.settings import YouTubeSettings
+from simulator.server import LoopbackServer
 from simulator.world import Fault
 from simulator.youtube import hidden_counters, noise_videos
 from storage import read
@@ -138,31 +134,6 @@ def test_quota_resets_at_midnight_pacific_across_daylight_saving():
 # --- recorded error envelopes ---------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Run `app` on a loopback port for the duration of the block."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    while not server.started and thread.is_alive():
-        started.wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-
-
 class Recorded:
     """A fake Data API answering each method with a recorded body (paged by pageToken)."""
 
@@ -184,7 +155,8 @@ class Recorded:
 @pytest.fixture(scope="module")
 def recorded():
     fake = Recorded()
-    with serving(fake.app()) as url:
+    with LoopbackServer(fake.app()) as server:
+        url = server.url
         fake.url = url
         yield fake
 

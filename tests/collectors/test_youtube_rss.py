@@ -4,14 +4,9 @@ against the simulator's feeds (new uploads, views and likes, 15-entry window).""
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +16,7 @@ from collectors.base import KnownPost, Observation, RateLimited, SourceUnavailab
 from collectors.runner import CollectorRunner
 from collectors.youtube_rss import YouTubeRssCollector, parse_feed
 from config.settings import YouTubeRssSettings
+from simulator.server import LoopbackServer
 from simulator.world import Fault
 from simulator.youtube import channels, hidden_counters, noise_videos
 from storage import read
@@ -86,31 +82,6 @@ def test_recorded_404_page_is_not_a_feed(shared_fixtures):
 # --- the recorded 404 page over HTTP --------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Run `app` on a loopback port for the duration of the block."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    while not server.started and thread.is_alive():
-        started.wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-
-
 async def test_recorded_404_names_the_missing_channel(shared_fixtures, http_client, clock):
     page = raw(shared_fixtures, NOT_FOUND)
     feed = raw(shared_fixtures, FEED_2017)
@@ -122,7 +93,8 @@ async def test_recorded_404_names_the_missing_channel(shared_fixtures, http_clie
 
     app = Starlette(routes=[Route("/feeds/videos.xml", videos_xml)])
     video = TrackedVideo(slug="s", title="s", keywords=("SecDSM 2017 March",))
-    with serving(app) as url:
+    with LoopbackServer(app) as server:
+        url = server.url
         lone = YouTubeRssSettings(base_url=url, channels=["UCTGjY2I-ZUGnwVoWAGRd7XQ"])
         with pytest.raises(SourceUnavailable, match="channel UCTGjY2I-ZUGnwVoWAGRd7XQ has no feed"):
             await YouTubeRssCollector(http_client, clock, lone).discover(video)
