@@ -172,15 +172,18 @@ class RssCollector:
         found: dict[str, PostRef] = {}
         links: set[str] = set()
         failures: list[CollectorError] = []
+        failed_urls: set[str] = set()
         sources = self._sources(video)
         for source, url, params in sources:
+            if url in failed_urls:
+                continue  # one Google News query failed: the others to that host would too
             try:
                 parsed = await self._read(url, params)
             except RateLimited:
                 raise
             except CollectorError as err:
-                logger.warning("%s", err)
                 failures.append(err)
+                failed_urls.add(url)
                 continue
             if parsed is None:
                 continue
@@ -194,8 +197,10 @@ class RssCollector:
                 found[ref.platform_post_id] = ref
                 if ref.url:
                     links.add(ref.url)
-        if failures and len(failures) == len(sources):
+        if failures and len(failed_urls) == len({url for _, url, _ in sources}):
             raise failures[0]
+        for err in failures:
+            logger.warning("%s", err)  # a partial failure: the runner sees an ok run
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:

@@ -105,6 +105,11 @@ class CollectorRunner:
         cutoff = due_before or report.started_at
         try:
             posts = await asyncio.to_thread(self.sink.posts_to_refresh, self.name, cutoff)
+            if not posts:
+                # Nothing due: no request was made, so this run says nothing about the platform
+                # and is not recorded (it would hide a failing discovery on the dashboard).
+                report.finished_at = self.clock()
+                return report
             for start in range(0, len(posts), REFRESH_SLICE):
                 items = await self.collector.refresh(posts[start : start + REFRESH_SLICE])
                 written, found = await asyncio.to_thread(self._store_refresh, items)

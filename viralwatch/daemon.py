@@ -265,7 +265,9 @@ class Daemon:
             self._after(runner, report)
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
-        logger.info(
+        eventful = report.status != "ok" or report.posts_found or report.observations_written
+        logger.log(
+            logging.INFO if eventful else logging.DEBUG,
             "%s %s: %s, +%d posts, +%d observations, %d requests",
             runner.name,
             report.kind,
