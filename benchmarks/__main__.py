@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_storage
+from benchmarks import bench_poll, bench_storage
 
-SUITES = [bench_storage]
+SUITES = [bench_storage, bench_poll]
 
 
 def main() -> int:

@@ -65,6 +65,7 @@ logger = logging.getLogger("viralwatch.collectors.reddit")
 LISTING_LIMIT = 100
 MAX_SEARCH_PAGES = 3
 INFO_BATCH = 100  # /api/info takes at most 100 fullnames
+DUPLICATES_PER_PASS = 25  # /duplicates lookups per refresh pass, well inside 100 per minute
 TOKEN_MARGIN_SECONDS = 60
 MAX_QUERY_CHARS = 512  # Reddit's documented maximum for q
 _SITE = "https://www.reddit.com"
@@ -345,7 +346,7 @@ class RedditCollector:
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """Counters for 100 posts per call; gone posts marked; new crossposts as children."""
         items: list[RefreshItem] = []
-        grown: list[str] = []
+        grown: list[tuple[int, str]] = []
         for batch in chunks(list(posts), INFO_BATCH):
             fullnames = ",".join(f"t3_{p.platform_post_id}" for p in batch)
             body = await self._listing("/api/info", {"id": fullnames})
@@ -363,9 +364,11 @@ class RedditCollector:
                     observation = self.observation_from_payload(data, now)
                     items.append(observation)
                     crossposts = observation.shares or 0
-                    if crossposts > self._crossposts_seen.get(post.platform_post_id, 0):
-                        grown.append(post.platform_post_id)
-        for post_id in grown:
+                    growth = crossposts - self._crossposts_seen.get(post.platform_post_id, 0)
+                    if growth > 0:
+                        grown.append((growth, post.platform_post_id))
+        # One request per post: the fastest-growing first, the rest on later passes.
+        for _, post_id in sorted(grown, reverse=True)[:DUPLICATES_PER_PASS]:
             items += await self._crossposts(post_id)
         return items
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 SCENARIO_START = datetime(2022, 3, 2, 6, 0, tzinfo=UTC)
@@ -143,6 +143,16 @@ class SimClock:
         self._now = moment
 
 
+def _base36(number: int) -> str:
+    digits = string.digits + string.ascii_lowercase
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
+
+
 def _hours(h: float) -> timedelta:
     return timedelta(hours=h)
 
@@ -150,13 +160,17 @@ def _hours(h: float) -> timedelta:
 class SpreadModel:
     """All simulated posts of the footage, generated once from a seed."""
 
-    def __init__(self, seed: int = 2022, start: datetime = SCENARIO_START) -> None:
+    def __init__(
+        self, seed: int = 2022, start: datetime = SCENARIO_START, extra_reposts: int = 0
+    ) -> None:
         self.seed = seed
         self.start = start
         self.posts: dict[str, list[SimPost]] = {}
         for platform, build in _BUILDERS.items():
             rng = random.Random(f"{seed}:{platform}")
             self.posts[platform] = build(self, rng)
+        if extra_reposts:
+            self._add_copies(extra_reposts)
         self._by_id = {(p.platform, p.id): p for ps in self.posts.values() for p in ps}
 
     def visible(self, platform: str, now: datetime) -> list[SimPost]:
@@ -173,6 +187,22 @@ class SpreadModel:
 
     def at(self, hours: float) -> datetime:
         return self.start + _hours(hours)
+
+    def _add_copies(self, count: int) -> None:
+        """Scale the spread for benchmarks: `count` more reposts on platforms with numeric or
+        base-36 ids, copies of the first footage post with new ids (after the seeded posts, so
+        the seeded ones stay identical)."""
+        make_id = {
+            "hackernews": lambda n: str(40_000_000 + n),
+            "mastodon": lambda n: str(120_000_000_000_000_000 + n),
+            "reddit": lambda n: "zz" + _base36(n).rjust(4, "0"),
+        }
+        for platform, new_id in make_id.items():
+            original = next(p for p in self.posts[platform] if not p.is_noise)
+            self.posts[platform] += [
+                replace(original, id=new_id(n), parent_id=None, relation=None, gone_at=None)
+                for n in range(count)
+            ]
 
 
 # --- helpers for builders -----------------------------------------------------------------
