@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.model import LEMMY_INSTANCES, MASTODON_INSTANCES, SpreadModel
+from simulator.news import feed_path
 
 # Credentials the simulator accepts (it checks that they are sent, not what they are).
 SIM_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -12,6 +13,14 @@ SIM_CREDENTIALS: dict[str, dict[str, str]] = {
     "x": {"bearer_token": "sim-bearer"},
     "tiktok": {"client_key": "sim-key", "client_secret": "sim-secret"},
 }
+
+
+def _model_channels(platform: str) -> list[str]:
+    return sorted({p.channel for p in SpreadModel().posts[platform] if p.channel})
+
+
+def _outlets() -> list[str]:
+    return list(dict.fromkeys(p.channel for p in SpreadModel().posts["rss"] if p.channel))
 
 
 def collector_section(name: str, root: str) -> dict[str, object]:
@@ -31,11 +40,12 @@ def collector_section(name: str, root: str) -> dict[str, object]:
         section["base_url"] = at("youtube")
     elif name == "youtube_rss":
         section["base_url"] = at("youtube")
-        section["channels"] = sorted(
-            {p.channel for p in SpreadModel().posts["youtube"] if p.channel}
-        )
+        section["channels"] = _model_channels("youtube")
     elif name == "rss":
         section["google_news_url"] = at("rss")
+        section["feeds"] = [at("rss") + feed_path(outlet) for outlet in _outlets()]
+    elif name == "telegram":
+        section["channels"] = _model_channels("telegram")
     elif name == "urls":
         section["base_url"] = ""
     section.update(SIM_CREDENTIALS.get(name, {}))
