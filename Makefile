@@ -33,6 +33,7 @@ browser:
 test: $(BIN)/.installed-test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov-report=term:skip-covered
 
 test-fast: $(BIN)/.installed-test
@@ -41,6 +42,7 @@ test-fast: $(BIN)/.installed-test
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks

@@ -282,6 +282,11 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def as_object(value: object) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (absent or malformed nested fields)."""
+    return value if isinstance(value, dict) else {}
+
+
 def as_count(value: Any) -> int | None:
     """A counter as int (platforms send ints, floats or strings); None when absent or invalid."""
     if value is None or isinstance(value, bool):

@@ -38,7 +38,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -54,6 +54,7 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    as_object,
     matches_video,
     parse_timestamp,
 )
@@ -154,7 +155,7 @@ class BlueskyCollector:
         uri = post.get("uri")
         if not isinstance(uri, str) or not uri.startswith("at://"):
             return None
-        record = post.get("record") if isinstance(post.get("record"), dict) else {}
+        record = as_object(post.get("record"))
         text = str(record.get("text") or "")
         links: list[str] = []
         tags = [str(t) for t in record.get("tags") or [] if isinstance(t, str)]
@@ -177,7 +178,7 @@ class BlueskyCollector:
         if parent is None and isinstance(reply, dict) and isinstance(reply.get("parent"), dict):
             parent = reply["parent"].get("uri")
             relation = "reply" if parent else None
-        author = post.get("author") if isinstance(post.get("author"), dict) else {}
+        author = as_object(post.get("author"))
         return PostRef(
             platform=cls.name,
             platform_post_id=uri,
@@ -308,7 +309,7 @@ class BlueskyCollector:
                     isinstance(body, dict) and isinstance(body.get("posts"), list),
                     "searchPosts without posts",
                 )
-                return body  # type: ignore[no-any-return]
+                return cast(dict[str, Any], body)
             name, message = xrpc_error(response)
             if name in _SESSION_ERRORS and attempt == 0:
                 session = await self._renew()
@@ -367,7 +368,7 @@ class BlueskyCollector:
             raise SourceUnavailable(f"bluesky: {method} refused the request: {name}: {message}")
         body = decode_json(self.name, response)
         expect(self.name, isinstance(body, dict), f"{method} did not return an object")
-        return body  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts

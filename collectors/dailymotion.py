@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -129,7 +129,7 @@ class DailymotionCollector:
             isinstance(body, dict) and isinstance(body.get("list"), list),
             "/videos without a list",
         )
-        return body  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Recent videos whose title carries one of the video's phrases."""

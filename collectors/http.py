@@ -115,7 +115,8 @@ async def fetch(
     if not 200 <= status < 300:
         raise SourceUnavailable(f"{platform}: unexpected HTTP {status} from {redact(url)}")
     remaining = _header(response, _REMAINING_HEADERS)
-    if remaining is not None and _as_float(remaining) is not None and _as_float(remaining) <= 0:
+    left = _as_float(remaining) if remaining is not None else None
+    if left is not None and left <= 0:
         wait = reset_seconds(_header(response, _RESET_HEADERS), now)
         raise RateLimited(f"{platform}: rate-limit window used up; waiting {wait:.0f}s", wait)
     return response

@@ -210,7 +210,8 @@ class MastodonCollector:
                     instance, f"/api/v1/statuses/{local_id}/reblogged_by", params={"limit": 80}
                 )
                 expect(self.name, isinstance(accounts, list), "reblogged_by is not a list")
-                children += [self.boost_edge(a, uri) for a in accounts if isinstance(a, dict)]
+                edges = (self.boost_edge(a, uri) for a in accounts if isinstance(a, dict))
+                children += [edge for edge in edges if edge is not None]
             if as_count(status.get("quotes_count")):
                 quotes = await self._get(
                     instance, f"/api/v1/statuses/{local_id}/quotes", params={"limit": 40}
@@ -228,7 +229,7 @@ class MastodonCollector:
                                 relation="quote",
                             )
                         )
-        return [c for c in children if c is not None]
+        return children
 
     @classmethod
     def boost_edge(cls, account: dict[str, Any], status_uri: str) -> PostRef | None:

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -305,7 +305,7 @@ class RedditCollector:
             and isinstance(body.get("data"), dict),
             f"{path} did not return a Listing",
         )
-        return body  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body)
 
     # --- collector ----------------------------------------------------------------------
 

@@ -199,8 +199,8 @@ class RssCollector:
                     links.add(ref.url)
         if failures and len(failed_urls) == len({url for _, url, _ in sources}):
             raise failures[0]
-        for err in failures:
-            logger.warning("%s", err)  # a partial failure: the runner sees an ok run
+        for failure in failures:
+            logger.warning("%s", failure)  # a partial failure: the runner sees an ok run
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:

@@ -31,7 +31,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -219,7 +219,7 @@ class TikTokCollector:
             if response.is_success and code == "ok":
                 data = payload.get("data") if isinstance(payload, dict) else None
                 expect(self.name, isinstance(data, dict), "query answer without data")
-                return data  # type: ignore[no-any-return]
+                return cast(dict[str, Any], data)
             if code == "access_token_invalid" and attempt == 0:
                 continue
             raise self._error(response, code, message, log_id)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import UTC, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -43,6 +43,7 @@ from collectors.base import (
     Relation,
     TrackedVideo,
     as_count,
+    as_object,
     matches_video,
     parse_timestamp,
 )
@@ -122,7 +123,7 @@ class XCollector:
         if not tweet_id:
             return None
         text = html.unescape(str(tweet.get("text") or ""))
-        entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+        entities = as_object(tweet.get("entities"))
         links: list[str] = []
         for entity in entities.get("urls") or []:
             if isinstance(entity, dict):
@@ -159,9 +160,7 @@ class XCollector:
     @classmethod
     def observation_from_payload(cls, tweet: dict[str, Any], observed_at: Any) -> Observation:
         """Counters from `public_metrics`; impression_count is absent on old tweets (NULL)."""
-        metrics = (
-            tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
-        )
+        metrics = as_object(tweet.get("public_metrics"))
         return Observation(
             platform=cls.name,
             platform_post_id=str(tweet["id"]),
@@ -184,7 +183,7 @@ class XCollector:
         )
         body = decode_json(self.name, response)
         expect(self.name, isinstance(body, dict), f"{path} did not return an object")
-        return body  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Tweets of the last 7 days linking the video or naming its phrases or hashtags."""
@@ -202,7 +201,7 @@ class XCollector:
             params = {**base, "query": query}
             for _ in range(MAX_SEARCH_PAGES):
                 body = await self._get("/2/tweets/search/recent", params)
-                includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+                includes = as_object(body.get("includes"))
                 users = {str(u.get("id")): u for u in includes.get("users") or []}
                 for tweet in body.get("data") or []:
                     ref = (
@@ -210,7 +209,7 @@ class XCollector:
                     )
                     if ref is not None:
                         found.setdefault(ref.platform_post_id, ref)
-                meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+                meta = as_object(body.get("meta"))
                 if not meta.get("next_token"):
                     break
                 params = {**params, "next_token": meta["next_token"]}

@@ -33,7 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -221,7 +221,7 @@ class YouTubeCollector:
             isinstance(body, dict) and isinstance(body.get("items"), list),
             f"{method} returned no items list",
         )
-        return body  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body)
 
     # --- search bucket ------------------------------------------------------------------
 

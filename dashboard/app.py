@@ -65,6 +65,7 @@ NOTICES = {
     "url-added": "Post URL added; it will be read on the next run of the urls collector.",
     "url-known": "That post URL is already followed.",
 }
+PLURALS = {"reply": "replies", "child": "children"}
 RANGE_LABELS = {"1h": "1 h", "24h": "24 h", "7d": "7 days", "all": "All", "custom": "Custom"}
 SORT_LABELS = {
     "views": "Views",
@@ -85,6 +86,13 @@ def http_url(url: str | None) -> str | None:
     return None
 
 
+def plural(word: str, count: int) -> str:
+    """`word` as it reads after `count` ("1 reply", "2 replies")."""
+    if count == 1:
+        return word
+    return PLURALS.get(word, word + "s")
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -99,6 +107,7 @@ def _templates() -> Jinja2Templates:
     env.filters["color"] = charts.platform_color
     env.filters["label"] = charts.platform_label
     env.filters["spark"] = charts.sparkline_points
+    env.filters["plural"] = plural
     env.globals["range_labels"] = RANGE_LABELS
     env.globals["sort_labels"] = SORT_LABELS
     return Jinja2Templates(env=env)
@@ -221,8 +230,15 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             str | None, Query(description="Author contains (case-insensitive)")
         ] = None,
         page: Annotated[str | None, Query(description="Page number, from 1")] = None,
+        reshares: Annotated[
+            str | None,
+            Query(
+                description="include: list reshare edges (reposts/boosts without counters) "
+                "too; exclude (default): only posts that carry the footage"
+            ),
+        ] = None,
     ) -> TableParams:
-        return pages.parse_table(sort, order, author, page)
+        return pages.parse_table(sort, order, author, page, reshares)
 
     TableDep = Annotated[TableParams, Depends(table_params)]
 
@@ -338,9 +354,9 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         now = clock()
         runs = runs_for(view)
         figures, data = pages.video_figures(engine, slug, view, runs)
-        rows, total = pages.table_page(engine, slug, view, table)
+        table_page = pages.table_page(engine, slug, view, table)
         summary = pages.video_summaries_for(engine, view, now, slug)
-        trees, tree_count, edges = pages.cascade_tree(pages.video_posts(engine, slug))
+        cascade = pages.video_cascade(engine, slug)
         return {
             "video": video,
             "view": view,
@@ -349,12 +365,13 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             "figures": figures,
             "gaps": data["gaps"],
             "first": data["first"],
-            "rows": rows,
-            "total": total,
+            "rows": table_page.rows,
+            "total": table_page.total,
+            "reshare_count": table_page.reshares,
             "page_size": pages.PAGE_SIZE,
-            "trees": trees,
-            "tree_count": tree_count,
-            "edges": edges,
+            "cascade": cascade,
+            "reshares_listed": pages.RESHARES_LISTED,
+            "reshares_preview": pages.RESHARES_PREVIEW,
             "data_at": summary.last_observed_at if summary else None,
             "table_url": lambda **changes: view.url(
                 f"/videos/{slug}", **{**table.params(), **changes}
@@ -409,7 +426,11 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             "figures": {"counters": figure},
             "points": len(series.times),
             "parent": parent,
-            "children": read.child_posts(engine, post.platform, post.platform_post_id),
+            "children": read.child_posts(
+                engine, post.platform, post.platform_post_id, reshares=False
+            ),
+            "reshares": pages.post_reshares(engine, post),
+            "reshares_preview": pages.RESHARES_PREVIEW,
             "data_at": post.latest_observed_at,
         }
 
@@ -461,6 +482,8 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             {
                 "title": "Manage videos" if editing is None else f"Edit {editing}",
                 "videos": read.list_videos(engine),
+                "manual_posts": pages.manual_posts_by_video(engine),
+                "counts": pages.post_counts(engine),
                 "form": form or {},
                 "errors": errors or {},
                 "url_errors": url_errors or {},
@@ -576,6 +599,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
                     {
                         "platform": t.platform,
                         "posts": t.posts,
+                        "reshares": t.reshares,
                         **{m: getattr(t, m) for m in METRICS},
                         "first_appeared_at": t.first_appeared_at,
                         "last_observed_at": t.last_observed_at,
@@ -594,27 +618,20 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         limit: Annotated[int, Query(ge=1, le=1000, description="Posts per page")] = 100,
     ) -> Response:
         """The video's reposts, sorted and filtered like the reposts table; growth_views is the
-        gain inside the time range."""
+        gain inside the time range. `total` counts the rows matching; `reshares` the reshare
+        edges matching (listed only with reshares=include)."""
         video_or_404(slug)
-        rows, total = top_posts(
-            engine,
-            slug,
-            view.window,
-            platforms=view.platforms,
-            author=table.author or None,
-            sort=table.sort,
-            descending=table.descending,
-            limit=limit,
-            offset=(table.page - 1) * limit,
-        )
+        found = pages.table_page(engine, slug, view, table, page_size=limit)
         return _json(
             {
-                "total": total,
+                "total": found.total,
+                "reshares": found.reshares,
+                "reshares_listed": table.reshares,
                 "page": table.page,
                 "limit": limit,
                 "posts": [
                     dict(zip(export.POSTS_HEADER, r, strict=True))
-                    for r in export.post_table_rows(rows)
+                    for r in export.post_table_rows(found.rows)
                 ],
             }
         )
@@ -736,6 +753,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             sort=table.sort,
             descending=table.descending,
             limit=None,
+            reshares=table.reshares,
         )
         return _csv(f"{slug}-posts", export.POSTS_HEADER, export.post_table_rows(rows))
 
@@ -887,6 +905,7 @@ def _summary_json(summary: Any) -> dict[str, Any]:
         "title": summary.video.title,
         "is_paused": summary.video.is_paused,
         "posts": summary.posts,
+        "reshares": summary.reshares,
         **summary.totals,
         "platforms": summary.platforms,
         "growth_views_1h": summary.growth_1h,

@@ -89,16 +89,28 @@ def _layout(title: str, y_title: str, *, height: int = 360) -> dict[str, Any]:
             "automargin": True,
             "tickangle": 0,
             "nticks": 8,
+            # Short two-line labels on every tick: plotly's default puts a long date under the
+            # first tick of each day, and two of those collide when days are close together.
+            "tickformatstops": [
+                {"dtickrange": [None, 86_400_000], "value": "%H:%M\n%b %-d"},
+                {"dtickrange": [86_400_000, None], "value": "%b %-d\n%Y"},
+            ],
         },
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "tickformat": "~s"},
         "meta": {"time_axis": True},
     }
 
 
-def _gap_shapes(gaps: Sequence[Gap]) -> list[dict[str, Any]]:
-    """Shaded spans for collector outages: the data there is missing, not flat."""
+def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> list[dict[str, Any]]:
+    """Shaded spans for collector outages: the data there is missing, not flat.
+
+    A gap reaching the end of the axis is labelled from its right edge, or the label would run
+    off the chart."""
     shapes = []
     for gap in gaps:
+        at_end = axis_end is not None and np.datetime64(
+            gap.end.replace(tzinfo=None), "s"
+        ) >= axis_end - np.timedelta64(1, "h")
         start, end = time_strings(
             np.array(
                 [gap.start.replace(tzinfo=None), gap.end.replace(tzinfo=None)],
@@ -120,7 +132,10 @@ def _gap_shapes(gaps: Sequence[Gap]) -> list[dict[str, Any]]:
                 "name": f"gap: {gap.collector} {gap.status}",
                 "label": {
                     "text": f"{gap.collector}: {gap.status.replace('_', '-')}",
-                    "textposition": "top left",
+                    "textposition": "top right" if at_end else "top left",
+                    # Below the dotted top edge, not struck through by it.
+                    "yanchor": "top",
+                    "padding": 6,
                     "font": {"size": 11, "color": "#ddd"},
                 },
             }
@@ -148,8 +163,12 @@ def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
                 hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
             )
         )
-    figure.update_layout(shapes=_gap_shapes(gaps))
+    figure.update_layout(shapes=_gap_shapes(gaps, _axis_end(series)))
     return figure
+
+
+def _axis_end(series: Series) -> np.datetime64 | None:
+    return series.ends[-1] if len(series.ends) else None
 
 
 def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
@@ -169,8 +188,12 @@ def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
                 hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
             )
         )
-    figure.update_layout(barmode="stack", bargap=0.05, shapes=_gap_shapes(gaps))
+    figure.update_layout(barmode="stack", bargap=0.05, shapes=_gap_shapes(gaps, _axis_end(series)))
+    # Whole posts only: left alone, plotly puts ticks at 0.5 steps that ",d" prints as 0 0 1 1 2.
+    tallest = int(np.sum(list(series.values.values()), axis=0).max()) if series.values else 0
     figure.update_yaxes(tickformat=",d")
+    if tallest <= 6:
+        figure.update_yaxes(dtick=1)
     return figure
 
 
@@ -248,7 +271,7 @@ def post_figure(series: PostSeries, gaps: Sequence[Gap] = ()) -> go.Figure:
                 hovertemplate=f"%{{y:,.0f}} {metric}<extra></extra>",
             )
         )
-    figure.update_layout(shapes=_gap_shapes(gaps))
+    figure.update_layout(shapes=_gap_shapes(gaps, series.times[-1] if len(series.times) else None))
     return figure
 
 

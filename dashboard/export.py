@@ -104,6 +104,7 @@ POSTS_HEADER = (
     "relation",
     "is_gone",
     "text",
+    "last_error",
 )
 
 
@@ -130,6 +131,7 @@ def post_table_rows(rows: Iterable[PostTableRow]) -> Iterator[tuple[Any, ...]]:
             p.relation,
             p.is_gone,
             p.text,
+            p.last_error,
         )
 
 
@@ -151,6 +153,7 @@ CASCADE_HEADER = (
     "child_author",
     "child_url",
     "child_views",
+    "child_appeared_at",
 )
 
 
@@ -168,6 +171,7 @@ def cascade_rows(posts: Iterable[PostRow]) -> Iterator[tuple[Any, ...]]:
                 p.author,
                 p.url,
                 p.views,
+                p.published_at or p.first_seen_at,
             )
 
 
@@ -189,6 +193,7 @@ VIDEOS_HEADER = (
     "title",
     "is_paused",
     "posts",
+    "reshares",
     "platforms",
     "views",
     "likes",
@@ -210,6 +215,7 @@ def video_summary_rows(summaries: Iterable[VideoSummary]) -> Iterator[tuple[Any,
             s.video.title,
             s.video.is_paused,
             s.posts,
+            s.reshares,
             " ".join(s.platforms),
             t["views"],
             t["likes"],

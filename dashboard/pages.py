@@ -31,12 +31,16 @@ from dashboard.series import (
     video_summaries,
 )
 from storage import read
-from storage.read import PostFilter, PostRow, VideoRow
+from storage.read import PostRow, VideoRow
 
 PAGE_SIZE = 50
 CASCADE_ROOTS = 12
 CASCADE_CHILDREN = 12
 CASCADE_DEPTH = 4
+# Reshare edges listed per parent when expanded (the cascade CSV has them all), and how many
+# authors the one-line summary names.
+RESHARES_LISTED = 200
+RESHARES_PREVIEW = 3
 VIDEO_CHARTS = ("views", "shares", "likes")
 
 
@@ -72,21 +76,30 @@ class TableParams:
     descending: bool = True
     author: str = ""
     page: int = 1
+    reshares: bool = False
+    """List reshare edges (no counters) too; by default only posts that carry the footage."""
 
     def params(self) -> dict[str, str | None]:
         return {
             "sort": self.sort,
             "order": "desc" if self.descending else "asc",
             "author": self.author or None,
+            "reshares": "include" if self.reshares else None,
             "page": str(self.page) if self.page > 1 else None,
         }
 
 
 def parse_table(
-    sort: str | None, order: str | None, author: str | None, page: str | None
+    sort: str | None,
+    order: str | None,
+    author: str | None,
+    page: str | None,
+    reshares: str | None = None,
 ) -> TableParams:
     if order not in (None, "", "asc", "desc"):
         raise BadParameter("order: use asc or desc")
+    if reshares not in (None, "", "include", "exclude"):
+        raise BadParameter("reshares: use include or exclude")
     try:
         number = int(page) if page else 1
     except ValueError as err:
@@ -98,6 +111,7 @@ def parse_table(
         descending=order != "asc",
         author=(author or "").strip()[:100],
         page=number,
+        reshares=reshares == "include",
     )
 
 
@@ -142,39 +156,69 @@ def video_figures(
 
 @dataclass(slots=True)
 class CascadeNode:
+    """One post in a cascade tree, its children that carry the footage (trimmed for display)
+    and its reshare edges summarised."""
+
     post: PostRow
     children: list[CascadeNode] = field(default_factory=list)
     size: int = 1
+    """This post and every quote/crosspost/forward below it (reshare edges not counted)."""
     hidden_children: int = 0
+    reshares: read.ReshareGroup | None = None
 
 
-def cascade_tree(posts: Sequence[PostRow]) -> tuple[list[CascadeNode], int, int]:
-    """The biggest reshare/crosspost/quote trees among `posts` (trimmed for display), the number
-    of trees and the number of edges."""
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """The video's cascade as the page shows it."""
+
+    trees: list[CascadeNode]
+    tree_count: int
+    relations: dict[str, int]
+    """Edges by relation (reshare, quote, crosspost, forward, …), largest first."""
+
+    @property
+    def edges(self) -> int:
+        return sum(self.relations.values())
+
+
+def cascade_tree(posts: Sequence[PostRow], groups: Sequence[read.ReshareGroup] = ()) -> Cascade:
+    """The biggest cascade trees among `posts` (reshare edges left out; they come summarised per
+    parent in `groups`), trimmed for display, with the number of trees and of edges.
+
+    A tree's weight is its posts plus every reshare in it, so a post with 700 reposts and no
+    quotes still ranks first."""
     by_key = {(p.platform, p.platform_post_id): p for p in posts}
+    reshares = {(g.parent_platform, g.parent_platform_post_id): g for g in groups}
     children: dict[tuple[str, str], list[PostRow]] = {}
-    edges = 0
+    relations: dict[str, int] = {}
     for p in posts:
         if p.parent_platform and p.parent_platform_post_id:
             children.setdefault((p.parent_platform, p.parent_platform_post_id), []).append(p)
-            edges += 1
-    sizes: dict[tuple[str, str], int] = {}
+            relation = p.relation or "child"
+            relations[relation] = relations.get(relation, 0) + 1
+    for g in groups:
+        relations[read.RESHARE] = relations.get(read.RESHARE, 0) + g.total
+    sizes: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def size_of(key: tuple[str, str], seen: frozenset[tuple[str, str]]) -> int:
+    def size_of(key: tuple[str, str], seen: frozenset[tuple[str, str]]) -> tuple[int, int]:
+        """(posts, posts + reshares) in the tree under `key`."""
         if key in sizes:
             return sizes[key]
-        total = 1 + sum(
-            size_of(k, seen | {key})
-            for c in children.get(key, [])
-            if (k := (c.platform, c.platform_post_id)) not in seen
-        )
-        sizes[key] = total
-        return total
+        posts_below, weight_below = 0, 0
+        for c in children.get(key, []):
+            if (k := (c.platform, c.platform_post_id)) not in seen:
+                size, weight = size_of(k, seen | {key})
+                posts_below += size
+                weight_below += weight
+        group = reshares.get(key)
+        own_reshares = group.total if group else 0
+        sizes[key] = (1 + posts_below, 1 + weight_below + own_reshares)
+        return sizes[key]
 
     roots = [
         p
         for key, p in by_key.items()
-        if key in children
+        if (key in children or key in reshares)
         and (
             not p.parent_platform
             or (p.parent_platform, p.parent_platform_post_id or "") not in by_key
@@ -183,29 +227,53 @@ def cascade_tree(posts: Sequence[PostRow]) -> tuple[list[CascadeNode], int, int]
     for root in roots:
         size_of((root.platform, root.platform_post_id), frozenset())
 
+    def weight(p: PostRow) -> tuple[int, int]:
+        return (-sizes.get((p.platform, p.platform_post_id), (1, 1))[1], -(p.views or 0))
+
     def build(post: PostRow, depth: int, seen: frozenset[tuple[str, str]]) -> CascadeNode:
         key = (post.platform, post.platform_post_id)
-        node = CascadeNode(post, size=sizes.get(key, 1))
+        node = CascadeNode(post, size=sizes.get(key, (1, 1))[0], reshares=reshares.get(key))
         kids = [c for c in children.get(key, []) if (c.platform, c.platform_post_id) not in seen]
-        kids.sort(key=lambda c: (-sizes.get((c.platform, c.platform_post_id), 1), -(c.views or 0)))
+        kids.sort(key=weight)
         if depth < CASCADE_DEPTH:
             node.children = [build(c, depth + 1, seen | {key}) for c in kids[:CASCADE_CHILDREN]]
         node.hidden_children = len(kids) - len(node.children)
         return node
 
-    roots.sort(key=lambda p: (-sizes[(p.platform, p.platform_post_id)], -(p.views or 0)))
+    roots.sort(key=weight)
     trees = [build(r, 1, frozenset()) for r in roots[:CASCADE_ROOTS]]
-    return trees, len(roots), edges
+    ordered = dict(sorted(relations.items(), key=lambda item: (-item[1], item[0])))
+    return Cascade(trees, len(roots), ordered)
 
 
-def video_posts(engine: Engine, slug: str) -> list[PostRow]:
-    return list(read.iter_posts(engine, PostFilter(video=slug)))
+def video_cascade(engine: Engine, slug: str) -> Cascade:
+    return cascade_tree(
+        read.cascade_posts(engine, slug),
+        read.reshare_groups(engine, slug, limit_per_parent=RESHARES_LISTED),
+    )
+
+
+def post_reshares(engine: Engine, post: PostRow) -> read.ReshareGroup | None:
+    found = read.reshare_groups(
+        engine, parent=(post.platform, post.platform_post_id), limit_per_parent=RESHARES_LISTED
+    )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class TablePage:
+    """One page of the reposts table, the rows matching its filters, and the reshare edges
+    matching them (listed only when the table includes them)."""
+
+    rows: list[PostTableRow]
+    total: int
+    reshares: int
 
 
 def table_page(
-    engine: Engine, slug: str, view: View, table: TableParams
-) -> tuple[list[PostTableRow], int]:
-    return top_posts(
+    engine: Engine, slug: str, view: View, table: TableParams, page_size: int = PAGE_SIZE
+) -> TablePage:
+    rows, total = top_posts(
         engine,
         slug,
         view.window,
@@ -213,9 +281,14 @@ def table_page(
         author=table.author or None,
         sort=table.sort,
         descending=table.descending,
-        limit=PAGE_SIZE,
-        offset=(table.page - 1) * PAGE_SIZE,
+        limit=page_size,
+        offset=(table.page - 1) * page_size,
+        reshares=table.reshares,
     )
+    reshares = read.count_reshares(
+        engine, slug, platforms=view.platforms, author=table.author or None
+    )
+    return TablePage(rows, total, reshares)
 
 
 def overview_data(engine: Engine, view: View, now: datetime) -> list[VideoSummary]:
@@ -261,3 +334,39 @@ def video_summaries_for(
 ) -> VideoSummary | None:
     found = video_summaries(engine, view.window, view.platforms, now, slug)
     return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedUrl:
+    """A post URL added by hand, with what its last refresh said."""
+
+    post: PostRow
+    state: str
+    """ok, error, gone or waiting (not read yet)."""
+    label: str
+
+
+def followed_url(post: PostRow) -> FollowedUrl:
+    if post.is_gone:
+        return FollowedUrl(post, "gone", "gone")
+    if post.last_error:
+        return FollowedUrl(post, "error", "cannot read")
+    if post.latest_observed_at is None:
+        return FollowedUrl(post, "waiting", "not read yet")
+    return FollowedUrl(post, "ok", "ok")
+
+
+def manual_posts_by_video(engine: Engine) -> dict[str, list[FollowedUrl]]:
+    grouped: dict[str, list[FollowedUrl]] = {}
+    for post in read.manual_posts(engine):
+        grouped.setdefault(post.video, []).append(followed_url(post))
+    return grouped
+
+
+def post_counts(engine: Engine) -> dict[str, tuple[int, int]]:
+    """Per video: posts that carry the footage, and reshare edges."""
+    counts: dict[str, tuple[int, int]] = {}
+    for t in read.platform_totals(engine):
+        posts, reshares = counts.get(t.video, (0, 0))
+        counts[t.video] = (posts + t.posts, reshares + t.reshares)
+    return counts

@@ -362,8 +362,10 @@ def top_posts(
     descending: bool = True,
     limit: int | None = 100,
     offset: int = 0,
+    reshares: bool = False,
 ) -> tuple[list[PostTableRow], int]:
-    """A page of the reposts table with each post's growth in the window; and the match count."""
+    """A page of the reposts table with each post's growth in the window; and the match count.
+    Reshare edges (no counters) are listed only with `reshares`."""
     try:
         posts, total = read.list_posts(
             engine,
@@ -374,6 +376,7 @@ def top_posts(
             descending=descending,
             limit=limit,
             offset=offset,
+            reshares=reshares,
         )
     except ValueError as err:
         raise BadParameter(f"sort: {err}") from err
@@ -394,6 +397,9 @@ class VideoSummary:
 
     video: VideoRow
     posts: int
+    """Posts that carry the footage (with counters of their own)."""
+    reshares: int
+    """Reshare edges: who reposted/boosted one of those posts (no counters)."""
     totals: dict[str, int]
     platforms: list[str]
     growth_1h: int
@@ -432,8 +438,9 @@ def video_summaries(
             VideoSummary(
                 video=video,
                 posts=sum(t.posts for t in mine),
+                reshares=sum(t.reshares for t in mine),
                 totals={m: sum(getattr(t, m) for t in mine) for m in METRICS},
-                platforms=platform_order(t.platform for t in mine),
+                platforms=platform_order(t.platform for t in mine if t.posts),
                 growth_1h=sum(h.views for h in hours if h.bucket_start >= hour_ago),
                 growth_24h=sum(h.views for h in hours if h.bucket_start >= day_ago),
                 growth_window=sum(h.views for h in in_window),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, case, func, or_, select
 
 from storage.models import CollectorRun, Post, TrackedVideo, VideoHourly
 from storage.models import Observation as ObservationRow
@@ -205,7 +205,11 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
         for row in result:
-            yield ObservationExportRow(*row)
+            # select() types ten or more columns as an open-ended row: unpack them by name.
+            slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes = row
+            yield ObservationExportRow(
+                slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes
+            )
 
 
 def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
@@ -263,11 +267,14 @@ def latest_runs(engine: Engine) -> list[RunRow]:
 
 @dataclass(frozen=True, slots=True)
 class PlatformTotalsRow:
-    """One video's posts on one platform: how many, summed latest counters, first appearance."""
+    """One video's posts on one platform: how many carry the footage (`posts`) and how many are
+    reshare edges without counters (`reshares`), summed latest counters, first appearance of a
+    post (reshare edges left out)."""
 
     video: str
     platform: str
     posts: int
+    reshares: int
     views: int
     likes: int
     shares: int
@@ -329,21 +336,36 @@ _HOURLY_SUMS = (
 POST_SORTS = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
 
 
+RESHARE = "reshare"
+
+
 def _appeared_at() -> Any:
     return func.coalesce(Post.published_at, Post.first_seen_at)
+
+
+def _is_reshare() -> Any:
+    return Post.relation == RESHARE
+
+
+def _not_reshare() -> Any:
+    # relation is NULL for most posts, and NULL != 'reshare' is not true in SQL.
+    return or_(Post.relation.is_(None), Post.relation != RESHARE)
 
 
 def platform_totals(
     engine: Engine, *, video: str | None = None, platforms: Sequence[str] = ()
 ) -> list[PlatformTotalsRow]:
-    """Per video and platform: post count, sums of latest counters (NULL counts as 0)."""
+    """Per video and platform: posts and reshare edges counted apart, sums of latest counters
+    (NULL counts as 0)."""
+    reshares = func.coalesce(func.sum(case((_is_reshare(), 1), else_=0)), 0)
     query = (
         select(
             TrackedVideo.slug,
             Post.platform,
-            func.count(),
+            func.count() - reshares,
+            reshares,
             *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in _COUNTERS),
-            func.min(_appeared_at()),
+            func.min(case((_not_reshare(), _appeared_at()))),
             func.max(Post.latest_observed_at),
         )
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
@@ -356,7 +378,7 @@ def platform_totals(
         query = query.where(Post.platform.in_(list(platforms)))
     with engine.connect() as conn:
         return [
-            PlatformTotalsRow(*(r[:3]), *(int(v) for v in r[3:8]), *r[8:])
+            PlatformTotalsRow(*(r[:2]), *(int(v) for v in r[2:9]), *r[9:])
             for r in conn.execute(query)
         ]
 
@@ -390,7 +412,9 @@ def hourly_deltas(
         for r in conn.execute(query):
             platform = r[1] if by_platform else ""
             start = 2 if by_platform else 1
-            rows.append(HourlyRow(r[0], platform, r[start], *(int(v or 0) for v in r[start + 1 :])))
+            rows.append(
+                HourlyRow(r[0], platform, r[start], *(int(v or 0) for v in tuple(r)[start + 1 :]))
+            )
     return rows
 
 
@@ -401,7 +425,7 @@ def hourly_totals_before(
 
     Rows carry bucket_start = `before`.
     """
-    query = (
+    query: Select[*tuple[Any, ...]] = (
         select(VideoHourly.platform, *(func.sum(c) for c in _HOURLY_SUMS))
         .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
         .group_by(VideoHourly.platform)
@@ -410,18 +434,18 @@ def hourly_totals_before(
     query = _hourly_where(query, video, platforms, None, before)
     with engine.connect() as conn:
         return [
-            HourlyRow(video, r[0], before, *(int(v or 0) for v in r[1:]))
+            HourlyRow(video, r[0], before, *(int(v or 0) for v in tuple(r)[1:]))
             for r in conn.execute(query)
         ]
 
 
 def _hourly_where(
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     video: str | None,
     platforms: Sequence[str],
     since: datetime | None,
     until: datetime | None,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     if video is not None:
         query = query.where(TrackedVideo.slug == video)
     if platforms:
@@ -434,9 +458,12 @@ def _hourly_where(
 
 
 def post_appearances(
-    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+    engine: Engine, video: str, *, platforms: Sequence[str] = (), reshares: bool = False
 ) -> list[AppearanceRow]:
-    """Every post of `video` with the time it appeared, oldest first (ties by id)."""
+    """Every post of `video` with the time it appeared, oldest first (ties by id).
+
+    Reshare edges are left out unless `reshares`: most carry only the time a collector found
+    them, not when the reshare happened."""
     appeared = _appeared_at().label("appeared_at")
     query = (
         select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
@@ -446,8 +473,19 @@ def post_appearances(
     )
     if platforms:
         query = query.where(Post.platform.in_(list(platforms)))
+    if not reshares:
+        query = query.where(_not_reshare())
     with engine.connect() as conn:
         return [AppearanceRow(*r) for r in conn.execute(query)]
+
+
+def _video_posts(query: Select[Any], platforms: Sequence[str], author: str | None) -> Select[Any]:
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    if author:
+        escaped = author.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Post.author).like(f"%{escaped}%", escape="\\"))
+    return query
 
 
 def list_posts(
@@ -460,9 +498,11 @@ def list_posts(
     descending: bool = True,
     limit: int | None = 100,
     offset: int = 0,
+    reshares: bool = False,
 ) -> tuple[list[PostRow], int]:
     """A page of `video`'s posts sorted by `sort` (one of POST_SORTS; NULLs last), and the
     number of posts matching the filters. `author` matches case-insensitively as a substring.
+    Reshare edges (no counters of their own) are left out unless `reshares`.
 
     Raises ValueError for an unknown sort key.
     """
@@ -474,12 +514,9 @@ def list_posts(
         "author": func.lower(Post.author),
     }
     column = special[sort] if sort in special else getattr(Post, f"latest_{sort}")
-    query = _post_query(PostFilter(video=video))
-    if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
-    if author:
-        escaped = author.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(func.lower(Post.author).like(f"%{escaped}%", escape="\\"))
+    query = _video_posts(_post_query(PostFilter(video=video)), platforms, author)
+    if not reshares:
+        query = query.where(_not_reshare())
     ordered = column.desc() if descending else column.asc()
     page = query.order_by(ordered.nulls_last(), Post.id).offset(offset)
     if limit is not None:
@@ -487,6 +524,20 @@ def list_posts(
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         return [post_row(p) for p in conn.execute(page)], int(total)
+
+
+def count_reshares(
+    engine: Engine, video: str, *, platforms: Sequence[str] = (), author: str | None = None
+) -> int:
+    """How many reshare edges of `video` match the reposts table's filters."""
+    query = (
+        select(func.count())
+        .select_from(Post)
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .where(TrackedVideo.slug == video, _is_reshare())
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(_video_posts(query, platforms, author)).scalar_one())
 
 
 def get_post(engine: Engine, post_id: int) -> PostRow | None:
@@ -506,12 +557,115 @@ def find_post(engine: Engine, platform: str, platform_post_id: str) -> PostRow |
     return post_row(row) if row is not None else None
 
 
-def child_posts(engine: Engine, platform: str, platform_post_id: str) -> list[PostRow]:
-    """Posts whose cascade parent is the given post, oldest first."""
+def child_posts(
+    engine: Engine, platform: str, platform_post_id: str, *, reshares: bool = True
+) -> list[PostRow]:
+    """Posts whose cascade parent is the given post, oldest first (reshare edges left out
+    unless `reshares`)."""
     query = (
         _post_query(PostFilter())
         .where(Post.parent_platform == platform, Post.parent_platform_post_id == platform_post_id)
         .order_by(Post.first_seen_at, Post.id)
+    )
+    if not reshares:
+        query = query.where(_not_reshare())
+    with engine.connect() as conn:
+        return [post_row(r) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReshareRow:
+    """One reshare edge: who reshared (Bluesky repost, Mastodon boost, retweet) and when."""
+
+    id: int
+    platform: str
+    author: str | None
+    url: str | None
+    appeared_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReshareGroup:
+    """The reshare edges of one parent post: how many, and the oldest few of them."""
+
+    parent_platform: str
+    parent_platform_post_id: str
+    total: int
+    edges: list[ReshareRow]
+
+
+def cascade_posts(engine: Engine, video: str) -> list[PostRow]:
+    """The posts of `video` that take part in its cascade, reshare edges left out: those with
+    a parent, and those that are a parent (of anything, reshares included). Oldest first."""
+    child = Post.__table__.alias("child")
+    is_parent = (
+        select(child.c.id)
+        .where(
+            child.c.parent_platform == Post.platform,
+            child.c.parent_platform_post_id == Post.platform_post_id,
+        )
+        .exists()
+    )
+    query = (
+        _post_query(PostFilter(video=video))
+        .where(_not_reshare(), or_(Post.parent_platform_post_id.is_not(None), is_parent))
+        .order_by(_appeared_at(), Post.id)
+    )
+    with engine.connect() as conn:
+        return [post_row(r) for r in conn.execute(query)]
+
+
+def reshare_groups(
+    engine: Engine,
+    video: str | None = None,
+    *,
+    parent: tuple[str, str] | None = None,
+    limit_per_parent: int = 200,
+) -> list[ReshareGroup]:
+    """Reshare edges grouped by parent post (of `video`, or of the one `parent` key): each
+    group's full count and its oldest `limit_per_parent` edges, oldest first."""
+    appeared = _appeared_at()
+    key = (Post.parent_platform, Post.parent_platform_post_id)
+    edges = select(
+        Post.id,
+        Post.platform,
+        Post.author,
+        Post.url,
+        appeared.label("appeared_at"),
+        *key,
+        func.row_number().over(partition_by=key, order_by=(appeared, Post.id)).label("rank"),
+        func.count().over(partition_by=key).label("total"),
+    ).where(_is_reshare(), Post.parent_platform_post_id.is_not(None))
+    if video is not None:
+        edges = edges.join(TrackedVideo, TrackedVideo.id == Post.video_id).where(
+            TrackedVideo.slug == video
+        )
+    if parent is not None:
+        edges = edges.where(Post.parent_platform == parent[0], key[1] == parent[1])
+    ranked = edges.subquery()
+    query = (
+        select(ranked)
+        .where(ranked.c.rank <= limit_per_parent)
+        .order_by(ranked.c.parent_platform, ranked.c.parent_platform_post_id, ranked.c.rank)
+    )
+    groups: dict[tuple[str, str], ReshareGroup] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            group_key = (r.parent_platform, r.parent_platform_post_id)
+            if group_key not in groups:
+                groups[group_key] = ReshareGroup(*group_key, int(r.total), [])
+            groups[group_key].edges.append(
+                ReshareRow(r.id, r.platform, r.author, r.url, r.appeared_at)
+            )
+    return list(groups.values())
+
+
+def manual_posts(engine: Engine) -> list[PostRow]:
+    """Post URLs added by hand (dashboard or `viralwatch posts add`), per video, oldest first."""
+    query = (
+        _post_query(PostFilter())
+        .where(Post.matched_by == "manual")
+        .order_by(TrackedVideo.slug, Post.first_seen_at, Post.id)
     )
     with engine.connect() as conn:
         return [post_row(r) for r in conn.execute(query)]

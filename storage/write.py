@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
@@ -121,12 +121,10 @@ class StorageSink:
             if video_id is None:
                 raise UnknownVideo(f"no tracked video {slug!r}")
             post_ids = select(Post.id).where(Post.video_id == video_id)
-            conn.execute(
-                ObservationRow.__table__.delete().where(ObservationRow.post_id.in_(post_ids))
-            )
-            conn.execute(Post.__table__.delete().where(Post.video_id == video_id))
-            conn.execute(VideoHourly.__table__.delete().where(VideoHourly.video_id == video_id))
-            conn.execute(TrackedVideo.__table__.delete().where(TrackedVideo.id == video_id))
+            conn.execute(delete(ObservationRow).where(ObservationRow.post_id.in_(post_ids)))
+            conn.execute(delete(Post).where(Post.video_id == video_id))
+            conn.execute(delete(VideoHourly).where(VideoHourly.video_id == video_id))
+            conn.execute(delete(TrackedVideo).where(TrackedVideo.id == video_id))
 
     def active_videos(self) -> list[base.TrackedVideo]:
         """Videos collectors should look for (not paused)."""
@@ -162,7 +160,8 @@ class StorageSink:
         unique = list({ref.key: ref for ref in posts}.values())
         with self.engine.begin() as conn:
             video_of = self._video_ids_for(conn, video_slug, unique)
-            rows = [
+            # Column values for a Core insert: one heterogeneous mapping per post.
+            rows: list[dict[str, Any]] = [
                 {
                     "video_id": video_of[ref.key],
                     "platform": ref.platform,
@@ -299,7 +298,10 @@ class StorageSink:
         with self.engine.begin() as conn:
             sql = _DriverSql(conn)
             posts = sql.latest_for([(o.platform, o.platform_post_id) for o in observations])
-            rows, latest_updates, fresh = [], {}, 0
+            rows: list[tuple[Any, ...]] = []
+            # post id -> (observed_at as stored, merged latest counters)
+            latest_updates: dict[int, tuple[Any, list[int | None]]] = {}
+            fresh = 0
             rollup: dict[tuple[int, str, Any], list[int]] = defaultdict(
                 lambda: [0] * (len(COUNTERS) + 1)
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -82,3 +84,66 @@ def test_daemon_keeps_running_when_one_platform_is_down(tmp_path, sim):
     assert process.poll() is None  # still running
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
+
+
+def merged_output(*processes):
+    """One queue of (process index, line) fed by a reader thread per process."""
+    lines = queue.Queue()
+    for index, process in enumerate(processes):
+        threading.Thread(
+            target=lambda i=index, p=process: [lines.put((i, line)) for line in p.stdout],
+            daemon=True,
+        ).start()
+    return lines
+
+
+def wait_for_all(lines, needles, timeout=60):
+    """Consume merged output until every needle has been printed, in any order (a needle
+    listed twice must be printed twice)."""
+    missing, seen = list(needles), []
+    while missing:
+        try:
+            index, line = lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"{missing} never printed; output:\n{''.join(seen)}") from None
+        seen.append(f"[{index}] {line}")
+        for needle in missing:
+            if needle in line:
+                missing.remove(needle)
+                break
+
+
+def test_daemons_sharing_postgresql_never_run_the_same_job_at_once(tmp_path, sim, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("job locks split work on PostgreSQL only")
+    sim.world.set_fault("hackernews", Fault("slow", delay_seconds=0.2))
+    config = write_sim_config(tmp_path / "c.toml", sim, db_url, ["hackernews", "mastodon"])
+    daemons = [start(config), start(config)]
+    lines = merged_output(*daemons)
+    try:
+        # Whichever daemon takes each job runs it; the work completes once between them.
+        started = ["collecting with", "collecting with"]  # both daemons handle signals now
+        done = ["hackernews refresh: ok, +0 posts, +2 observations", "mastodon refresh: ok"]
+        wait_for_all(lines, started + done)
+    finally:
+        for process in daemons:
+            process.send_signal(signal.SIGINT)
+    assert [process.wait(timeout=30) for process in daemons] == [0, 0]
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(
+                CollectorRun.collector,
+                CollectorRun.kind,
+                CollectorRun.started_at,
+                CollectorRun.finished_at,
+            ).order_by(CollectorRun.started_at)
+        ).all()
+    engine.dispose()
+    by_job = {}
+    for collector, kind, started, finished in runs:
+        by_job.setdefault((collector, kind), []).append((started, finished))
+    assert ("hackernews", "discover") in by_job
+    for job, spans in by_job.items():
+        for (_, end), (start_next, _) in itertools.pairwise(spans):
+            assert end <= start_next, f"{job} ran in two daemons at once"

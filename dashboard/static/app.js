@@ -109,6 +109,21 @@
     }
   }
 
+  // A refreshed fragment must not fold up a list the reader has opened.
+  function openDetails(root) {
+    var open = {};
+    root.querySelectorAll("details[data-keep-open]").forEach(function (el) {
+      if (el.open) open[el.dataset.keepOpen] = true;
+    });
+    return open;
+  }
+
+  function reopenDetails(root, open) {
+    root.querySelectorAll("details[data-keep-open]").forEach(function (el) {
+      if (open[el.dataset.keepOpen]) el.open = true;
+    });
+  }
+
   function refresh() {
     if (!pageData.live_url || document.hidden) return;
     fetch(pageData.live_url, { headers: { accept: "application/json" }, credentials: "same-origin" })
@@ -120,7 +135,9 @@
         Object.keys(live.fragments || {}).forEach(function (name) {
           var el = document.querySelector('[data-fragment="' + name + '"]');
           if (el) {
+            var open = openDetails(el);
             el.innerHTML = live.fragments[name];
+            reopenDetails(el, open);
             localiseTimes(el);
           }
         });

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from collectors.base import Observation, PostRef, RunReport
+from collectors.base import Gone, Observation, PostError, PostRef, RunReport
 from config.settings import Settings
 from dashboard.app import create_app
 from storage.db import make_engine, upgrade
@@ -30,6 +30,15 @@ ORIGIN_AT = NOW - timedelta(hours=48)
 MAIN_SLUG = "bridge-collapse"
 XSS_SLUG = "harbour-fire"
 XSS_TITLE = '<script>alert("pwned")</script> Harbour fire & smoke'
+# Bluesky repost edges on bs-1: more than the dashboard lists (200) when a reshare line is opened.
+BLUESKY_RESHARES = 240
+MASTODON_BOOSTS = 4
+URL_OK = "https://www.dailymotion.com/video/x8ok"
+URL_BROKEN = "https://vimeo.example/123456"
+URL_GONE = "https://rumble.example/v4gone"
+URL_ERROR = 'HTTP Error 404: Not Found <img src=x onerror="alert(1)">'
+BLUESKY_NOTICE = "bluesky: search disabled: no login configured; set collectors.bluesky.handle"
+POSTS_WITH_COUNTERS = 25
 
 
 class DashClock:
@@ -113,7 +122,12 @@ def _views_at(rate: int, hours: float) -> int:
 def seed_story(sink: StorageSink, clock: DashClock) -> Story:
     """Two videos. The main one spreads from Telegram to eight platforms over 48 hours with
     cascades, hourly observations, a four-hour Reddit rate-limit gap, a failing YouTube
-    collector and X disabled for missing credentials. The other has a hostile title."""
+    collector, X disabled for missing credentials and Bluesky running with a notice.
+
+    Its cascade mixes quotes and a crosspost (posts with counters) with reshare edges that never
+    get counters, as the collectors store them: 240 Bluesky reposts of bs-1 and 4 Mastodon boosts
+    of ms-1. Three post URLs were added by hand: one read fine, one yt-dlp cannot read (its
+    error holds HTML) and one gone. The other video has a hostile title."""
     rng = random.Random(4)
     clock.now = ORIGIN_AT - timedelta(hours=1)
     sink.add_video(
@@ -134,7 +148,6 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
         ("rd-1", "reddit", 5, "u/ferryfan", None, None, 800),
         ("rd-2", "reddit", 7, "u/crossposter", "rd-1", "crosspost", 300),
         ("ms-1", "mastodon", 6, "@maria@mastodon.social", None, None, 0),
-        ("ms-2", "mastodon", 8, "@jon@fosstodon.org", "ms-1", "reshare", 0),
         ("bs-1", "bluesky", 9, "reporter.bsky.social", None, None, 0),
         ("bs-2", "bluesky", 11, '=HYPERLINK("http://evil")', "bs-1", "quote", 0),
         ("hn-1", "hackernews", 14, "pg_fan", None, None, 0),
@@ -169,6 +182,7 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
                 )
             ],
         )
+    _seed_reshares(sink, clock)
     observations = []
     for post_id, platform, hours, _author, _parent, _relation, rate in plan:
         start = ORIGIN_AT + timedelta(hours=hours)
@@ -199,6 +213,7 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
                 story.latest_views[post_id] = views
             step += 1
     sink.record_observations(observations)
+    _seed_followed_urls(sink, clock, story)
     runs = [
         ("reddit", NOW - timedelta(hours=22), "ok", None, None),
         (
@@ -215,6 +230,7 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
         ("youtube", NOW - timedelta(hours=1), "failed", "youtube: HTTP 500 from /youtube/v3", None),
         ("x", NOW - timedelta(hours=2), "disabled", "x: missing credentials: bearer_token", None),
         ("mastodon", NOW - timedelta(minutes=15), "ok", None, None),
+        ("bluesky", NOW - timedelta(minutes=10), "ok", BLUESKY_NOTICE, None),
     ]
     for collector, started, status, message, retry_at in runs:
         sink.record_run(
@@ -234,6 +250,60 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
     for post in read.iter_posts(sink.engine, read.PostFilter()):
         story.posts[post.platform_post_id] = post.id
     return story
+
+
+def _seed_reshares(sink: StorageSink, clock: DashClock) -> None:
+    """Reshare edges as the Bluesky and Mastodon collectors store them: no counters, ever."""
+    clock.now = ORIGIN_AT + timedelta(hours=12)
+    reposts = [
+        PostRef(
+            platform="bluesky",
+            platform_post_id=f"bs-1#repost-by-did:plc:r{i:03d}",
+            url=f"https://bsky.app/profile/reposter{i:03d}.bsky.social",
+            author=f"reposter{i:03d}.bsky.social",
+            published_at=ORIGIN_AT + timedelta(hours=9, minutes=5 + i),
+            matched_by="cascade",
+            parent_platform="bluesky",
+            parent_platform_post_id="bs-1",
+            relation="reshare",
+        )
+        for i in range(BLUESKY_RESHARES)
+    ]
+    boosts = [
+        PostRef(
+            platform="mastodon",
+            platform_post_id=f"ms-1#reblogged_by:{name}",
+            url=f"https://mastodon.example/@{name}",
+            author=name,
+            matched_by="cascade",
+            parent_platform="mastodon",
+            parent_platform_post_id="ms-1",
+            relation="reshare",
+        )
+        for name in ("jon@fosstodon.org", "ana@mas.to", "lee@hachyderm.io", "kim@chaos.social")
+    ]
+    sink.record_posts(MAIN_SLUG, [*reposts, *boosts])
+
+
+def _seed_followed_urls(sink: StorageSink, clock: DashClock, story: Story) -> None:
+    """Three post URLs added by hand: one read, one unreadable, one gone."""
+    clock.now = ORIGIN_AT + timedelta(hours=30)
+    sink.record_posts(
+        MAIN_SLUG,
+        [
+            PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
+            for url in (URL_OK, URL_BROKEN, URL_GONE)
+        ],
+    )
+    sink.record_observations(
+        [
+            Observation("urls", URL_OK, ORIGIN_AT + timedelta(hours=30 + h, minutes=20), views=v)
+            for h, v in ((0, 1200), (1, 2500), (2, 4100))
+        ]
+    )
+    story.latest_views["urls-ok"] = 4100
+    sink.record_errors([PostError("urls", URL_BROKEN, NOW - timedelta(minutes=30), URL_ERROR)])
+    sink.mark_gone([Gone("urls", URL_GONE, NOW - timedelta(hours=2), "HTTP Error 410: Gone")])
 
 
 @pytest.fixture

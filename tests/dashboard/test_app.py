@@ -16,7 +16,23 @@ from dashboard.app import create_app
 from dashboard.security import DashboardConfigError, session_value
 from storage import read
 
-from .conftest import MAIN_SLUG, NOW, XSS_SLUG, XSS_TITLE, Story
+from .conftest import (
+    BLUESKY_NOTICE,
+    BLUESKY_RESHARES,
+    MAIN_SLUG,
+    MASTODON_BOOSTS,
+    NOW,
+    POSTS_WITH_COUNTERS,
+    URL_BROKEN,
+    URL_ERROR,
+    URL_GONE,
+    URL_OK,
+    XSS_SLUG,
+    XSS_TITLE,
+    Story,
+)
+
+RESHARES = BLUESKY_RESHARES + MASTODON_BOOSTS
 
 pytestmark = pytest.mark.usefixtures("dash_story")
 
@@ -171,9 +187,14 @@ def test_series_ends_at_the_sum_of_latest_counters(dash_client: TestClient, dash
     body = dash_client.get(f"/api/videos/{MAIN_SLUG}/series?metric=views").json()
     expected: dict[str, int] = defaultdict(int)
     for post_id, views in dash_story.latest_views.items():
-        platform = {"tg": "telegram", "yt": "youtube", "x": "x", "rd": "reddit", "tt": "tiktok"}[
-            post_id.split("-")[0]
-        ]
+        platform = {
+            "tg": "telegram",
+            "yt": "youtube",
+            "x": "x",
+            "rd": "reddit",
+            "tt": "tiktok",
+            "urls": "urls",
+        }[post_id.split("-")[0]]
         expected[platform] += views
     last = {platform: values[-1] for platform, values in body["platforms"].items() if values[-1]}
     assert last == dict(expected)
@@ -188,7 +209,8 @@ def test_series_in_a_window_keeps_cumulative_totals(dash_client: TestClient) -> 
     assert day["times"][-1] == "2024-05-02T12:30:00Z"
     for platform, values in day["platforms"].items():
         assert values[-1] == whole["platforms"][platform][-1]
-        assert values[0] > 0  # starts from the running total, not from zero
+        if platform != "urls":  # the hand-added URL exposes views only
+            assert values[0] > 0  # starts from the running total, not from zero
 
 
 def test_series_filters_platforms_and_reports_gaps(dash_client: TestClient) -> None:
@@ -211,12 +233,16 @@ def test_reposts_series_counts_new_posts(dash_client: TestClient) -> None:
     body = dash_client.get(f"/api/videos/{MAIN_SLUG}/series?metric=reposts").json()
     assert body["cumulative"] is False
     assert sum(body["platforms"]["x"]) == 13
-    assert sum(sum(v) for v in body["platforms"].values()) == 23
+    # Posts that carry the footage; reshare edges only carry the time a collector found them.
+    assert sum(sum(v) for v in body["platforms"].values()) == POSTS_WITH_COUNTERS
+    assert "mastodon" in body["platforms"] and sum(body["platforms"]["mastodon"]) == 1
 
 
 def test_posts_api_sorts_filters_and_pages(dash_client: TestClient) -> None:
     top = dash_client.get(f"/api/videos/{MAIN_SLUG}/posts?sort=views").json()
-    assert top["total"] == 23
+    assert top["total"] == POSTS_WITH_COUNTERS
+    assert top["reshares"] == RESHARES and top["reshares_listed"] is False
+    assert all(p["relation"] != "reshare" for p in top["posts"])
     assert top["posts"][0]["platform_post_id"] == "yt-1"
     reddit = dash_client.get(f"/api/videos/{MAIN_SLUG}/posts?platform=reddit").json()
     assert {p["platform_post_id"] for p in reddit["posts"]} == {"rd-1", "rd-2"}
@@ -235,7 +261,10 @@ def test_posts_api_growth_is_gain_inside_the_window(dash_client: TestClient) -> 
 
 def test_video_api_gives_platform_totals_and_first_appearances(dash_client: TestClient) -> None:
     body = dash_client.get(f"/api/videos/{MAIN_SLUG}").json()
-    assert body["posts"] == 23
+    assert body["posts"] == POSTS_WITH_COUNTERS
+    assert body["reshares"] == RESHARES
+    bluesky = next(t for t in body["platform_totals"] if t["platform"] == "bluesky")
+    assert (bluesky["posts"], bluesky["reshares"]) == (2, BLUESKY_RESHARES)
     assert body["first_appearances"][0]["platform"] == "telegram"
     assert [a["platform"] for a in body["first_appearances"]][:3] == ["telegram", "youtube", "x"]
     assert {t["platform"] for t in body["platform_totals"]} >= {"reddit", "x", "mastodon"}
@@ -282,7 +311,7 @@ def test_csv_neutralises_formulas(dash_client: TestClient) -> None:
     assert '\'=HYPERLINK("http://evil")' in authors
     assert "'@reposter0" in authors
     posts = rows_of(dash_client.get(f"/export/videos/{MAIN_SLUG}/posts.csv"))
-    assert len(posts) == 23 and posts[0]["platform_post_id"] == "yt-1"
+    assert len(posts) == POSTS_WITH_COUNTERS and posts[0]["platform_post_id"] == "yt-1"
     assert posts[0]["appeared_at"].endswith("Z")
 
 
@@ -503,3 +532,169 @@ def test_login_form(locked_client: TestClient) -> None:
     )
     assert right.status_code == 303 and right.headers["location"] == "/"
     assert locked_client.get("/manage").status_code == 200
+
+
+# --- cascade edges, reshares and unreadable posts ----------------------------------------------
+
+
+def cascade_of(client: TestClient, slug: str = MAIN_SLUG) -> str:
+    return client.get(f"/live/videos/{slug}").json()["fragments"]["cascade"]
+
+
+def test_cascade_lists_posts_and_summarises_reshares_per_parent(dash_client: TestClient) -> None:
+    cascade = cascade_of(dash_client)
+    assert f"{RESHARES} reshares · 13 quotes · 1 crosspost" in re.sub(r"\s+", " ", cascade)
+    # One line per parent naming the first resharers, expandable to a capped list.
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cascade))
+    assert (
+        f"{BLUESKY_RESHARES} reshares by reposter000.bsky.social, reposter001.bsky.social, "
+        f"reposter002.bsky.social and {BLUESKY_RESHARES - 3} others" in summary
+    )
+    assert f"{MASTODON_BOOSTS} reshares by jon@fosstodon.org" in summary
+    assert cascade.count('<details class="reshares"') == 2
+    listed = re.findall(r"reposter(\d{3})\.bsky\.social</a>", cascade)
+    assert len(listed) == 200 and listed[-1] == "199"
+    assert f"+{BLUESKY_RESHARES - 200} more" in cascade
+    assert f"/export/videos/{MAIN_SLUG}/cascade.csv" in cascade
+    # Quotes and crossposts carry counters and stay listed one by one.
+    assert "@reposter4" in cascade and "u/crossposter" in cascade
+
+
+def test_cascade_stays_short_for_a_post_with_700_reshares(
+    dash_client: TestClient, dash_sink
+) -> None:
+    from collectors.base import PostRef
+
+    before = len(cascade_of(dash_client))
+    dash_sink.record_posts(
+        MAIN_SLUG,
+        [
+            PostRef(
+                platform="x",
+                platform_post_id=f"x-1#rt-{i}",
+                author=f"@retweeter{i}",
+                matched_by="cascade",
+                parent_platform="x",
+                parent_platform_post_id="x-1",
+                relation="reshare",
+            )
+            for i in range(700)
+        ],
+    )
+    cascade = cascade_of(dash_client)
+    assert "700 reshares by @retweeter0, @retweeter1, @retweeter2 and 697 others" in re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", "", cascade)
+    )
+    assert "+500 more" in cascade
+    # 200 more names in a folded list: about 100 bytes each, not 700 rows of tree.
+    assert len(cascade) - before < 200 * 120
+    rows = rows_of(dash_client.get(f"/export/videos/{MAIN_SLUG}/cascade.csv"))
+    assert sum(r["relation"] == "reshare" for r in rows) == RESHARES + 700
+
+
+def test_cascade_csv_has_every_edge(dash_client: TestClient) -> None:
+    rows = rows_of(dash_client.get(f"/export/videos/{MAIN_SLUG}/cascade.csv"))
+    by_relation: dict[str, int] = defaultdict(int)
+    for row in rows:
+        by_relation[row["relation"]] += 1
+    assert dict(by_relation) == {"reshare": RESHARES, "quote": 13, "crosspost": 1}
+    assert all(r["child_appeared_at"].endswith("Z") for r in rows)
+
+
+def test_post_page_summarises_its_reshares(dash_client: TestClient, dash_story: Story) -> None:
+    page = dash_client.get(f"/posts/{dash_story.posts['bs-1']}").text
+    assert f"Children (1 and {BLUESKY_RESHARES} reshares)" in page
+    assert '<details class="reshares"' in page
+    assert page.count(".bsky.social</a>") == 200
+    edge = dash_story.posts["bs-1#repost-by-did:plc:r000"]
+    edge_page = dash_client.get(f"/posts/{edge}").text
+    assert "This is a reshare edge" in edge_page
+    assert "reporter.bsky.social" in edge_page  # its parent
+
+
+def test_posts_table_lists_posts_and_counts_reshare_edges(dash_client: TestClient) -> None:
+    table = dash_client.get(f"/live/videos/{MAIN_SLUG}").json()["fragments"]["posts-table"]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", table))
+    assert f"{POSTS_WITH_COUNTERS} posts carrying the footage" in text
+    assert f"{RESHARES} reshare edges not listed" in text
+    assert "reposter000.bsky.social" not in table
+    assert "reshares=include" in table
+    listed = dash_client.get(f"/live/videos/{MAIN_SLUG}?reshares=include&sort=author").json()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", listed["fragments"]["posts-table"]))
+    assert f"{POSTS_WITH_COUNTERS + RESHARES} rows: {POSTS_WITH_COUNTERS} posts" in text
+    assert "page 1 of 6" in text
+    api = dash_client.get(f"/api/videos/{MAIN_SLUG}/posts?reshares=include&limit=1000").json()
+    assert api["total"] == POSTS_WITH_COUNTERS + RESHARES
+    assert sum(p["relation"] == "reshare" for p in api["posts"]) == RESHARES
+    assert dash_client.get(f"/api/videos/{MAIN_SLUG}/posts?reshares=maybe").status_code == 400
+
+
+def test_overview_counts_posts_and_reshares_apart(dash_client: TestClient) -> None:
+    videos = dash_client.get("/").text
+    assert f"+{RESHARES} reshares" in videos
+    main = next(
+        v for v in dash_client.get("/api/videos").json()["videos"] if v["slug"] == MAIN_SLUG
+    )
+    assert (main["posts"], main["reshares"]) == (POSTS_WITH_COUNTERS, RESHARES)
+    row = next(r for r in rows_of(dash_client.get("/export/videos.csv")) if r["slug"] == MAIN_SLUG)
+    assert (row["posts"], row["reshares"]) == (str(POSTS_WITH_COUNTERS), str(RESHARES))
+    summary = dash_client.get(f"/live/videos/{MAIN_SLUG}").json()["fragments"]["summary"]
+    assert f"+{RESHARES} reshares" in summary
+
+
+ESCAPED_ERROR = "HTTP Error 404: Not Found &lt;img src=x onerror=&#34;alert(1)&#34;&gt;"
+
+
+def test_unreadable_post_shows_its_error_in_the_table(dash_client: TestClient) -> None:
+    page = dash_client.get(f"/videos/{MAIN_SLUG}").text
+    assert '<img src=x onerror="alert(1)">' not in page
+    assert 'class="unreadable"' in page
+    assert f'title="Last refresh could not read this post: {ESCAPED_ERROR}"' in page
+    posts = dash_client.get(f"/api/videos/{MAIN_SLUG}/posts?platform=urls").json()["posts"]
+    errors = {p["platform_post_id"]: p["last_error"] for p in posts}
+    assert errors == {URL_OK: None, URL_BROKEN: URL_ERROR, URL_GONE: None}
+    csv_rows = rows_of(dash_client.get(f"/export/videos/{MAIN_SLUG}/posts.csv?platform=urls"))
+    assert {r["last_error"] for r in csv_rows} == {"", URL_ERROR}
+
+
+def test_unreadable_post_page_says_why(dash_client: TestClient, dash_story: Story) -> None:
+    page = dash_client.get(f"/posts/{dash_story.posts[URL_BROKEN]}").text
+    assert "The last refresh could not read this post" in page
+    assert ESCAPED_ERROR in page and '<img src=x onerror="alert(1)">' not in page
+    ok = dash_client.get(f"/posts/{dash_story.posts[URL_OK]}").text
+    assert "could not read" not in ok
+
+
+def test_manage_lists_followed_urls_with_their_state(dash_client: TestClient) -> None:
+    page = dash_client.get("/manage").text
+    items = {
+        url: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item))
+        for item in re.findall(r'<li class="followed-\w+">(.*?)</li>', page, re.S)
+        for url in (URL_OK, URL_BROKEN, URL_GONE)
+        if url in item
+    }
+    assert set(items) == {URL_OK, URL_BROKEN, URL_GONE}
+    assert items[URL_OK].strip().startswith("ok") and "4,100 views" in items[URL_OK]
+    assert items[URL_BROKEN].strip().startswith("cannot read")
+    assert ESCAPED_ERROR in items[URL_BROKEN]
+    assert items[URL_GONE].strip().startswith("gone")
+    assert '<img src=x onerror="alert(1)">' not in page
+    assert f"{POSTS_WITH_COUNTERS} posts and {RESHARES} reshare edges" in page
+
+
+def test_a_url_that_was_just_added_waits_for_its_first_reading(dash_client: TestClient) -> None:
+    token = csrf_of(dash_client)
+    url = "https://www.dailymotion.com/video/x8new"
+    dash_client.post(f"/manage/videos/{MAIN_SLUG}/posts", data={"csrf_token": token, "url": url})
+    page = dash_client.get("/manage").text
+    item = next(i for i in re.findall(r'<li class="followed-\w+">.*?</li>', page, re.S) if url in i)
+    assert 'class="followed-waiting"' in item and "not read yet" in item
+
+
+def test_collector_notice_is_shown_as_ok_limited(dash_client: TestClient) -> None:
+    page = dash_client.get("/").text
+    row = next(
+        r for r in re.findall(r"<tr class=\"state-ok\">.*?</tr>", page, re.S) if "Bluesky" in r
+    )
+    assert "ok (limited)" in row
+    assert f'<td class="notice-text"><span class="sr-only">notice: </span>{BLUESKY_NOTICE}' in row

@@ -1,13 +1,15 @@
 """The dashboard in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
 
 The app runs under uvicorn in a thread on a free port, on a seeded SQLite file. Screenshots of
-every page go to test-artifacts/.
+every page go to test-artifacts/; with VIRALWATCH_UPDATE_SCREENSHOTS=1 the overview and video
+page at 1440 px also go to docs/screenshots/ for the README.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +25,18 @@ from dashboard.serve import start_in_thread
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink
 
-from .conftest import MAIN_SLUG, NOW, XSS_SLUG, XSS_TITLE, DashClock, Story, seed_story
+from .conftest import (
+    BLUESKY_RESHARES,
+    MAIN_SLUG,
+    NOW,
+    POSTS_WITH_COUNTERS,
+    URL_ERROR,
+    XSS_SLUG,
+    XSS_TITLE,
+    DashClock,
+    Story,
+    seed_story,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,7 +49,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+README_SHOTS = REPO / "docs" / "screenshots"
 
 
 class Site:
@@ -101,9 +116,14 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     assert [p for p in problems if not any(e in p for e in expected)] == []
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, readme: bool = False) -> None:
+    """A full-page screenshot into test-artifacts/; `readme` ones also refresh the README's
+    images when VIRALWATCH_UPDATE_SCREENSHOTS=1."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if readme and os.environ.get("VIRALWATCH_UPDATE_SCREENSHOTS") == "1":
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SHOTS / f"{name}.png"), full_page=True)
 
 
 def charts_ready(page: Page) -> None:
@@ -129,7 +149,8 @@ def test_overview_loads_and_shows_videos_and_collectors(page: Page) -> None:
     expect(page.locator(".video-card")).to_have_count(2)
     expect(page.locator("#collectors")).to_contain_text("disabled: missing credentials")
     expect(page.locator("#collectors")).to_contain_text("youtube: HTTP 500")
-    shot(page, "overview")
+    expect(page.locator("#collectors")).to_contain_text("ok (limited)")
+    shot(page, "overview", readme=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -147,9 +168,9 @@ def test_video_page_draws_the_expected_traces(page: Page) -> None:
     gaps = page.evaluate("document.getElementById('chart-cumulative_views').layout.shapes.length")
     assert gaps == 2  # reddit rate-limited, youtube failing
     expect(page.locator("#chart-cumulative_views .legendtext").first).to_be_visible()
-    expect(page.locator("#posts-table tbody tr")).to_have_count(23)
+    expect(page.locator("#posts-table tbody tr")).to_have_count(POSTS_WITH_COUNTERS)
     expect(page.locator("#cascade")).to_contain_text("crosspost")
-    shot(page, "video")
+    shot(page, "video", readme=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     charts_ready(page)
@@ -243,6 +264,7 @@ def test_page_refreshes_in_place(page: Page, site: Site) -> None:
     page.goto(f"/videos/{MAIN_SLUG}?platform=youtube")
     charts_ready(page)
     page.evaluate("window.__not_reloaded = true")
+    page.locator("#cascade details.reshares summary").first.click()
     before = trace_points(page, "cumulative_views")["youtube"][-1]
     site.sink.record_observations(
         [
@@ -258,3 +280,30 @@ def test_page_refreshes_in_place(page: Page, site: Site) -> None:
     assert trace_points(page, "cumulative_views")["youtube"][-1] == before + 5_000_000
     assert page.evaluate("window.__not_reloaded") is True
     expect(page.locator("#data-at")).not_to_have_text("")
+    # The cascade fragment was replaced, but the list the reader opened stays open.
+    assert page.evaluate("document.querySelector('#cascade details.reshares').open") is True
+
+
+def test_reshares_fold_into_one_line_that_opens_to_the_list(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}")
+    charts_ready(page)
+    reshares = page.locator("#cascade details.reshares").first
+    expect(reshares.locator("summary")).to_contain_text(f"{BLUESKY_RESHARES} reshares")
+    names = reshares.locator(".reshare-list li")
+    expect(names.first).to_be_hidden()
+    reshares.locator("summary").click()
+    expect(names).to_have_count(200)
+    expect(names.first).to_be_visible()
+    expect(reshares).to_contain_text(f"+{BLUESKY_RESHARES - 200} more")
+    shot(page, "video-reshares-open")
+
+
+def test_unreadable_post_shows_its_error_on_hover(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}?platform=urls")
+    charts_ready(page)
+    badge = page.locator("#posts-table .post-error")
+    expect(badge).to_have_count(1)
+    expect(badge).to_have_attribute("title", f"Last refresh could not read this post: {URL_ERROR}")
+    page.goto("/manage")
+    expect(page.locator(".followed-error")).to_contain_text(URL_ERROR)
+    shot(page, "manage-followed-urls")

@@ -133,3 +133,91 @@ def test_long_post_history_is_thinned_to_the_point_limit(dash_sink, dash_engine)
     series = post_series(dash_engine, post.id, Window("all", None, NOW))
     assert len(series.times) <= MAX_POINTS
     assert series.values["views"][0] == 0 and series.values["views"][-1] == 4299
+
+
+def post(key: str, parent: str | None = None, relation: str | None = None, views=None):
+    return read.PostRow(
+        id=abs(hash(key)) % 10**6, video="v", platform="bluesky", platform_post_id=key,
+        url=None, author=key, text=None, published_at=None, first_seen_at=NOW,
+        matched_by="", parent_platform="bluesky" if parent else None,
+        parent_platform_post_id=parent, relation=relation, is_gone=False, gone_at=None,
+        last_error=None, latest_observed_at=None, views=views, likes=None, shares=None,
+        comments=None, quotes=None,
+    )  # fmt: skip
+
+
+def test_cascade_ranks_trees_by_posts_and_reshares_together() -> None:
+    from dashboard.pages import cascade_tree
+
+    posts = [
+        post("quoted", views=900),
+        post("q1", "quoted", "quote", 50),
+        post("q2", "quoted", "quote", 40),
+        post("viral", views=10),
+        post("q3", "q1", "quote", 5),
+    ]
+    edges = [read.ReshareRow(i, "bluesky", f"r{i}", None, NOW) for i in range(3)]
+    groups = [
+        read.ReshareGroup("bluesky", "viral", 700, edges),
+        read.ReshareGroup("bluesky", "q1", 2, edges[:2]),
+    ]
+    cascade = cascade_tree(posts, groups)
+    assert [t.post.platform_post_id for t in cascade.trees] == ["viral", "quoted"]
+    viral, quoted = cascade.trees
+    assert viral.reshares is groups[0] and viral.children == [] and viral.size == 1
+    assert quoted.size == 4  # itself and three quotes; reshares are not posts
+    assert [c.post.platform_post_id for c in quoted.children] == ["q1", "q2"]
+    assert quoted.children[0].reshares is groups[1]
+    assert cascade.relations == {"reshare": 702, "quote": 3}
+    assert cascade.edges == 705 and cascade.tree_count == 2
+
+
+def test_reposts_chart_ticks_whole_posts_only() -> None:
+    from dashboard.series import Series
+
+    starts = np.array(["2024-05-01T00:00", "2024-05-01T01:00"], dtype="datetime64[s]")
+    ends = starts + np.timedelta64(1, "h")
+    few = Series("v", "reposts", False, 1, starts, ends, {"x": np.array([1, 2])})
+    assert charts.reposts_figure(few).layout.yaxis.dtick == 1
+    many = Series("v", "reposts", False, 1, starts, ends, {"x": np.array([10, 200])})
+    assert charts.reposts_figure(many).layout.yaxis.dtick is None
+
+
+def test_gap_at_the_end_of_the_chart_is_labelled_from_its_right_edge() -> None:
+    from dashboard.series import Gap, Series
+
+    starts = np.array([f"2024-05-01T{h:02d}:00" for h in range(10)], dtype="datetime64[s]")
+    series = Series(
+        "v", "views", True, 1, starts, starts + np.timedelta64(1, "h"), {"x": np.arange(10)}
+    )
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    gaps = [
+        Gap("reddit", "rate_limited", day + timedelta(hours=1), day + timedelta(hours=2), None),
+        Gap("youtube", "failed", day + timedelta(hours=9), day + timedelta(hours=10), None),
+    ]
+    shapes = charts.cumulative_figure(series, gaps).layout.shapes
+    assert [s.label.textposition for s in shapes] == ["top left", "top right"]
+
+
+def test_time_axis_labels_are_short_on_every_tick() -> None:
+    starts = np.array(["2024-05-01T00:00"], dtype="datetime64[s]")
+    from dashboard.series import Series
+
+    series = Series("v", "views", True, 1, starts, starts, {"x": np.array([1])})
+    stops = charts.cumulative_figure(series).layout.xaxis.tickformatstops
+    assert [s.value for s in stops] == ["%H:%M\n%b %-d", "%b %-d\n%Y"]
+
+
+def test_sparkline_with_one_hour_shows_a_dot_not_a_flat_line(dash_client, dash_sink) -> None:
+    from storage.write import VideoInput
+
+    dash_sink.add_video(VideoInput(slug="new-footage", title="New footage", keywords=("k",)))
+    dash_sink.record_posts("new-footage", [PostRef(platform="reddit", platform_post_id="n1")])
+    dash_sink.record_observations([Observation("reddit", "n1", NOW, views=10)])
+    page = dash_client.get("/").text
+    card = page[page.index('id="video-new-footage"') :]
+    card = card[: card.index("</article>")]
+    assert "<polyline" not in card and 'class="spark-dot"' in card
+    assert "collecting… only one hour of data in this range" in card
+    dash_sink.add_video(VideoInput(slug="quiet-footage", title="Quiet", keywords=("q",)))
+    assert "collecting… no readings in this range yet" in dash_client.get("/").text
