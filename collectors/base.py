@@ -118,6 +118,8 @@ class Collector(Protocol):
     default_interval: ClassVar[timedelta]
 
     # Optional attributes the runner reads when present:
+    #   platform: ClassVar[str]               -> the platform its posts belong to, when it is
+    #                                            not `name` (youtube_rss stores youtube posts)
     #   has_counters: ClassVar[bool] = False  -> nothing to refresh (news feeds)
     #   notice: str | None                    -> a reduced mode to show with ok runs
 

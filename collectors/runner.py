@@ -52,8 +52,12 @@ class CollectorRunner:
         sink: Sink,
         clock: Clock,
         client: httpx.AsyncClient | None = None,
+        refreshes: bool = True,
     ) -> None:
         self.collector = collector
+        self.platform: str = getattr(collector, "platform", collector.name)
+        # False when another collector refreshes this platform's posts (see daemon.wire).
+        self.refreshes = refreshes and getattr(collector, "has_counters", True)
         self.sink = sink
         self.clock = clock
         self.state = RunnerState()
@@ -99,12 +103,12 @@ class CollectorRunner:
         if (reason := self._skip_reason(report.started_at)) is not None:
             logger.debug("%s: refresh skipped: %s", self.name, reason)
             return report_skipped(report, reason, self.state)
-        if not getattr(self.collector, "has_counters", True):
-            # Nothing to re-read (e.g. news feeds): record nothing, ask nothing.
+        if not self.refreshes:
+            # Nothing to re-read (news feeds), or another collector reads these counters.
             return report
         cutoff = due_before or report.started_at
         try:
-            posts = await asyncio.to_thread(self.sink.posts_to_refresh, self.name, cutoff)
+            posts = await asyncio.to_thread(self.sink.posts_to_refresh, self.platform, cutoff)
             if not posts:
                 # Nothing due: no request was made, so this run says nothing about the platform
                 # and is not recorded (it would hide a failing discovery on the dashboard).

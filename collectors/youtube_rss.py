@@ -92,6 +92,8 @@ class YouTubeRssCollector:
     """Reads a watch list of channel feeds: new uploads, views and likes, no key."""
 
     name: ClassVar[str] = "youtube_rss"
+    # The same videos the Data API collector reads: one post per video, whichever finds it.
+    platform: ClassVar[str] = "youtube"
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: YouTubeRssSettings) -> None:
@@ -119,7 +121,7 @@ class YouTubeRssCollector:
         if matched is None:
             return None
         return PostRef(
-            platform=cls.name,
+            platform=cls.platform,
             platform_post_id=video_id,
             url=entry.get("link") or f"https://www.youtube.com/watch?v={video_id}",
             author=entry.get("author") or None,
@@ -135,7 +137,7 @@ class YouTubeRssCollector:
         statistics = entry.get("media_statistics") or {}
         rating = entry.get("media_starrating") or {}
         return Observation(
-            platform=cls.name,
+            platform=cls.platform,
             platform_post_id=str(_video_id(entry)),
             observed_at=observed_at,
             views=as_count(statistics.get("views")),

@@ -57,12 +57,17 @@ def test_every_collector_stores_the_footage_with_cascade_parents(tmp_path, sim, 
     assert result.exit_code == 0, result.output
     for line in result.output.splitlines():
         assert " ok " in line, line  # every collector, both passes
+    # youtube_rss finds the same videos as the Data API: stored once, refreshed by the API only.
+    lines = result.output.splitlines()
+    (rss_refresh,) = [line for line in lines if line.startswith("youtube_rss  refresh")]
+    assert rss_refresh.endswith("requests=0")
 
     engine = make_engine(db_url)
     posts = list(read.iter_posts(engine, read.PostFilter()))
     engine.dispose()
     by_platform = Counter(p.platform for p in posts)
-    for platform in (*SPREAD, "youtube_rss", "urls"):
+    assert "youtube_rss" not in by_platform
+    for platform in (*SPREAD, "urls"):
         assert by_platform[platform] > 0, f"nothing stored from {platform}"
 
     now = sim.world.now()

@@ -109,6 +109,7 @@ def wire(
     """Build a runner per enabled collector; record a 'disabled' run for missing credentials."""
     wiring = Wiring()
     classes = collector_classes()
+    refreshed_platforms: set[str] = set()
     for plan in plan_collectors(settings, only):
         if plan.state == "missing credentials":
             logger.warning("%s: disabled: missing credentials; %s", plan.name, plan.detail)
@@ -133,7 +134,11 @@ def wire(
             max_connections=scheduler.max_concurrent_requests,
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
-        wiring.runners.append(CollectorRunner(collector, sink, clock, client))
+        platform = getattr(collector, "platform", plan.name)
+        # Two collectors of one platform (youtube, youtube_rss): the first listed refreshes.
+        refreshes = platform not in refreshed_platforms
+        refreshed_platforms.add(platform)
+        wiring.runners.append(CollectorRunner(collector, sink, clock, client, refreshes))
         wiring.configs[plan.name] = plan.config
         wiring.clients.append(client)
     return wiring

@@ -125,7 +125,7 @@ async def test_discover_finds_footage_uploads_and_skips_routine_ones(
 ):
     found = await _sim_collector(http_client, sim, clock).discover(sim_video)
     assert {r.platform_post_id for r in found} == _footage_ids(sim)
-    assert all(r.platform == "youtube_rss" and r.matched_by for r in found)
+    assert all(r.platform == "youtube" and r.matched_by for r in found)
     assert len(sim.world.requests_to("youtube", "/feeds/videos.xml")) == len(channels(sim.world))
     shorts = [p for p in noise_videos(sim.world) if "#shorts" in p.text]
     assert shorts and not {p.id for p in shorts} & {r.platform_post_id for r in found}
@@ -200,7 +200,7 @@ async def test_runner_stores_feed_uploads_and_counters(
     refreshed = await runner.refresh()
     assert (found.status, refreshed.status) == ("ok", "ok")
     assert found.posts_found == refreshed.observations_written == len(_footage_ids(sim))
-    stored = read.find_post(engine, "youtube_rss", "Qm7cTs2vXa0")
+    stored = read.find_post(engine, "youtube", "Qm7cTs2vXa0")
     counters = sim.world.model.get("youtube", "Qm7cTs2vXa0").counters(sim.world.now())
     assert (stored.views, stored.likes, stored.comments) == (
         counters["views"],
