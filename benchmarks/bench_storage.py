@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collectors.base import Observation, PostRef
+from dashboard.export import OBSERVATION_COLUMNS, write_csv
 from storage import read
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
-from viralwatch.export import OBSERVATION_COLUMNS, write_csv
 
 POSTS = 2_000
 ROUNDS = int(os.environ.get("VIRALWATCH_BENCH_ROUNDS", "50"))  # observations = POSTS * ROUNDS

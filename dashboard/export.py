@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -20,20 +20,64 @@ from dashboard.series import CollectorState, PostSeries, PostTableRow, Series, V
 from storage.read import AppearanceRow, PostRow
 
 METRICS_ORDER = ("views", "likes", "shares", "comments", "quotes")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
+# `viralwatch export` columns, in this order.
+POST_COLUMNS = (
+    "video",
+    "platform",
+    "platform_post_id",
+    "url",
+    "author",
+    "text",
+    "published_at",
+    "first_seen_at",
+    "matched_by",
+    "parent_platform",
+    "parent_platform_post_id",
+    "relation",
+    "is_gone",
+    "gone_at",
+    "latest_observed_at",
+    "views",
+    "likes",
+    "shares",
+    "comments",
+    "quotes",
+    "last_error",
+)
+OBSERVATION_COLUMNS = (
+    "video",
+    "platform",
+    "platform_post_id",
+    "url",
+    "observed_at",
+    "views",
+    "likes",
+    "shares",
+    "comments",
+    "quotes",
+)
 ROWS_PER_CHUNK = 1000
 
 
 def iso_utc(moment: datetime | np.datetime64) -> str:
+    """ISO 8601 in UTC with a Z; fractions of a second only when there are any."""
     if isinstance(moment, np.datetime64):
-        return f"{np.datetime_as_string(moment.astype('datetime64[s]'))}Z"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{np.datetime_as_string(moment.astype('datetime64[us]'))}Z".replace(".000000Z", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def cell(value: Any) -> str:
-    """One CSV cell as text: empty for None, ISO UTC for times, apostrophe before formulas."""
+    """One CSV cell as text: empty for None, ISO UTC for times, an apostrophe before text a
+    spreadsheet would run as a formula."""
+    kind = value.__class__
+    if kind is str:  # the common cases first: exports write millions of cells
+        return "'" + value if value[:1] in FORMULA_FIRST_CHARS else value
     if value is None:
         return ""
+    if kind is int:
+        return str(value)
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, datetime | np.datetime64):
@@ -44,8 +88,26 @@ def cell(value: Any) -> str:
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, int | np.integer):
         return str(int(value))
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return cell(str(value))
+
+
+def write_csv(
+    rows: Iterable[Any],
+    columns: Sequence[str],
+    out: TextIO,
+    on_row: Callable[[], None] | None = None,
+) -> int:
+    """Write a header and one line per row (attributes named by `columns`) to `out`, streaming;
+    returns the row count. `on_row` is called after each row (progress bars)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow([cell(getattr(row, column)) for column in columns])
+        count += 1
+        if on_row is not None:
+            on_row()
+    return count
 
 
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:

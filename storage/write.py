@@ -391,11 +391,16 @@ class _DriverSql:
         self.conn = conn
         self.is_sqlite = conn.dialect.name == "sqlite"
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._formatted: dict[datetime, str] = {}
 
     def timestamp(self, moment: datetime) -> Any:
-        if self.is_sqlite:
-            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
+        if not self.is_sqlite:
+            return moment
+        # A batch shares a handful of times (one clock reading per request): format each once.
+        text = self._formatted.get(moment)
+        if text is None:
+            text = self._formatted[moment] = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text
 
     def _marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)

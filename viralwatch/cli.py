@@ -19,11 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from collectors.base import PostRef, utc_now
 from config.settings import ConfigError, Settings, VideoSettings, find_config_file, load_settings
+from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
 from storage.db import StorageError
 from storage.write import UnknownVideo, VideoExists, VideoInput
 from viralwatch import daemon
-from viralwatch.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 
 
 class SetupError(click.ClickException):

@@ -1,4 +1,4 @@
-"""CLI CSV cells: NULL stays empty, times are ISO UTC, formulas are neutralised."""
+"""CSV for `viralwatch export`: cells: NULL stays empty, times are ISO UTC, formulas are neutralised."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from viralwatch.export import csv_cell, write_csv
+from dashboard.export import cell as csv_cell
+from dashboard.export import write_csv
 
 
 @pytest.mark.parametrize(
@@ -21,8 +22,8 @@ from viralwatch.export import csv_cell, write_csv
         ("\tx", "'\tx"),
         ("plain title", "plain title"),
         ("", ""),
-        (-2, -2),
-        (None, None),
+        (-2, "-2"),
+        (None, ""),
         (True, "true"),
     ],
 )
