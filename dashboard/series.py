@@ -481,11 +481,24 @@ class CollectorState:
     retry_at: datetime | None
 
 
+def _worse(run: RunRow, than: RunRow) -> bool:
+    """Whether `run` should stand for its collector rather than `than`."""
+    if (run.status == "ok") != (than.status == "ok"):
+        return run.status != "ok"
+    return run.started_at > than.started_at
+
+
 def collector_states(
     settings: Settings, runs: Sequence[RunRow], now: datetime
 ) -> list[CollectorState]:
     """Each configured collector's state from its latest run and its settings."""
-    latest = {run.collector: run for run in runs}
+    # A collector is as healthy as the worse of its latest discovery and refresh runs: a
+    # refresh that works must not hide a discovery that keeps failing.
+    latest: dict[str, RunRow] = {}
+    for run in runs:
+        current = latest.get(run.collector)
+        if current is None or _worse(run, current):
+            latest[run.collector] = run
     sections = settings.collectors.sections()
     states = []
     for name in platform_order([*sections, *latest]):

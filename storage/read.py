@@ -233,10 +233,10 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
 
 
 def latest_runs(engine: Engine) -> list[RunRow]:
-    """The most recent run of each collector (any kind)."""
+    """The most recent run of each collector and kind (discover, refresh), by collector."""
     newest = (
         select(CollectorRun.collector, func.max(CollectorRun.id).label("id"))
-        .group_by(CollectorRun.collector)
+        .group_by(CollectorRun.collector, CollectorRun.kind)
         .subquery()
     )
     query = (

@@ -35,8 +35,8 @@ async def test_successful_passes_store_posts_and_observations(
     assert (found.status, refreshed.status) == ("ok", "ok")
     assert found.posts_found == refreshed.observations_written == 2
     assert found.requests >= 1 and refreshed.requests == 1
-    (run,) = read.latest_runs(engine)
-    assert run.kind == "refresh" and run.observations_written == 2
+    runs = {run.kind: run for run in read.latest_runs(engine)}
+    assert runs["discover"].posts_found == 2 and runs["refresh"].observations_written == 2
 
 
 async def test_rate_limit_defers_the_next_run_until_retry_after(

@@ -698,3 +698,42 @@ def test_collector_notice_is_shown_as_ok_limited(dash_client: TestClient) -> Non
     )
     assert "ok (limited)" in row
     assert f'<td class="notice-text"><span class="sr-only">notice: </span>{BLUESKY_NOTICE}' in row
+
+
+def test_a_failing_discovery_is_not_hidden_by_a_later_good_refresh(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from collectors.base import RunReport
+    from config.settings import load_settings
+    from dashboard.series import collector_states
+    from storage import read
+    from storage.db import make_engine, upgrade
+    from storage.write import StorageSink
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'runs.db'}")
+    upgrade(engine)
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    sink = StorageSink(engine, lambda: t)
+    sink.record_run(
+        RunReport(
+            "hackernews",
+            "discover",
+            t,
+            t,
+            status="failed",
+            error_message="hackernews: server error HTTP 503; will retry",
+        )
+    )
+    later = t + timedelta(minutes=5)
+    sink.record_run(RunReport("hackernews", "refresh", later, later, status="ok"))
+    states = {
+        s.name: s for s in collector_states(load_settings(None), read.latest_runs(engine), later)
+    }
+    assert states["hackernews"].state == "failing"
+    assert "HTTP 503" in states["hackernews"].error_message
+    sink.record_run(RunReport("hackernews", "discover", later, later, status="ok"))
+    states = {
+        s.name: s for s in collector_states(load_settings(None), read.latest_runs(engine), later)
+    }
+    assert states["hackernews"].state == "ok"
+    engine.dispose()

@@ -129,7 +129,8 @@ def test_remove_video_deletes_its_posts_and_observations(sink, video, engine, cl
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
 
 
-def test_runs_are_recorded_and_latest_per_collector_is_read_back(sink, engine, clock):
+def test_runs_are_recorded_and_latest_per_collector_and_kind_is_read_back(sink, engine, clock):
+    sink.record_run(RunReport("x", "discover", clock(), clock(), status="failed"))
     sink.record_run(RunReport("x", "discover", clock(), clock(), status="ok"))
     sink.record_run(
         RunReport(
@@ -142,7 +143,8 @@ def test_runs_are_recorded_and_latest_per_collector_is_read_back(sink, engine, c
             retry_at=clock.advance(minutes=5),
         )
     )
-    (run,) = read.latest_runs(engine)
+    discover, run = sorted(read.latest_runs(engine), key=lambda r: r.kind)
+    assert (discover.kind, discover.status) == ("discover", "ok")
     assert (run.status, run.error_message, run.retry_at) == (
         "rate_limited",
         "x: rate limited",
