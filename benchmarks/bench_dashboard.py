@@ -124,6 +124,9 @@ def _fill_observations(
     rates = rng.integers(5, 500, COUNTED_POSTS)
     deltas = np.zeros((len(PLATFORMS), hours, 4), dtype=np.int64)
     readings = [[0] * hours for _ in PLATFORMS]
+    # The same growth per 5-minute bucket (each post is read at minute k % 60 of every hour).
+    deltas5 = np.zeros((len(PLATFORMS), hours, 12, 4), dtype=np.int64)
+    readings5 = np.zeros((len(PLATFORMS), hours, 12), dtype=np.int64)
     rows: list[tuple[Any, ...]] = []
     latest: list[tuple[Any, ...]] = []
     count = 0
@@ -136,6 +139,8 @@ def _fill_observations(
         for h in at_hours.tolist():
             readings[platform_of[k]][h] += 1
         minute = k % 60
+        np.add.at(deltas5[platform_of[k], :, minute // 5], at_hours, step)
+        np.add.at(readings5[platform_of[k], :, minute // 5], at_hours, 1)
         post_id = ids[f"p{k}"]
         rows.extend(
             (post_id, stamps[h * 60 + minute], v, lk, sh, cm)
@@ -163,6 +168,24 @@ def _fill_observations(
                 for p in range(len(PLATFORMS))
                 for h in range(hours)
                 if readings[p][h]
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO video_5min (video_id, platform, bucket_start, views_delta, "
+            "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            [
+                (
+                    video_id,
+                    PLATFORMS[p],
+                    stamps[h * 60 + b * 5],
+                    *deltas5[p, h, b].tolist(),
+                    int(readings5[p, h, b]),
+                )
+                for p in range(len(PLATFORMS))
+                for h in range(hours)
+                for b in range(12)
+                if readings5[p, h, b]
             ],
         )
     conn.execute("ANALYZE")

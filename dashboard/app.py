@@ -38,6 +38,7 @@ from config.settings import Settings, VideoSettings
 from dashboard import charts, export, pages, security
 from dashboard.pages import TableParams, View
 from dashboard.series import (
+    BUCKET_NAMES,
     METRICS,
     SERIES_METRICS,
     BadParameter,
@@ -66,6 +67,11 @@ NOTICES = {
     "url-known": "That post URL is already followed.",
 }
 PLURALS = {"reply": "replies", "child": "children"}
+BUCKET_DESCRIPTION = (
+    "Bucket size: auto (5 minutes for ranges up to 24 h, else 1 hour or coarser, at most 2000 "
+    f"points), or one of {', '.join(BUCKET_NAMES)} (5m, 10m, 15m, 30m: minutes; sizes under an "
+    "hour read the 5-minute rollup). A size giving more than 2000 buckets is refused (400)."
+)
 RANGE_LABELS = {"1h": "1 h", "24h": "24 h", "7d": "7 days", "all": "All", "custom": "Custom"}
 SORT_LABELS = {
     "views": "Views",
@@ -641,14 +647,16 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         slug: str,
         view: ViewDep,
         metric: Annotated[str, Query(description=f"One of {', '.join(SERIES_METRICS)}")] = "views",
-        bucket: Annotated[
-            str | None, Query(description="auto, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d")
-        ] = None,
+        bucket: Annotated[str | None, Query(description=BUCKET_DESCRIPTION)] = None,
         cumulative: Annotated[
             bool, Query(description="Running totals (reposts: always per bucket)")
         ] = True,
     ) -> Response:
-        """A metric over time per platform, bucketed on the server (at most 2000 points)."""
+        """A metric over time per platform, bucketed on the server (at most 2000 points).
+
+        Ranges up to 24 hours come in 5-minute buckets (at most 288 points), longer ones in
+        hourly or coarser buckets. `bucket_minutes` gives the bucket size; `bucket_hours` is the
+        same in hours (a fraction for buckets under an hour)."""
         video_or_404(slug)
         series = build_series(slug, view, metric, bucket, cumulative)
         return _json(
@@ -656,7 +664,8 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
                 "video": slug,
                 "metric": series.metric,
                 "cumulative": series.cumulative,
-                "bucket_hours": series.bucket_hours,
+                "bucket_minutes": series.bucket_minutes,
+                "bucket_hours": _hours(series.bucket_minutes),
                 "bucket_starts": [export.iso_utc(t) for t in series.starts],
                 "times": [export.iso_utc(t) for t in series.times],
                 "platforms": {p: v for p, v in series.values.items()},
@@ -667,12 +676,12 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
     def build_series(
         slug: str, view: View, metric: str, bucket: str | None, cumulative: bool
     ) -> Any:
-        hours = parse_bucket(bucket)
+        minutes = parse_bucket(bucket)
         if metric == "reposts":
             appearances = read.post_appearances(engine, slug, platforms=view.platforms)
-            return repost_series(appearances, slug, view.window, hours)
+            return repost_series(appearances, slug, view.window, minutes)
         return counter_series(
-            engine, slug, metric, view.window, view.platforms, hours, cumulative=cumulative
+            engine, slug, metric, view.window, view.platforms, minutes, cumulative=cumulative
         )
 
     def read_gaps(view: View) -> list[Any]:
@@ -730,9 +739,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         slug: str,
         view: ViewDep,
         metric: Annotated[str, Query(description=f"One of {', '.join(SERIES_METRICS)}")] = "views",
-        bucket: Annotated[
-            str | None, Query(description="auto, 1h, 2h, 3h, 6h, 12h, 1d, 2d, 7d")
-        ] = None,
+        bucket: Annotated[str | None, Query(description=BUCKET_DESCRIPTION)] = None,
         cumulative: Annotated[bool, Query()] = True,
     ) -> Response:
         """A chart's data: one row per platform and time bucket."""
@@ -897,6 +904,10 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Res
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _hours(minutes: int) -> int | float:
+    return minutes // 60 if minutes % 60 == 0 else minutes / 60
 
 
 def _summary_json(summary: Any) -> dict[str, Any]:

@@ -67,6 +67,13 @@ def time_strings(times: np.ndarray) -> list[str]:
     return [s.replace("T", " ") for s in np.datetime_as_string(times.astype("datetime64[s]"))]
 
 
+def bucket_label(minutes: int) -> str:
+    """A bucket size as chart titles say it: hour, 6 h, 5 min."""
+    if minutes == 60:
+        return "hour"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
 def _rgba(hex_color: str, alpha: float) -> str:
     red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red}, {green}, {blue}, {alpha})"
@@ -148,6 +155,10 @@ def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
     x = time_strings(series.times)
     figure = go.Figure(layout=_layout(f"Cumulative {series.metric} by platform", series.metric))
     for platform, values in series.values.items():
+        if not np.any(np.nan_to_num(values)):
+            # Nothing counted: the platform hides this counter (Reddit views) or nothing grew;
+            # a flat zero band would read as "zero views", which empty is not.
+            continue
         color = platform_color(platform)
         figure.add_trace(
             go.Scatter(
@@ -173,8 +184,9 @@ def _axis_end(series: Series) -> np.datetime64 | None:
 
 def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
     """New reposts per bucket, stacked bars by platform."""
-    per = "hour" if series.bucket_hours == 1 else f"{series.bucket_hours} h"
-    figure = go.Figure(layout=_layout(f"New reposts per {per}", "posts"))
+    figure = go.Figure(
+        layout=_layout(f"New reposts per {bucket_label(series.bucket_minutes)}", "posts")
+    )
     x = time_strings(series.starts)
     for platform, values in series.values.items():
         figure.add_trace(

@@ -1,8 +1,9 @@
 """Query parameters and server-side aggregation: rows from storage/read.py -> numpy series.
 
 Every chart, JSON response and CSV download is built from the functions here, so the three
-renderings always agree. Series are bucketed in time (whole hours, because the rollup is hourly)
-and never exceed MAX_POINTS points per trace.
+renderings always agree. Series are bucketed in time on the grid of the rollup they read:
+5 minutes for windows up to 24 hours (at most 288 points), whole hours for longer or open ones
+(the hourly rollup); they never exceed MAX_POINTS points per trace.
 """
 
 from __future__ import annotations
@@ -41,15 +42,31 @@ SERIES_METRICS = (*METRICS, "reposts")
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 RANGE_CHOICES = ("1h", "24h", "7d", "all", "custom")
 MAX_POINTS = 2000
+# Windows up to FINE_SPAN long are drawn in FINE_MINUTES buckets from the 5-minute rollup.
+FINE_SPAN = timedelta(hours=24)
+FINE_MINUTES = 5
 BUCKET_HOURS = (1, 2, 3, 6, 12, 24, 48, 168)
-BUCKET_NAMES = {"1h": 1, "2h": 2, "3h": 3, "6h": 6, "12h": 12, "1d": 24, "2d": 48, "7d": 168}
+# Bucket names the API accepts -> minutes. Sizes under an hour read the 5-minute rollup.
+BUCKET_NAMES = {
+    "5m": 5,
+    "10m": 10,
+    "15m": 15,
+    "30m": 30,
+    "1h": 60,
+    "2h": 120,
+    "3h": 180,
+    "6h": 360,
+    "12h": 720,
+    "1d": 1440,
+    "2d": 2880,
+    "7d": 10080,
+}
 FAILING = {
     "failed": "failing",
     "rate_limited": "rate-limited",
     "auth_failed": "credentials rejected",
 }
 _PLATFORM_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
-HOUR = np.timedelta64(1, "h")
 
 
 class BadParameter(ValueError):
@@ -67,8 +84,14 @@ class Window:
     end_text: str = ""
 
 
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+def floor_to(moment: datetime, minutes: int) -> datetime:
+    """`moment` rounded down to a multiple of `minutes` (a divisor of 60, or 60) in its hour."""
+    return moment.replace(minute=moment.minute - moment.minute % minutes, second=0, microsecond=0)
+
+
+def ceil_to(moment: datetime, minutes: int) -> datetime:
+    floored = floor_to(moment, minutes)
+    return floored if floored == moment else floored + timedelta(minutes=minutes)
 
 
 def parse_time(name: str, value: str) -> datetime:
@@ -121,7 +144,7 @@ def parse_platforms(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_bucket(value: str | None) -> int | None:
-    """Bucket size in hours from "1h", "6h", "1d"…; None (or "auto") picks one."""
+    """Bucket size in minutes from "5m", "1h", "6h", "1d"…; None (or "auto") picks one."""
     if value in (None, "", "auto"):
         return None
     if value not in BUCKET_NAMES:
@@ -134,6 +157,28 @@ def parse_bucket(value: str | None) -> int | None:
 def platform_order(names: Iterable[str]) -> list[str]:
     known = {name: i for i, name in enumerate(PLATFORMS)}
     return sorted(set(names), key=lambda n: (known.get(n, len(known)), n))
+
+
+def is_fine(window: Window) -> bool:
+    """Whether `window` is short enough for 5-minute buckets (FINE_SPAN at most)."""
+    return window.since is not None and window.until - window.since <= FINE_SPAN
+
+
+def grid_minutes(window: Window, bucket_minutes: int | None) -> int:
+    """The grid (and rollup) a series of `bucket_minutes` (None: auto) is built on: 5 or 60."""
+    if bucket_minutes is None:
+        return FINE_MINUTES if is_fine(window) else 60
+    return 60 if bucket_minutes % 60 == 0 else FINE_MINUTES
+
+
+def axis_start(window: Window, grid: int) -> datetime | None:
+    """The first grid boundary at or after the window's start, so a 24-hour window has 288
+    five-minute buckets and an hour 12 (what came before is the cumulative baseline). A window
+    shorter than one grid step starts at the boundary before. None for an open window."""
+    if window.since is None:
+        return None
+    start = ceil_to(window.since, grid)
+    return start if start < window.until else floor_to(window.since, grid)
 
 
 def auto_bucket_hours(span_hours: int) -> int:
@@ -163,10 +208,14 @@ class Series:
     video: str
     metric: str
     cumulative: bool
-    bucket_hours: int
+    bucket_minutes: int
     starts: np.ndarray
     ends: np.ndarray
     values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def bucket_hours(self) -> float:
+        return self.bucket_minutes / 60
 
     @property
     def times(self) -> np.ndarray:
@@ -174,13 +223,30 @@ class Series:
         return self.ends if self.cumulative else self.starts
 
 
-def _axis(t0: datetime, until: datetime, bucket_hours: int | None) -> tuple[int, np.ndarray]:
-    first = to_datetime64(floor_hour(t0))
-    last = to_datetime64(floor_hour(until - timedelta(microseconds=1)))
-    span_hours = max(1, int((last - first) / HOUR) + 1)
-    hours = bucket_hours or auto_bucket_hours(span_hours)
-    count = math.ceil(span_hours / hours)
-    return hours, first + np.arange(count) * np.timedelta64(hours, "h")
+def _axis(
+    t0: datetime, until: datetime, grid: int, bucket_minutes: int | None
+) -> tuple[int, np.ndarray]:
+    """Bucket size in minutes and bucket starts from `t0` (on the grid) up to `until`.
+
+    Raises BadParameter when a requested bucket size would give more than MAX_POINTS buckets.
+    """
+    step = np.timedelta64(grid, "m")
+    first = to_datetime64(t0)
+    last = to_datetime64(floor_to(until - timedelta(microseconds=1), grid))
+    span_steps = max(1, int((last - first) // step) + 1)
+    if bucket_minutes is not None:
+        minutes = bucket_minutes
+    elif grid == FINE_MINUTES:
+        minutes = FINE_MINUTES
+    else:
+        minutes = auto_bucket_hours(span_steps) * 60
+    count = math.ceil(span_steps * grid / minutes)
+    if count > MAX_POINTS:
+        raise BadParameter(
+            f"bucket: {count} buckets of {minutes} minutes in this range, over the "
+            f"{MAX_POINTS} allowed; pick a larger bucket or auto"
+        )
+    return minutes, first + np.arange(count) * np.timedelta64(minutes, "m")
 
 
 def counter_series(
@@ -189,23 +255,31 @@ def counter_series(
     metric: str,
     window: Window,
     platforms: Sequence[str] = (),
-    bucket_hours: int | None = None,
+    bucket_minutes: int | None = None,
     *,
     cumulative: bool = True,
 ) -> Series:
-    """Growth of `metric` per platform from the hourly rollup, cumulative (from the first data,
-    not from the window start) unless `cumulative` is False."""
+    """Growth of `metric` per platform from the rollups, cumulative (from the first data, not
+    from the window start) unless `cumulative` is False.
+
+    Windows up to 24 hours (and buckets under an hour) read the 5-minute rollup, others the
+    hourly one; `bucket_minutes` None picks the size. Raises BadParameter for an unknown metric
+    or too many buckets.
+    """
     if metric not in METRICS:
         raise BadParameter(
             f"metric: {metric[:20]!r} is unknown; use one of {', '.join(SERIES_METRICS)}"
         )
-    since = floor_hour(window.since) if window.since else None
-    rows = read.hourly_deltas(engine, video, platforms=platforms, since=since, until=window.until)
-    t0 = since or (rows[0].bucket_start if rows else floor_hour(window.until))
-    hours, starts = _axis(t0, window.until, bucket_hours)
+    grid = grid_minutes(window, bucket_minutes)
+    since = axis_start(window, grid)
+    rows = read.rollup_deltas(
+        engine, video, bucket_minutes=grid, platforms=platforms, since=since, until=window.until
+    )
+    t0 = since or (rows[0].bucket_start if rows else floor_to(window.until, grid))
+    minutes, starts = _axis(t0, window.until, grid, bucket_minutes)
     baseline: dict[str, int] = {}
     if since is not None and cumulative:
-        for row in read.hourly_totals_before(engine, video, since, platforms=platforms):
+        for row in read.rollup_totals_before(engine, video, since, platforms=platforms):
             baseline[row.platform] = getattr(row, metric)
     by_platform: dict[str, list[tuple[np.datetime64, int]]] = {p: [] for p in baseline}
     for row in rows:
@@ -218,39 +292,44 @@ def counter_series(
         points = by_platform[platform]
         if points:
             at = np.array([p[0] for p in points], dtype="datetime64[s]")
-            index = ((at - starts[0]) / np.timedelta64(hours, "h")).astype(np.int64)
+            index = ((at - starts[0]) // np.timedelta64(minutes, "m")).astype(np.int64)
             np.add.at(amounts, index, np.array([p[1] for p in points], dtype=np.int64))
         values[platform] = np.cumsum(amounts) + baseline.get(platform, 0) if cumulative else amounts
-    return Series(video, metric, cumulative, hours, starts, _ends(starts, hours, window), values)
+    return Series(
+        video, metric, cumulative, minutes, starts, _ends(starts, minutes, window), values
+    )
 
 
-def _ends(starts: np.ndarray, hours: int, window: Window) -> np.ndarray:
-    return np.minimum(starts + np.timedelta64(hours, "h"), to_datetime64(window.until))
+def _ends(starts: np.ndarray, minutes: int, window: Window) -> np.ndarray:
+    return np.minimum(starts + np.timedelta64(minutes, "m"), to_datetime64(window.until))
 
 
 def repost_series(
     appearances: Sequence[AppearanceRow],
     video: str,
     window: Window,
-    bucket_hours: int | None = None,
+    bucket_minutes: int | None = None,
 ) -> Series:
-    """New reposts per bucket and platform, by when each post appeared."""
+    """New reposts per bucket and platform, by when each post appeared, on the same buckets as
+    `counter_series` for the window."""
+    grid = grid_minutes(window, bucket_minutes)
+    since = axis_start(window, grid)
     inside = [
         a
         for a in appearances
-        if (window.since is None or a.appeared_at >= window.since) and a.appeared_at < window.until
+        if (since is None or a.appeared_at >= since) and a.appeared_at < window.until
     ]
-    t0 = window.since or (inside[0].appeared_at if inside else window.until)
-    hours, starts = _axis(t0, window.until, bucket_hours)
+    t0 = since or floor_to(inside[0].appeared_at if inside else window.until, grid)
+    minutes, starts = _axis(t0, window.until, grid, bucket_minutes)
     grouped: dict[str, list[np.datetime64]] = {}
     for a in inside:
         grouped.setdefault(a.platform, []).append(to_datetime64(a.appeared_at))
     values = {}
     for platform in platform_order(grouped):
         at = np.array(grouped[platform], dtype="datetime64[s]")
-        index = ((at - starts[0]) // np.timedelta64(hours, "h")).astype(np.int64)
+        index = ((at - starts[0]) // np.timedelta64(minutes, "m")).astype(np.int64)
         values[platform] = np.bincount(index, minlength=len(starts)).astype(np.int64)
-    return Series(video, "reposts", False, hours, starts, _ends(starts, hours, window), values)
+    return Series(video, "reposts", False, minutes, starts, _ends(starts, minutes, window), values)
 
 
 def first_appearances(appearances: Sequence[AppearanceRow]) -> list[AppearanceRow]:
@@ -407,32 +486,52 @@ class VideoSummary:
     growth_window: int
     sparkline: np.ndarray
     last_observed_at: datetime | None
+    sparkline_minutes: int = 60
+    """The bucket size behind the sparkline: 5 for windows up to 24 hours, else 60."""
 
 
 def video_summaries(
     engine: Engine, window: Window, platforms: Sequence[str], now: datetime, slug: str | None = None
 ) -> list[VideoSummary]:
-    """Overview rows: totals from the latest counters, growth and sparkline from the rollup.
+    """Overview rows: totals from the latest counters, growth and sparkline from the rollups.
 
-    Growth "last hour" and "24 h" cover whole hourly buckets starting at or after now minus
-    1 hour / 24 hours (the rollup is hourly).
+    Growth "last hour" and "24 h" sum the 5-minute buckets of the last 60 minutes / 24 hours
+    (12 / 288 buckets, the newest one still filling). Growth in the window and the sparkline
+    use the window's buckets, as its charts do.
     """
     totals = read.platform_totals(engine, video=slug, platforms=platforms)
-    day_ago = floor_hour(now - timedelta(hours=24))
-    hour_ago = floor_hour(now - timedelta(hours=1))
-    since = min(day_ago, floor_hour(window.since)) if window.since else None
-    hourly = read.hourly_deltas(
-        engine, slug, platforms=platforms, since=since, until=now, by_platform=False
+    day_ago = ceil_to(now - timedelta(hours=24), FINE_MINUTES)
+    hour_ago = ceil_to(now - timedelta(hours=1), FINE_MINUTES)
+    recent = read.rollup_deltas(
+        engine,
+        slug,
+        bucket_minutes=FINE_MINUTES,
+        platforms=platforms,
+        since=day_ago,
+        until=now,
+        by_platform=False,
     )
+    grid = grid_minutes(window, None)
+    since = axis_start(window, grid)
+    if grid == FINE_MINUTES and since is not None and since >= day_ago and window.until == now:
+        windowed = [r for r in recent if r.bucket_start >= since]
+    else:
+        windowed = read.rollup_deltas(
+            engine,
+            slug,
+            bucket_minutes=grid,
+            platforms=platforms,
+            since=since,
+            until=window.until,
+            by_platform=False,
+        )
     summaries = []
     for video in read.list_videos(engine):
         if slug is not None and video.slug != slug:
             continue
         mine = [t for t in totals if t.video == video.slug]
-        hours = [h for h in hourly if h.video == video.slug]
-        in_window = [
-            h for h in hours if window.since is None or h.bucket_start >= floor_hour(window.since)
-        ]
+        buckets = [r for r in recent if r.video == video.slug]
+        in_window = [r for r in windowed if r.video == video.slug]
         observed = [t.last_observed_at for t in mine if t.last_observed_at]
         summaries.append(
             VideoSummary(
@@ -441,26 +540,28 @@ def video_summaries(
                 reshares=sum(t.reshares for t in mine),
                 totals={m: sum(getattr(t, m) for t in mine) for m in METRICS},
                 platforms=platform_order(t.platform for t in mine if t.posts),
-                growth_1h=sum(h.views for h in hours if h.bucket_start >= hour_ago),
-                growth_24h=sum(h.views for h in hours if h.bucket_start >= day_ago),
-                growth_window=sum(h.views for h in in_window),
-                sparkline=_sparkline(in_window),
+                growth_1h=sum(r.views for r in buckets if r.bucket_start >= hour_ago),
+                growth_24h=sum(r.views for r in buckets),
+                growth_window=sum(r.views for r in in_window),
+                sparkline=_sparkline(in_window, grid),
                 last_observed_at=max(observed) if observed else None,
+                sparkline_minutes=grid,
             )
         )
     return summaries
 
 
-def _sparkline(hours: Sequence[read.HourlyRow], points: int = 48) -> np.ndarray:
-    """Cumulative views over the rows, thinned to at most `points` values."""
-    if not hours:
+def _sparkline(rows: Sequence[read.RollupRow], minutes: int, points: int = 48) -> np.ndarray:
+    """Cumulative views over the rows (buckets of `minutes`), thinned to at most `points`."""
+    if not rows:
         return np.zeros(0, dtype=np.int64)
-    first = to_datetime64(hours[0].bucket_start)
+    step = np.timedelta64(minutes, "m")
+    first = to_datetime64(rows[0].bucket_start)
     index = np.array(
-        [int((to_datetime64(h.bucket_start) - first) / HOUR) for h in hours], dtype=np.int64
+        [int((to_datetime64(r.bucket_start) - first) // step) for r in rows], dtype=np.int64
     )
     amounts = np.zeros(int(index[-1]) + 1, dtype=np.int64)
-    np.add.at(amounts, index, np.array([h.views for h in hours], dtype=np.int64))
+    np.add.at(amounts, index, np.array([r.views for r in rows], dtype=np.int64))
     cumulative = np.cumsum(amounts)
     if len(cumulative) > points:
         picks = np.linspace(0, len(cumulative) - 1, points).round().astype(np.int64)

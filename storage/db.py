@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -59,9 +62,43 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Advisory-lock key that serialises schema upgrades of daemons starting together on PostgreSQL.
+UPGRADE_LOCK_KEY = 0x76697261  # "vira"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Create or upgrade the schema to `revision` (idempotent).
+
+    Processes starting at once on one database take turns: the first migrates, the others then
+    find the schema current (an advisory lock on PostgreSQL, a lock file beside a SQLite file).
+    """
+    if engine.dialect.name == "sqlite":
+        with _sqlite_upgrade_lock(engine.url.database):
+            command.upgrade(alembic_config(engine), revision)
+        return
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": UPGRADE_LOCK_KEY})
+            lock.commit()
+
+
+@contextmanager
+def _sqlite_upgrade_lock(database: str | None) -> Iterator[None]:
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.upgrade-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def describe_url(engine: Engine) -> str:

@@ -120,14 +120,12 @@ class Observation(Base):
     quotes: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class VideoHourly(Base):
-    """Per video, platform and hour: how much each counter grew (sum of per-post deltas).
+class RollupColumns:
+    """Per video, platform and time bucket: how much each counter grew (sum of per-post deltas).
 
-    A running sum over hours gives the cumulative totals the charts draw, in milliseconds, without
-    touching the raw observations.
+    Shared by the hourly and 5-minute rollups, which write.py keeps consistent: the 5-minute
+    buckets of an hour add up to that hour's row.
     """
-
-    __tablename__ = "video_hourly"
 
     video_id: Mapped[int] = mapped_column(
         ForeignKey("tracked_videos.id", ondelete="CASCADE"), primary_key=True
@@ -140,6 +138,23 @@ class VideoHourly(Base):
     comments_delta: Mapped[int] = mapped_column(BigInteger, default=0)
     quotes_delta: Mapped[int] = mapped_column(BigInteger, default=0)
     observations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VideoHourly(RollupColumns, Base):
+    """Counter growth per video, platform and hour.
+
+    A running sum over hours gives the cumulative totals the charts draw, in milliseconds, without
+    touching the raw observations.
+    """
+
+    __tablename__ = "video_hourly"
+
+
+class Video5Min(RollupColumns, Base):
+    """Counter growth per video, platform and 5 minutes: the short ranges' charts (up to 288
+    points a day) and the exact "last hour" growth."""
+
+    __tablename__ = "video_5min"
 
 
 class CollectorRun(Base):

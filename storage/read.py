@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, case, func, or_, select
 
-from storage.models import CollectorRun, Post, TrackedVideo, VideoHourly
+from storage.models import CollectorRun, Post, RollupColumns, TrackedVideo, Video5Min, VideoHourly
 from storage.models import Observation as ObservationRow
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
@@ -285,8 +285,8 @@ class PlatformTotalsRow:
 
 
 @dataclass(frozen=True, slots=True)
-class HourlyRow:
-    """Counter growth in one hourly bucket (`video` summed over platforms when platform is "")."""
+class RollupRow:
+    """Counter growth in one rollup bucket (`video` summed over platforms when platform is "")."""
 
     video: str
     platform: str
@@ -325,14 +325,8 @@ class CounterRow:
 
 
 _COUNTERS = ("views", "likes", "shares", "comments", "quotes")
-_HOURLY_SUMS = (
-    VideoHourly.views_delta,
-    VideoHourly.likes_delta,
-    VideoHourly.shares_delta,
-    VideoHourly.comments_delta,
-    VideoHourly.quotes_delta,
-    VideoHourly.observations,
-)
+# Bucket size in minutes -> the rollup table write.py keeps at that size.
+ROLLUPS: dict[int, type[RollupColumns]] = {5: Video5Min, 60: VideoHourly}
 POST_SORTS = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
 
 
@@ -383,64 +377,95 @@ def platform_totals(
         ]
 
 
-def hourly_deltas(
+def rollup_table(bucket_minutes: int) -> type[RollupColumns]:
+    """The rollup with buckets of `bucket_minutes` (a key of ROLLUPS); ValueError otherwise."""
+    try:
+        return ROLLUPS[bucket_minutes]
+    except KeyError:
+        sizes = ", ".join(str(m) for m in ROLLUPS)
+        raise ValueError(f"no {bucket_minutes}-minute rollup; use one of {sizes}") from None
+
+
+def _sums(table: type[RollupColumns]) -> tuple[Any, ...]:
+    return (
+        *(func.sum(getattr(table, f"{c}_delta")) for c in _COUNTERS),
+        func.sum(table.observations),
+    )
+
+
+def rollup_deltas(
     engine: Engine,
     video: str | None = None,
     *,
+    bucket_minutes: int = 60,
     platforms: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
     by_platform: bool = True,
-) -> list[HourlyRow]:
-    """Hourly counter growth from the rollup, oldest first.
+) -> list[RollupRow]:
+    """Counter growth per bucket from the `bucket_minutes` rollup (5 or 60), oldest first.
 
     With `video` None every video is returned; with `by_platform` False platforms are summed
-    (platform is then ""). `since`/`until` bound bucket_start (inclusive, exclusive).
+    (platform is then ""). `since`/`until` bound bucket_start (inclusive, exclusive). Raises
+    ValueError for a size with no rollup.
     """
+    table = rollup_table(bucket_minutes)
     keys: list[Any] = [TrackedVideo.slug]
     if by_platform:
-        keys.append(VideoHourly.platform)
+        keys.append(table.platform)
     query = (
-        select(*keys, VideoHourly.bucket_start, *(func.sum(c) for c in _HOURLY_SUMS))
-        .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
-        .group_by(*keys, VideoHourly.bucket_start)
-        .order_by(VideoHourly.bucket_start, *keys)
+        select(*keys, table.bucket_start, *_sums(table))
+        .join(TrackedVideo, TrackedVideo.id == table.video_id)
+        .group_by(*keys, table.bucket_start)
+        .order_by(table.bucket_start, *keys)
     )
-    query = _hourly_where(query, video, platforms, since, until)
+    query = _rollup_where(query, table, video, platforms, since, until)
     rows = []
     with engine.connect() as conn:
         for r in conn.execute(query):
             platform = r[1] if by_platform else ""
             start = 2 if by_platform else 1
             rows.append(
-                HourlyRow(r[0], platform, r[start], *(int(v or 0) for v in tuple(r)[start + 1 :]))
+                RollupRow(r[0], platform, r[start], *(int(v or 0) for v in tuple(r)[start + 1 :]))
             )
     return rows
 
 
-def hourly_totals_before(
+def rollup_totals_before(
     engine: Engine, video: str, before: datetime, *, platforms: Sequence[str] = ()
-) -> list[HourlyRow]:
-    """Per platform, the growth summed over all buckets before `before` (a cumulative baseline).
+) -> list[RollupRow]:
+    """Per platform, the growth summed over everything before `before` (a cumulative baseline),
+    which must fall on a 5-minute boundary.
 
-    Rows carry bucket_start = `before`.
+    Whole hours come from the hourly rollup and the rest of the last hour from the 5-minute one
+    (the two agree, and this reads at most 11 rows of the finer one per platform). Rows carry
+    bucket_start = `before`. Raises ValueError when `before` is not on a 5-minute boundary.
     """
-    query: Select[*tuple[Any, ...]] = (
-        select(VideoHourly.platform, *(func.sum(c) for c in _HOURLY_SUMS))
-        .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
-        .group_by(VideoHourly.platform)
-        .order_by(VideoHourly.platform)
-    )
-    query = _hourly_where(query, video, platforms, None, before)
+    if before.minute % 5 or before.second or before.microsecond:
+        raise ValueError(f"{before.isoformat()} is not on a 5-minute boundary")
+    hour = before.replace(minute=0)
+    parts: list[tuple[type[RollupColumns], datetime | None, datetime]] = [(VideoHourly, None, hour)]
+    if before > hour:
+        parts.append((Video5Min, hour, before))
+    totals: dict[str, list[int]] = {}
     with engine.connect() as conn:
-        return [
-            HourlyRow(video, r[0], before, *(int(v or 0) for v in tuple(r)[1:]))
-            for r in conn.execute(query)
-        ]
+        for table, since, until in parts:
+            query: Select[*tuple[Any, ...]] = (
+                select(table.platform, *_sums(table))
+                .join(TrackedVideo, TrackedVideo.id == table.video_id)
+                .group_by(table.platform)
+            )
+            query = _rollup_where(query, table, video, platforms, since, until)
+            for r in conn.execute(query):
+                sums = totals.setdefault(r[0], [0] * (len(_COUNTERS) + 1))
+                for i, value in enumerate(tuple(r)[1:]):
+                    sums[i] += int(value or 0)
+    return [RollupRow(video, p, before, *totals[p]) for p in sorted(totals)]
 
 
-def _hourly_where(
+def _rollup_where(
     query: Select[*tuple[Any, ...]],
+    table: type[RollupColumns],
     video: str | None,
     platforms: Sequence[str],
     since: datetime | None,
@@ -449,11 +474,11 @@ def _hourly_where(
     if video is not None:
         query = query.where(TrackedVideo.slug == video)
     if platforms:
-        query = query.where(VideoHourly.platform.in_(list(platforms)))
+        query = query.where(table.platform.in_(list(platforms)))
     if since is not None:
-        query = query.where(VideoHourly.bucket_start >= since)
+        query = query.where(table.bucket_start >= since)
     if until is not None:
-        query = query.where(VideoHourly.bucket_start < until)
+        query = query.where(table.bucket_start < until)
     return query
 
 

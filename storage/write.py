@@ -1,7 +1,8 @@
 """The only writer. Implements the collectors' Sink: posts, observations, gone marks, runs.
 
 Posts go through small Core upserts; observations go in as Core bulk inserts, one transaction
-per batch, together with the latest-counter columns on `posts` and the hourly rollup.
+per batch, together with the latest-counter columns on `posts` and the hourly and 5-minute
+rollups.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
-from storage.models import CollectorRun, Post, TrackedVideo, VideoHourly
+from storage.models import CollectorRun, Post, TrackedVideo, Video5Min, VideoHourly
 from storage.models import Observation as ObservationRow
 
 logger = logging.getLogger("viralwatch.storage")
 
 COUNTERS = ("views", "likes", "shares", "comments", "quotes")
+# Tables add_rollup may write: the name goes into SQL text, so only these.
+ROLLUP_TABLES = (VideoHourly.__tablename__, Video5Min.__tablename__)
 # Keys per IN (...) lookup: well under SQLite's 32,766 bound-parameter limit.
 LOOKUP_CHUNK = 500
 
@@ -57,6 +60,10 @@ def _insert(connection: Connection, table: Any) -> Any:
 
 def hour_start(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def five_minute_start(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)
 
 
 class StorageSink:
@@ -124,6 +131,7 @@ class StorageSink:
             conn.execute(delete(ObservationRow).where(ObservationRow.post_id.in_(post_ids)))
             conn.execute(delete(Post).where(Post.video_id == video_id))
             conn.execute(delete(VideoHourly).where(VideoHourly.video_id == video_id))
+            conn.execute(delete(Video5Min).where(Video5Min.video_id == video_id))
             conn.execute(delete(TrackedVideo).where(TrackedVideo.id == video_id))
 
     def active_videos(self) -> list[base.TrackedVideo]:
@@ -288,7 +296,8 @@ class StorageSink:
 
     def record_observations(self, observations: Sequence[base.Observation]) -> int:
         """Insert observations (idempotent per post and time); returns rows newer than the
-        post's latest. Updates latest counters and the hourly rollup in the same transaction.
+        post's latest. Updates latest counters and the hourly and 5-minute rollups in the same
+        transaction (each reading's deltas go to both, so the rollups always agree).
 
         This is the hot path, so it speaks driver-level SQL: compiling and type-processing every
         row through SQLAlchemy costs several times the insert itself (see benchmarks/).
@@ -302,9 +311,14 @@ class StorageSink:
             # post id -> (observed_at as stored, merged latest counters)
             latest_updates: dict[int, tuple[Any, list[int | None]]] = {}
             fresh = 0
-            rollup: dict[tuple[int, str, Any], list[int]] = defaultdict(
+            # (video id, platform, bucket start as stored) -> counter deltas, then observations
+            hourly: dict[tuple[int, str, Any], list[int]] = defaultdict(
                 lambda: [0] * (len(COUNTERS) + 1)
             )
+            five_minute: dict[tuple[int, str, Any], list[int]] = defaultdict(
+                lambda: [0] * (len(COUNTERS) + 1)
+            )
+            bucket_starts: dict[datetime, tuple[Any, Any]] = {}
             for obs in sorted(observations, key=lambda o: o.observed_at):
                 post = posts.get((obs.platform, obs.platform_post_id))
                 if post is None:
@@ -321,13 +335,21 @@ class StorageSink:
                 if latest_at is not None and at <= latest_at:
                     continue  # a retry or a late, older reading: stored, but not a new latest
                 fresh += 1
-                bucket = rollup[
-                    (video_id, obs.platform, sql.timestamp(hour_start(obs.observed_at)))
+                deltas = [
+                    0 if new is None else new - (old or 0)
+                    for new, old in zip(values, latest, strict=True)
                 ]
-                for i, (new, old) in enumerate(zip(values, latest, strict=True)):
-                    if new is not None:
-                        bucket[i] += new - (old or 0)
-                bucket[-1] += 1
+                starts = bucket_starts.get(obs.observed_at)
+                if starts is None:  # a batch shares a handful of clock readings
+                    starts = bucket_starts[obs.observed_at] = (
+                        sql.timestamp(hour_start(obs.observed_at)),
+                        sql.timestamp(five_minute_start(obs.observed_at)),
+                    )
+                for rollup, start in zip((hourly, five_minute), starts, strict=True):
+                    bucket = rollup[(video_id, obs.platform, start)]
+                    for i, delta in enumerate(deltas):
+                        bucket[i] += delta
+                    bucket[-1] += 1
                 merged = [
                     new if new is not None else old for new, old in zip(values, latest, strict=True)
                 ]
@@ -336,7 +358,8 @@ class StorageSink:
             sql.update_latest(
                 [(at, *values, post_id) for post_id, (at, values) in latest_updates.items()]
             )
-            sql.add_rollup([(*key, *deltas) for key, deltas in rollup.items()])
+            sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
+            sql.add_rollup("video_5min", [(*key, *sums) for key, sums in five_minute.items()])
             return fresh
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:
@@ -443,15 +466,18 @@ class _DriverSql:
                 rows,
             )
 
-    def add_rollup(self, rows: list[tuple[Any, ...]]) -> None:
+    def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Add (video_id, platform, bucket_start, deltas…, observations) rows to a rollup table."""
+        if table not in ROLLUP_TABLES:
+            raise ValueError(f"{table!r} is not a rollup table")
         if rows:
             deltas = [f"{c}_delta" for c in COUNTERS]
             increments = ", ".join(
-                f"{column} = video_hourly.{column} + excluded.{column}"
+                f"{column} = {table}.{column} + excluded.{column}"
                 for column in (*deltas, "observations")
             )
             self.conn.exec_driver_sql(
-                f"INSERT INTO video_hourly (video_id, platform, bucket_start, {', '.join(deltas)}, "
+                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(deltas)}, "
                 f"observations) VALUES ({self._marks(9)}) "
                 f"ON CONFLICT (video_id, platform, bucket_start) DO UPDATE SET {increments}",
                 rows,

@@ -205,7 +205,9 @@ def test_series_ends_at_the_sum_of_latest_counters(dash_client: TestClient, dash
 def test_series_in_a_window_keeps_cumulative_totals(dash_client: TestClient) -> None:
     whole = dash_client.get(f"/api/videos/{MAIN_SLUG}/series?metric=likes").json()
     day = dash_client.get(f"/api/videos/{MAIN_SLUG}/series?metric=likes&range=24h").json()
-    assert len(day["times"]) == 25
+    # A day in 5-minute buckets: 288 points, the first one ending 5 minutes into the window.
+    assert (day["bucket_minutes"], len(day["times"])) == (5, 288)
+    assert day["times"][0] == "2024-05-01T12:35:00Z"
     assert day["times"][-1] == "2024-05-02T12:30:00Z"
     for platform, values in day["platforms"].items():
         assert values[-1] == whole["platforms"][platform][-1]

@@ -161,7 +161,8 @@ def test_video_page_draws_the_expected_traces(page: Page) -> None:
     page.goto(f"/videos/{MAIN_SLUG}")
     charts_ready(page)
     platforms = trace_platforms(page, "cumulative_views")
-    assert platforms[:5] == ["youtube", "x", "tiktok", "reddit", "bluesky"]
+    assert platforms[:4] == ["youtube", "x", "tiktok", "reddit"]
+    assert "bluesky" not in platforms  # Bluesky shows no views: no flat zero band for it
     assert set(trace_platforms(page, "reposts")) >= {"telegram", "x", "mastodon", "hackernews"}
     timeline = page.evaluate("document.getElementById('chart-timeline').data[0].y")
     assert timeline[0] == "Telegram"
@@ -185,7 +186,8 @@ def test_time_range_and_platform_filters_change_the_charts(page: Page) -> None:
     page.get_by_text("24 h", exact=True).click()
     page.wait_for_url(re.compile(r"range=24h"))
     charts_ready(page)
-    assert len(trace_points(page, "cumulative_views")["youtube"]) == 25 < all_points
+    # 24 h in 5-minute buckets, against hourly buckets over the whole 48 h story.
+    assert len(trace_points(page, "cumulative_views")["youtube"]) == 288 != all_points
     page.locator("label.chip.check", has_text="Reddit").click()
     page.wait_for_url(re.compile(r"platform=reddit"))
     charts_ready(page)

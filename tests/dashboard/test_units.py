@@ -203,7 +203,7 @@ def test_time_axis_labels_are_short_on_every_tick() -> None:
     starts = np.array(["2024-05-01T00:00"], dtype="datetime64[s]")
     from dashboard.series import Series
 
-    series = Series("v", "views", True, 1, starts, starts, {"x": np.array([1])})
+    series = Series("v", "views", True, 60, starts, starts, {"x": np.array([1])})
     stops = charts.cumulative_figure(series).layout.xaxis.tickformatstops
     assert [s.value for s in stops] == ["%H:%M\n%b %-d", "%b %-d\n%Y"]
 

@@ -36,3 +36,29 @@ def test_a_dead_holder_releases_its_lock(db_url):
     with job_lock(engine, "x:refresh") as acquired:
         assert acquired is True
     engine.dispose()
+
+
+def test_concurrent_upgrades_of_one_database_take_turns(db_url):
+    import threading
+
+    from storage.db import upgrade
+
+    engines = [make_engine(db_url) for _ in range(3)]
+    errors = []
+
+    def run(engine):
+        try:
+            upgrade(engine)
+        except Exception as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with engines[0].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM tracked_videos")).scalar() == 0
+    for engine in engines:
+        engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from collectors.base import Gone, Observation, PostRef, RunReport
 from storage import read
 from storage.models import Observation as ObservationRow
-from storage.models import Post, VideoHourly
+from storage.models import Post, Video5Min, VideoHourly
 from storage.write import UnknownVideo, VideoExists, VideoInput
 
 
@@ -125,7 +125,7 @@ def test_remove_video_deletes_its_posts_and_observations(sink, video, engine, cl
     sink.record_observations([Observation("x", "1", clock(), views=1)])
     sink.remove_video(video)
     with engine.connect() as conn:
-        for table in ("posts", "observations", "video_hourly", "tracked_videos"):
+        for table in ("posts", "observations", "video_hourly", "video_5min", "tracked_videos"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
 
 
@@ -150,3 +150,46 @@ def test_runs_are_recorded_and_latest_per_collector_and_kind_is_read_back(sink, 
         "x: rate limited",
         clock(),
     )
+
+
+def test_five_minute_rollup_adds_up_to_the_hourly_one(sink, video, engine, clock):
+    sink.record_posts(
+        video, [PostRef("mastodon", "1"), PostRef("mastodon", "2"), PostRef("x", "3")]
+    )
+    t0 = clock()
+    # Readings every 7 minutes for three hours, in batches of three; post 2 hides shares and
+    # stops reporting likes halfway (NULL, not zero).
+    batch = []
+    for step in range(26):
+        at = t0 + timedelta(minutes=7 * step, seconds=step)
+        batch += [
+            obs("1", at, likes=10 * step, shares=step),
+            obs("2", at, likes=3 * step if step < 13 else None),
+            Observation("x", "3", at, views=100 * step * step, quotes=step // 2),
+        ]
+        if step % 3 == 2:
+            sink.record_observations(batch)
+            batch = []
+    sink.record_observations(batch)
+    # A late reading older than the latest is stored but moves neither rollup.
+    sink.record_observations([obs("1", t0 + timedelta(minutes=20), likes=999)])
+    columns = ("views_delta", "likes_delta", "shares_delta", "quotes_delta", "observations")
+    with engine.connect() as conn:
+        hourly = {
+            (r.platform, r.bucket_start): tuple(getattr(r, c) for c in columns)
+            for r in conn.execute(select(VideoHourly))
+        }
+        fine = conn.execute(select(Video5Min).order_by(Video5Min.bucket_start)).all()
+    summed: dict = {}
+    for r in fine:
+        assert r.bucket_start.minute % 5 == 0 and r.bucket_start.second == 0
+        key = (r.platform, r.bucket_start.replace(minute=0))
+        sums = summed.setdefault(key, [0] * len(columns))
+        for i, c in enumerate(columns):
+            sums[i] += getattr(r, c)
+    assert {k: tuple(v) for k, v in summed.items()} == hourly
+    assert len(fine) == 2 * 26  # one bucket per reading time, per platform
+    first_x = next(r for r in fine if r.platform == "x" and r.views_delta)
+    assert (first_x.bucket_start, first_x.views_delta) == (t0 + timedelta(minutes=5), 100)
+    mastodon_likes = sum(r.likes_delta for r in fine if r.platform == "mastodon")
+    assert mastodon_likes == 10 * 25 + 3 * 12  # each post's last non-null reading
