@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol
 
-import httpx
-
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
 
@@ -200,10 +198,6 @@ class AuthFailed(CollectorError):
     """Credentials rejected: pause this collector and tell the operator."""
 
 
-class PostGone(CollectorError):
-    """One post was deleted or made private (single-post endpoints)."""
-
-
 # --- helpers shared by collectors ---------------------------------------------------------
 
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:key|access_token|token|client_secret|password)=)[^&\s]+")
@@ -228,10 +222,6 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def describe_status(platform: str, response: httpx.Response) -> str:
-    return f"{platform}: HTTP {response.status_code} from {redact(str(response.request.url.path))}"
 
 
 def matches_video(text: str | None, links: Sequence[str], video: TrackedVideo) -> str | None:

@@ -39,11 +39,3 @@ def collector_classes() -> dict[str, type[Any]]:
     for module in BUILTIN_COLLECTORS:
         importlib.import_module(module)
     return dict(_REGISTRY)
-
-
-def get_collector_class(name: str) -> type[Any]:
-    """The class for `name`; ValueError listing the known names when unknown."""
-    classes = collector_classes()
-    if name not in classes:
-        raise ValueError(f"unknown collector {name!r}; known: {', '.join(sorted(classes))}")
-    return classes[name]

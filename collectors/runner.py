@@ -180,10 +180,6 @@ class CollectorRunner:
         await asyncio.to_thread(self.sink.record_run, report)
         return report
 
-    def resume(self) -> None:
-        """Lift a pause after the operator fixed credentials."""
-        self.state.is_paused = False
-
 
 def report_skipped(report: RunReport, reason: str, state: RunnerState) -> RunReport:
     report.status = "rate_limited" if state.deferred_until else "auth_failed"
