@@ -157,7 +157,8 @@ async def collect_once(
     on_start: Callable[[int], None] | None = None,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> list[RunReport]:
-    """One discovery pass, then one refresh pass, for each enabled collector.
+    """One discovery pass, then one refresh pass, for each enabled collector; collectors run
+    side by side (each talks to its own platform).
 
     `on_start(total_runs)` and `on_report(report)` let a caller show progress.
     """
@@ -167,12 +168,15 @@ async def collect_once(
         on_start(2 * len(wiring.runners))
     try:
         videos = await asyncio.to_thread(sink.active_videos)
-        for kind in ("discover", "refresh"):
-            for runner in wiring.runners:
-                report = await (runner.discover(videos) if kind == "discover" else runner.refresh())
-                reports.append(report)
-                if on_report is not None:
-                    on_report(report)
+
+        async def reported(run: Coroutine[Any, Any, RunReport]) -> RunReport:
+            report = await run
+            if on_report is not None:
+                on_report(report)
+            return report
+
+        reports += await asyncio.gather(*(reported(r.discover(videos)) for r in wiring.runners))
+        reports += await asyncio.gather(*(reported(r.refresh()) for r in wiring.runners))
     finally:
         await close(wiring)
     return reports
