@@ -35,7 +35,11 @@ def register(cls: type[Any]) -> type[Any]:
 
 
 def collector_classes() -> dict[str, type[Any]]:
-    """Every registered collector class by name, built-ins first in their listed order."""
+    """Every registered collector class by name, built-ins first in their listed order (which
+    decides, e.g., that the YouTube Data API rather than the feeds refreshes YouTube posts),
+    whatever order their modules happened to be imported in."""
     for module in BUILTIN_COLLECTORS:
         importlib.import_module(module)
-    return dict(_REGISTRY)
+    rank = {module: index for index, module in enumerate(BUILTIN_COLLECTORS)}
+    ordered = sorted(_REGISTRY.items(), key=lambda item: rank.get(item[1].__module__, len(rank)))
+    return dict(ordered)

@@ -52,12 +52,12 @@ class CollectorRunner:
         sink: Sink,
         clock: Clock,
         client: httpx.AsyncClient | None = None,
-        refreshes: bool = True,
     ) -> None:
         self.collector = collector
         self.platform: str = getattr(collector, "platform", collector.name)
-        # False when another collector refreshes this platform's posts (see daemon.wire).
-        self.refreshes = refreshes and getattr(collector, "has_counters", True)
+        # Off for news feeds (no counters), and when another collector refreshes this platform's
+        # posts (see daemon.wire).
+        self.refreshes: bool = getattr(collector, "has_counters", True)
         self.sink = sink
         self.clock = clock
         self.state = RunnerState()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from simulator.model import LEMMY_INSTANCES, MASTODON_INSTANCES, SpreadModel
 from simulator.news import feed_path
 
@@ -15,12 +17,18 @@ SIM_CREDENTIALS: dict[str, dict[str, str]] = {
 }
 
 
+@cache
+def _default_model() -> SpreadModel:
+    """The default seeded model, built once: channel and outlet names never change."""
+    return SpreadModel()
+
+
 def _model_channels(platform: str) -> list[str]:
-    return sorted({p.channel for p in SpreadModel().posts[platform] if p.channel})
+    return sorted({p.channel for p in _default_model().posts[platform] if p.channel})
 
 
 def _outlets() -> list[str]:
-    return list(dict.fromkeys(p.channel for p in SpreadModel().posts["rss"] if p.channel))
+    return list(dict.fromkeys(p.channel for p in _default_model().posts["rss"] if p.channel))
 
 
 def collector_section(name: str, root: str) -> dict[str, object]:

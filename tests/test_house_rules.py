@@ -92,3 +92,18 @@ def test_every_recorded_payload_is_used_by_a_test():
         and path.name not in test_text
     ]
     assert unused == [], f"recorded payloads no test reads: {unused}"
+
+
+def test_collectors_come_in_the_listed_order_whatever_was_imported_first():
+    names = list(collector_classes())
+    modules = [importlib.import_module(m) for m in BUILTIN_COLLECTORS]
+    listed = [
+        cls
+        for module in modules
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and getattr(cls, "__module__", "") == module.__name__
+        and cls in collector_classes().values()
+    ]
+    assert names == [cls.name for cls in listed]
+    assert names.index("youtube") < names.index("youtube_rss")

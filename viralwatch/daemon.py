@@ -134,11 +134,12 @@ def wire(
             max_connections=scheduler.max_concurrent_requests,
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
-        platform = getattr(collector, "platform", plan.name)
+        runner = CollectorRunner(collector, sink, clock, client)
         # Two collectors of one platform (youtube, youtube_rss): the first listed refreshes.
-        refreshes = platform not in refreshed_platforms
-        refreshed_platforms.add(platform)
-        wiring.runners.append(CollectorRunner(collector, sink, clock, client, refreshes))
+        if runner.platform in refreshed_platforms:
+            runner.refreshes = False
+        refreshed_platforms.add(runner.platform)
+        wiring.runners.append(runner)
         wiring.configs[plan.name] = plan.config
         wiring.clients.append(client)
     return wiring
