@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import httpx
 
 from collectors.base import (
+    Quota,
     Clock,
     Gone,
     KnownPost,
@@ -51,7 +52,9 @@ from collectors.base import (
 )
 from collectors.http import decode_json, expect, fetch, gather_limited
 from collectors.registry import register
-from config.settings import LemmySettings
+from pydantic import Field
+
+from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.lemmy")
 
@@ -67,12 +70,31 @@ def _published(post: dict[str, Any]) -> datetime:
     return parse_timestamp(post.get("published")) or datetime.max.replace(tzinfo=UTC)
 
 
+class LemmySettings(CollectorSettings):
+    base_url: str = Field("https://lemmy.world", description="Unused: see instances")
+    instances: list[HttpUrl] = Field(
+        default_factory=lambda: ["https://lemmy.world"], description="Lemmy instances to search"
+    )
+
+
 @register
 class LemmyCollector:
     """Searches each instance by link and phrase; refreshes posts one by one, crossposts too."""
 
     name: ClassVar[str] = "lemmy"
+    platform: ClassVar[str] = "lemmy"
+    label: ClassVar[str] = "Lemmy"
+    colour: ClassVar[str] = "#44AA99"
+    counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = LemmySettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(100, timedelta(minutes=10), "searches per IP (lemmy.world, 0.19)"),
+        Quota(180, timedelta(minutes=1), "reads per IP (default message bucket)"),
+    )
+    batch_size: ClassVar[int | None] = 1
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: LemmySettings) -> None:
         self.client = client

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, cast
 import httpx
 
 from collectors.base import (
+    Quota,
     AuthFailed,
     Clock,
     Gone,
@@ -53,7 +54,9 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import TikTokSettings
+from pydantic import Field, SecretStr
+
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.tiktok")
 
@@ -112,12 +115,32 @@ def seconds_to_utc_midnight(now: datetime) -> float:
     return (datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC) - now).total_seconds()
 
 
+class TikTokSettings(CollectorSettings):
+    required_credentials: ClassVar[tuple[str, ...]] = ("client_key", "client_secret")
+    base_url: str = Field("https://open.tiktokapis.com", description="Research API root")
+    client_key: str = Field("", description="Research API client key")
+    client_secret: SecretStr = Field(SecretStr(""), description="Research API client secret")
+
+
 @register
 class TikTokCollector:
     """Research API keyword/hashtag queries for discovery, video_id queries for counters."""
 
     name: ClassVar[str] = "tiktok"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    platform: ClassVar[str] = "tiktok"
+    label: ClassVar[str] = "TikTok"
+    colour: ClassVar[str] = "#CC79A7"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = TikTokSettings
+    default_interval: ClassVar[timedelta] = timedelta(hours=1)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(hours=1)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(1_000, timedelta(days=1), "requests (UTC day)"),
+        Quota(100_000, timedelta(days=1), "records (UTC day)"),
+        Quota(600, timedelta(minutes=1), "requests (sliding window)"),
+    )
+    batch_size: ClassVar[int | None] = MAX_COUNT
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TikTokSettings) -> None:
         self.client = client
