@@ -29,11 +29,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from collectors.base import PostRef
-from config.settings import Settings
 from dashboard.app import create_app
-from dashboard.series import Window, counter_series
+from dashboard.series import counter_series
+from dashboard.timegrid import Window
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from viralwatch.catalog import dashboard_platforms, settings_model
 
 SLUG = "bench"
 OBSERVATIONS = int(os.environ.get("VIRALWATCH_BENCH_DASHBOARD_OBS", "1000000"))
@@ -244,7 +245,7 @@ def run() -> dict[str, dict[str, float]]:
         began = time.perf_counter()
         sink, end, observations = _fill(path)
         fill_seconds = time.perf_counter() - began
-        app = create_app(sink.engine, Settings(), sink, lambda: end)
+        app = create_app(sink.engine, settings_model()(), sink, lambda: end, dashboard_platforms())
         with TestClient(app) as client:
             baseline_ms, baseline = _median_ms(lambda: _baseline(path))
             api_ms, api = _median_ms(

@@ -25,14 +25,15 @@ from datetime import timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -42,8 +43,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings
 
 FIELDS = "id,title,created_time,views_total,likes_total,url,owner.screenname"

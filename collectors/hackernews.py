@@ -19,14 +19,15 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -35,8 +36,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings
 
 HITS_PER_PAGE = 100
@@ -61,9 +60,7 @@ class HackerNewsCollector:
     settings_model: ClassVar[type[CollectorSettings]] = HackerNewsSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(10_000, timedelta(hours=1), "requests per IP"),
-    )
+    quotas: ClassVar[tuple[Quota, ...]] = (Quota(10_000, timedelta(hours=1), "requests per IP"),)
     batch_size: ClassVar[int | None] = REFRESH_BATCH
     notice: str | None = None
 

@@ -34,14 +34,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -52,8 +53,6 @@ from collectors.base import (
 )
 from collectors.http import decode_json, expect, fetch, gather_limited
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.lemmy")

@@ -28,16 +28,17 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field, SecretStr
 from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
-    Quota,
     AuthFailed,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -46,8 +47,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field, SecretStr
-
 from config.settings import CollectorSettings, HttpUrl
 
 PAGE_LIMIT = 40

@@ -38,15 +38,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
-    Quota,
     AuthFailed,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -59,8 +60,6 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
 from collectors.registry import register
 from collectors.youtube import video_id_from_url
-from pydantic import Field, SecretStr
-
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.reddit")

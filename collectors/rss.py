@@ -17,7 +17,7 @@ Records: the key is the item's guid/id, else its link (duplicates in one pass ar
 key and by link); the outlet (Google News `<source>`, else the feed's title) is the author;
 the title is the text; published/updated time when given. Storage records first-seen time.
 Counters: none. News items have no counters, so `refresh` returns [] without any request;
-`has_counters` is False so the scheduler can skip refresh passes for this collector.
+`counters` is empty so the scheduler can skip refresh passes for this collector.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from typing import Any, ClassVar
 
 import feedparser
 import httpx
+from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
-    Quota,
     Clock,
     CollectorError,
     KnownPost,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -47,8 +48,6 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings, HttpUrl, OptionalHttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.rss")

@@ -39,15 +39,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     matches_video,
@@ -55,8 +56,6 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.telegram")

@@ -34,15 +34,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
-    Quota,
     AuthFailed,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -54,8 +55,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field, SecretStr
-
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.tiktok")

@@ -30,15 +30,16 @@ from typing import Any, ClassVar
 
 import httpx
 import yt_dlp
+from pydantic import Field
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostError,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -46,8 +47,6 @@ from collectors.base import (
 )
 from collectors.http import gather_limited
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.urls")

@@ -32,14 +32,15 @@ from datetime import UTC, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
-    Quota,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     Relation,
     TrackedVideo,
@@ -50,8 +51,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field, SecretStr
-
 from config.settings import CollectorSettings
 
 TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities"

@@ -37,15 +37,16 @@ from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
-    Quota,
     AuthFailed,
     Clock,
     Gone,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -56,8 +57,6 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from pydantic import Field, SecretStr
-
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube")

@@ -30,13 +30,14 @@ from typing import Any, ClassVar
 
 import feedparser
 import httpx
+from pydantic import Field
 
 from collectors.base import (
-    Quota,
     Clock,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -46,8 +47,6 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from pydantic import Field
-
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube_rss")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import datetime
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -103,7 +103,9 @@ class CollectorSettings(Section):
         None, ge=10, description="How often discovery looks for new posts (unset: its cadence)"
     )
     refresh_interval_seconds: int | None = Field(
-        None, ge=10, description="How often counters of known posts are re-read (unset: its cadence)"
+        None,
+        ge=10,
+        description="How often counters of known posts are re-read (unset: its cadence)",
     )
     base_url: str = Field("", description="API root: scheme and host the platform documents")
 

@@ -16,10 +16,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from dashboard.series import CollectorState, PostSeries, PostTableRow, Series, VideoSummary
+from dashboard.overview import PostTableRow, VideoSummary
+from dashboard.series import METRICS, PostSeries, Series
+from dashboard.states import CollectorState
 from storage.read import AppearanceRow, PostRow
 
-METRICS_ORDER = ("views", "likes", "shares", "comments", "quotes")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
 # `viralwatch export` columns, in this order.
@@ -39,11 +40,7 @@ POST_COLUMNS = (
     "is_gone",
     "gone_at",
     "latest_observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "last_error",
 )
 OBSERVATION_COLUMNS = (
@@ -52,11 +49,7 @@ OBSERVATION_COLUMNS = (
     "platform_post_id",
     "url",
     "observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
 )
 ROWS_PER_CHUNK = 1000
 
@@ -155,11 +148,7 @@ POSTS_HEADER = (
     "appeared_at",
     "first_seen_at",
     "latest_observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "growth_views",
     "parent_platform",
     "parent_platform_post_id",
@@ -246,7 +235,7 @@ def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:
         yield (
             series.post_id,
             at,
-            *(v[m][i] for m in METRICS_ORDER),
+            *(v[m][i] for m in METRICS),
         )
 
 
@@ -257,11 +246,7 @@ VIDEOS_HEADER = (
     "posts",
     "reshares",
     "platforms",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "growth_views_1h",
     "growth_views_24h",
     "growth_views_window",

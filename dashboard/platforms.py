@@ -52,3 +52,7 @@ class Platforms:
 
     def label(self, name: str) -> str:
         return self._by_name[name][1].label if name in self._by_name else name
+
+
+NO_PLATFORMS = Platforms()
+"""No known platform: every name in alphabetical order, with its hash colour (tests, tools)."""

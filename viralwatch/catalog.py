@@ -33,5 +33,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 def dashboard_platforms() -> Platforms:
     """Every registered collector as the dashboard shows it, in registry order."""
     return Platforms(
-        tuple(PlatformStyle(name, cls.label, cls.colour) for name, cls in collector_classes().items())
+        tuple(
+            PlatformStyle(name, cls.label, cls.colour) for name, cls in collector_classes().items()
+        )
     )

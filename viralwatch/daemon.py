@@ -49,8 +49,7 @@ class Cadence:
 def cadence(config: CollectorSettings, collector: type[Any]) -> Cadence:
     return Cadence(
         config.interval_seconds or int(collector.default_interval.total_seconds()),
-        config.refresh_interval_seconds
-        or int(collector.default_refresh_interval.total_seconds()),
+        config.refresh_interval_seconds or int(collector.default_refresh_interval.total_seconds()),
     )
 
 
