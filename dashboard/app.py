@@ -45,7 +45,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.clock = clock  # read by the shared query-parameter dependencies (params.py)
+    app.state.dashboard = dash  # what handlers and parameter dependencies read (DashDep)
     auth.install_guard(app, token)
 
     @app.exception_handler(BadParameter)
@@ -64,7 +64,7 @@ def create_app(
         return dash.render(request, "error.html", context, err.status_code)
 
     for area in (auth, pages, manage, api, downloads):
-        app.include_router(area.router(dash))
+        app.include_router(area.router)
     # After the plotly.js route (pages), which the mount would otherwise shadow.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

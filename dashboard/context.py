@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -121,6 +121,15 @@ class Dashboard:
 
     def runs_for(self, view: View) -> list[read.RunRow]:
         return read.runs_between(self.engine, view.window.since, view.window.until)
+
+
+def current_dashboard(request: Request) -> Dashboard:
+    """The app's Dashboard, for handlers (create_app keeps it in app.state)."""
+    dash: Dashboard = request.app.state.dashboard
+    return dash
+
+
+DashDep = Annotated[Dashboard, Depends(current_dashboard)]
 
 
 def check_csrf(request: Request, submitted: Any) -> None:

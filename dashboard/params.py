@@ -192,8 +192,8 @@ def view_params(
         list[str] | None, Query(description="Only these platforms (repeat or comma-separate)")
     ] = None,
 ) -> View:
-    # The app's clock (create_app keeps it in app.state), so tests and the demo set "now".
-    now = request.app.state.clock()
+    # The app's clock (create_app keeps the Dashboard in app.state): tests and the demo set "now".
+    now = request.app.state.dashboard.clock()
     return View(parse_window(range, start, end, now), parse_platforms(platform or []))
 
 

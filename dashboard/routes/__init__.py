@@ -1,5 +1,5 @@
 """One FastAPI router per dashboard area; `dashboard.app.create_app` assembles them.
 
-Each module's `router(dash)` closes over the app's `Dashboard` (dashboard/context.py). Handlers
-parse parameters, call one reader, render.
+Each module's `router` is plain routing (no state): handlers get the app's `Dashboard` through
+the `DashDep` dependency (dashboard/context.py), parse parameters, call one reader, render.
 """

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dashboard import security
-from dashboard.context import Dashboard, check_csrf
+from dashboard.context import DashDep, check_csrf
 
 # Paths that answer a missing token with 401 JSON rather than a redirect to the login page.
 MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json")
@@ -59,37 +59,37 @@ def _refuse_or_sign_in(request: Request, token: str) -> Response | None:
     return RedirectResponse(f"/login?{urlencode({'next': target})}", 303)
 
 
-def router(dash: Dashboard) -> APIRouter:
-    routes = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @routes.get("/login")
-    def login_form(request: Request, next: str | None = None) -> Response:
-        context = {"title": "Sign in", "next": security.safe_next(next), "error": None}
-        return dash.render(request, "login.html", context)
 
-    @routes.post("/login")
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        check_csrf(request, form.get(security.CSRF_FIELD))
-        target = security.safe_next(str(form.get("next") or "/"))
-        if dash.token is None:
-            return RedirectResponse(target, 303)
-        if not security.token_matches(str(form.get("token") or ""), dash.token):
-            context = {"title": "Sign in", "next": target, "error": "That token is not right."}
-            return dash.render(request, "login.html", context, 401)
-        response = RedirectResponse(target, 303)
-        set_session(response, request, dash.token)
-        return response
+@router.get("/login")
+def login_form(dash: DashDep, request: Request, next: str | None = None) -> Response:
+    context = {"title": "Sign in", "next": security.safe_next(next), "error": None}
+    return dash.render(request, "login.html", context)
 
-    @routes.post("/logout")
-    async def logout(request: Request) -> Response:
-        form = await request.form()
-        check_csrf(request, form.get(security.CSRF_FIELD))
-        response = RedirectResponse("/login", 303)
-        response.delete_cookie(security.AUTH_COOKIE)
-        return response
 
-    return routes
+@router.post("/login")
+async def login(dash: DashDep, request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, form.get(security.CSRF_FIELD))
+    target = security.safe_next(str(form.get("next") or "/"))
+    if dash.token is None:
+        return RedirectResponse(target, 303)
+    if not security.token_matches(str(form.get("token") or ""), dash.token):
+        context = {"title": "Sign in", "next": target, "error": "That token is not right."}
+        return dash.render(request, "login.html", context, 401)
+    response = RedirectResponse(target, 303)
+    set_session(response, request, dash.token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, form.get(security.CSRF_FIELD))
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(security.AUTH_COOKIE)
+    return response
 
 
 def set_session(response: Response, request: Request, token: str) -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from config.settings import VideoSettings
 from dashboard import pages, security
-from dashboard.context import Dashboard, check_csrf, http_url
+from dashboard.context import Dashboard, DashDep, check_csrf, http_url
 from dashboard.errors import BadParameter
 from dashboard.params import parse_time
 from storage import read
@@ -31,92 +31,98 @@ NOTICES = {
 VIDEO_FIELDS = ("slug", "title", "keywords", "hashtags", "urls", "started_at")
 
 
-def router(dash: Dashboard) -> APIRouter:
-    routes = APIRouter(prefix="/manage", include_in_schema=False)
+router = APIRouter(prefix="/manage", include_in_schema=False)
 
-    def manage_page(
-        request: Request,
-        *,
-        form: dict[str, str] | None = None,
-        errors: dict[str, str] | None = None,
-        editing: str | None = None,
-        url_errors: dict[str, str] | None = None,
-        status_code: int = 200,
-    ) -> Response:
-        context = {
-            "title": "Manage videos" if editing is None else f"Edit {editing}",
-            "videos": read.list_videos(dash.engine),
-            "manual_posts": pages.manual_posts_by_video(dash.engine),
-            "counts": pages.post_counts(dash.engine),
-            "form": form or {},
-            "errors": errors or {},
-            "url_errors": url_errors or {},
-            "editing": editing,
-            "notice": NOTICES.get(request.query_params.get("notice", "")),
-        }
-        return dash.render(request, "manage.html", context, status_code)
 
-    @routes.get("", response_class=HTMLResponse)
-    def manage(request: Request) -> Response:
-        return manage_page(request)
+def manage_page(
+    dash: Dashboard,
+    request: Request,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    editing: str | None = None,
+    url_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "title": "Manage videos" if editing is None else f"Edit {editing}",
+        "videos": read.list_videos(dash.engine),
+        "manual_posts": pages.manual_posts_by_video(dash.engine),
+        "counts": pages.post_counts(dash.engine),
+        "form": form or {},
+        "errors": errors or {},
+        "url_errors": url_errors or {},
+        "editing": editing,
+        "notice": NOTICES.get(request.query_params.get("notice", "")),
+    }
+    return dash.render(request, "manage.html", context, status_code)
 
-    @routes.get("/videos/{slug}/edit", response_class=HTMLResponse)
-    def edit_video_form(request: Request, slug: str) -> Response:
-        return manage_page(request, form=video_form(dash.video_or_404(slug)), editing=slug)
 
-    @routes.post("/videos")
-    async def add_video(request: Request) -> Response:
-        return await save_video(request, editing=None)
+@router.get("", response_class=HTMLResponse)
+def manage(dash: DashDep, request: Request) -> Response:
+    return manage_page(dash, request)
 
-    @routes.post("/videos/{slug}")
-    async def edit_video(request: Request, slug: str) -> Response:
-        dash.video_or_404(slug)
-        return await save_video(request, editing=slug)
 
-    async def save_video(request: Request, editing: str | None) -> Response:
-        raw = await request.form()
-        check_csrf(request, raw.get(security.CSRF_FIELD))
-        form = {k: str(raw.get(k) or "") for k in VIDEO_FIELDS}
-        if editing is not None:
-            form["slug"] = editing  # the slug names the video's URLs: never renamed
-        video, errors = validate_video(form)
-        if video is not None:
-            try:
-                dash.sink.add_video(video, replace=editing is not None)
-            except VideoExists:
-                errors["slug"] = (
-                    f"a video with slug {form['slug']!r} is already tracked; pick another"
-                )
-        if errors or video is None:
-            return manage_page(request, form=form, errors=errors, editing=editing, status_code=400)
-        return _back("updated" if editing else "added", video.slug)
+@router.get("/videos/{slug}/edit", response_class=HTMLResponse)
+def edit_video_form(dash: DashDep, request: Request, slug: str) -> Response:
+    return manage_page(dash, request, form=video_form(dash.video_or_404(slug)), editing=slug)
 
-    @routes.post("/videos/{slug}/pause")
-    async def pause_video(request: Request, slug: str) -> Response:
-        raw = await request.form()
-        check_csrf(request, raw.get(security.CSRF_FIELD))
-        is_paused = raw.get("paused") == "true"
+
+@router.post("/videos")
+async def add_video(dash: DashDep, request: Request) -> Response:
+    return await save_video(dash, request, editing=None)
+
+
+@router.post("/videos/{slug}")
+async def edit_video(dash: DashDep, request: Request, slug: str) -> Response:
+    dash.video_or_404(slug)
+    return await save_video(dash, request, editing=slug)
+
+
+async def save_video(dash: Dashboard, request: Request, editing: str | None) -> Response:
+    raw = await request.form()
+    check_csrf(request, raw.get(security.CSRF_FIELD))
+    form = {k: str(raw.get(k) or "") for k in VIDEO_FIELDS}
+    if editing is not None:
+        form["slug"] = editing  # the slug names the video's URLs: never renamed
+    video, errors = validate_video(form)
+    if video is not None:
         try:
-            dash.sink.set_video_paused(slug, is_paused)
-        except UnknownVideo as err:
-            raise HTTPException(404, f"no tracked video {slug!r}") from err
-        return _back("paused" if is_paused else "resumed", slug)
+            dash.sink.add_video(video, replace=editing is not None)
+        except VideoExists:
+            errors["slug"] = f"a video with slug {form['slug']!r} is already tracked; pick another"
+    if errors or video is None:
+        return manage_page(
+            dash, request, form=form, errors=errors, editing=editing, status_code=400
+        )
+    return _back("updated" if editing else "added", video.slug)
 
-    @routes.post("/videos/{slug}/posts")
-    async def follow_post_url(request: Request, slug: str) -> Response:
-        raw = await request.form()
-        check_csrf(request, raw.get(security.CSRF_FIELD))
-        dash.video_or_404(slug)
-        url = str(raw.get("url") or "").strip()
-        error = validate_post_url(url)
-        if error:
-            return manage_page(
-                request, url_errors={slug: error}, form={"post_url": url}, status_code=400
-            )
-        added = dash.sink.follow_post_url(slug, url)
-        return _back("url-added" if added else "url-known", slug)
 
-    return routes
+@router.post("/videos/{slug}/pause")
+async def pause_video(dash: DashDep, request: Request, slug: str) -> Response:
+    raw = await request.form()
+    check_csrf(request, raw.get(security.CSRF_FIELD))
+    is_paused = raw.get("paused") == "true"
+    try:
+        dash.sink.set_video_paused(slug, is_paused)
+    except UnknownVideo as err:
+        raise HTTPException(404, f"no tracked video {slug!r}") from err
+    return _back("paused" if is_paused else "resumed", slug)
+
+
+@router.post("/videos/{slug}/posts")
+async def follow_post_url(dash: DashDep, request: Request, slug: str) -> Response:
+    raw = await request.form()
+    check_csrf(request, raw.get(security.CSRF_FIELD))
+    dash.video_or_404(slug)
+    url = str(raw.get("url") or "").strip()
+    error = validate_post_url(url)
+    if error:
+        return manage_page(
+            dash, request, url_errors={slug: error}, form={"post_url": url}, status_code=400
+        )
+    added = dash.sink.follow_post_url(slug, url)
+    return _back("url-added" if added else "url-known", slug)
 
 
 def _back(notice: str, slug: str) -> Response:
