@@ -160,10 +160,9 @@ def _fill_observations(
             "latest_shares = ?, latest_comments = ? WHERE id = ?",
             latest,
         )
-        conn.executemany(
-            "INSERT INTO video_hourly (video_id, platform, bucket_start, views_delta, "
-            "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        _insert_rollup(
+            conn,
+            "video_hourly",
             [
                 (video_id, PLATFORMS[p], stamps[h * 60], *deltas[p, h].tolist(), readings[p][h])
                 for p in range(len(PLATFORMS))
@@ -171,10 +170,9 @@ def _fill_observations(
                 if readings[p][h]
             ],
         )
-        conn.executemany(
-            "INSERT INTO video_5min (video_id, platform, bucket_start, views_delta, "
-            "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        _insert_rollup(
+            conn,
+            "video_5min",
             [
                 (
                     video_id,
@@ -192,6 +190,16 @@ def _fill_observations(
     conn.execute("ANALYZE")
     conn.close()
     return count
+
+
+def _insert_rollup(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    # Quotes stay 0: the benchmark's posts expose views, likes, shares and comments only.
+    conn.executemany(
+        f"INSERT INTO {table} (video_id, platform, bucket_start, views_delta, "
+        "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        rows,
+    )
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:

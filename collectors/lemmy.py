@@ -89,8 +89,8 @@ class LemmyCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(100, timedelta(minutes=10), "searches per IP (lemmy.world, 0.19)"),
-        Quota(180, timedelta(minutes=1), "reads per IP (default message bucket)"),
+        Quota(100, timedelta(minutes=10), "searches per IP on lemmy.world"),
+        Quota(180, timedelta(minutes=1), "reads per IP"),
     )
     batch_size: ClassVar[int | None] = 1
     notice: str | None = None

@@ -92,7 +92,7 @@ class MastodonCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(300, timedelta(minutes=5), "requests per IP or account, per instance"),
+        Quota(300, timedelta(minutes=5), "requests per IP or account"),
     )
     batch_size: ClassVar[int | None] = BATCH_IDS
     notice: str | None = None

@@ -134,9 +134,9 @@ class TikTokCollector:
     default_interval: ClassVar[timedelta] = timedelta(hours=1)
     default_refresh_interval: ClassVar[timedelta] = timedelta(hours=1)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(1_000, timedelta(days=1), "requests (UTC day)"),
-        Quota(100_000, timedelta(days=1), "records (UTC day)"),
-        Quota(600, timedelta(minutes=1), "requests (sliding window)"),
+        Quota(1_000, timedelta(days=1), "requests"),
+        Quota(100_000, timedelta(days=1), "records"),
+        Quota(600, timedelta(minutes=1), "requests"),
     )
     batch_size: ClassVar[int | None] = MAX_COUNT
     notice: str | None = None

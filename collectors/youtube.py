@@ -121,8 +121,8 @@ class YouTubeCollector:
     default_interval: ClassVar[timedelta] = timedelta(hours=1)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(10_000, timedelta(days=1), "API units for everything but search (Pacific day)"),
-        Quota(100, timedelta(days=1), "search.list calls (Pacific day)"),
+        Quota(10_000, timedelta(days=1), "API units (all calls but search)"),
+        Quota(100, timedelta(days=1), "search.list calls"),
     )
     batch_size: ClassVar[int | None] = IDS_PER_CALL
     notice: str | None = None
