@@ -152,3 +152,24 @@ def test_collectors_come_in_the_listed_order_whatever_was_imported_first():
     ]
     assert names == [cls.name for cls in listed]
     assert names.index("youtube") < names.index("youtube_rss")
+
+
+def test_no_function_over_80_lines_outside_the_simulator():
+    # STYLE.md §1 "keep it simple"; the simulator's route tables and frozen migrations excepted.
+    long = []
+    for package in project_packages():
+        if package == "simulator":
+            continue
+        for path in sources(package):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > 80:
+                        long.append(f"{path.relative_to(REPO)}:{node.name} ({lines} lines)")
+    assert long == []
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_each_package_says_what_it_owns_and_may_import(package):
+    doc = ast.get_docstring(ast.parse((REPO / package / "__init__.py").read_text("utf-8")))
+    assert doc and "may import" in doc.lower(), package
