@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from dashboard.errors import BadParameter
+from dashboard.params import TableParams, View
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.series import METRICS
 from dashboard.timegrid import (
@@ -39,29 +40,26 @@ class PostTableRow:
 def top_posts(
     engine: Engine,
     video: str,
-    window: Window,
-    *,
-    platforms: Sequence[str] = (),
-    author: str | None = None,
-    sort: str = "views",
-    descending: bool = True,
+    view: View,
+    table: TableParams,
     limit: int | None = 100,
     offset: int = 0,
-    reshares: bool = False,
 ) -> tuple[list[PostTableRow], int]:
-    """A page of the reposts table with each post's growth in the window; and the match count.
-    Reshare edges (no counters) are listed only with `reshares`."""
+    """A page of the reposts table (limit None: every page) with each post's growth in the
+    view's window; and the match count. Reshare edges (no counters) are listed only with
+    `table.reshares`. Raises BadParameter for an unknown sort key."""
+    window = view.window
     try:
         posts, total = read.list_posts(
             engine,
             video,
-            platforms=platforms,
-            author=author,
-            sort=sort,
-            descending=descending,
+            platforms=view.platforms,
+            author=table.author or None,
+            sort=table.sort,
+            descending=table.descending,
             limit=limit,
             offset=offset,
-            reshares=reshares,
+            reshares=table.reshares,
         )
     except ValueError as err:
         raise BadParameter(f"sort: {err}") from err

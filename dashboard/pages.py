@@ -16,7 +16,7 @@ from dashboard import charts
 from dashboard.export import iso_utc
 from dashboard.gaps import find_gaps
 from dashboard.overview import PostTableRow, VideoSummary, top_posts, video_summaries
-from dashboard.params import TableParams, View, parse_bucket
+from dashboard.params import SeriesQuery, TableParams, View, parse_bucket
 from dashboard.platforms import Platforms
 from dashboard.series import (
     Series,
@@ -197,29 +197,11 @@ class TablePage:
 def table_page(
     engine: Engine, slug: str, view: View, table: TableParams, page_size: int = PAGE_SIZE
 ) -> TablePage:
-    rows, total = table_rows(engine, slug, view, table, page_size, (table.page - 1) * page_size)
+    rows, total = top_posts(engine, slug, view, table, page_size, (table.page - 1) * page_size)
     reshares = read.count_reshares(
         engine, slug, platforms=view.platforms, author=table.author or None
     )
     return TablePage(rows, total, reshares)
-
-
-def table_rows(
-    engine: Engine, slug: str, view: View, table: TableParams, limit: int | None, offset: int = 0
-) -> tuple[list[PostTableRow], int]:
-    """The reposts table's rows for `table`'s filters and order (limit None: every page)."""
-    return top_posts(
-        engine,
-        slug,
-        view.window,
-        platforms=view.platforms,
-        author=table.author or None,
-        sort=table.sort,
-        descending=table.descending,
-        limit=limit,
-        offset=offset,
-        reshares=table.reshares,
-    )
 
 
 def overview_data(
@@ -306,27 +288,21 @@ def post_counts(engine: Engine) -> dict[str, tuple[int, int]]:
 
 
 def chart_series(
-    engine: Engine,
-    slug: str,
-    view: View,
-    metric: str,
-    bucket: str | None,
-    cumulative: bool,
-    catalog: Platforms,
+    engine: Engine, slug: str, view: View, query: SeriesQuery, catalog: Platforms
 ) -> Series:
     """One chart's series as the API and CSV serve it; raises BadParameter for a bad metric or
     bucket."""
-    minutes = parse_bucket(bucket)
-    if metric == "reposts":
+    minutes = parse_bucket(query.bucket)
+    if query.metric == "reposts":
         appearances = read.post_appearances(engine, slug, platforms=view.platforms)
         return repost_series(appearances, slug, view.window, minutes, catalog)
     return counter_series(
         engine,
         slug,
-        metric,
+        query.metric,
         view.window,
         view.platforms,
         minutes,
-        cumulative=cumulative,
+        cumulative=query.cumulative,
         catalog=catalog,
     )

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 
 from dashboard.errors import BadParameter
+from dashboard.series import SERIES_METRICS
 from dashboard.timegrid import RANGES, Window
 
 RANGE_CHOICES = ("1h", "24h", "7d", "all", "custom")
@@ -218,3 +219,25 @@ def table_params(
 
 ViewDep = Annotated[View, Depends(view_params)]
 TableDep = Annotated[TableParams, Depends(table_params)]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesQuery:
+    """Which series a chart's API or CSV request asks for."""
+
+    metric: str
+    bucket: str | None
+    cumulative: bool
+
+
+def series_params(
+    metric: Annotated[str, Query(description=f"One of {', '.join(SERIES_METRICS)}")] = "views",
+    bucket: Annotated[str | None, Query(description=BUCKET_DESCRIPTION)] = None,
+    cumulative: Annotated[
+        bool, Query(description="Running totals (reposts: always per bucket)")
+    ] = True,
+) -> SeriesQuery:
+    return SeriesQuery(metric, bucket, cumulative)
+
+
+SeriesDep = Annotated[SeriesQuery, Depends(series_params)]

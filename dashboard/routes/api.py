@@ -1,6 +1,7 @@
 """The JSON API (`/api/...`): the numbers behind every chart and table, described by the
 OpenAPI schema at `/openapi.json`."""
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -8,10 +9,10 @@ from fastapi.responses import Response
 
 from dashboard import export, pages
 from dashboard.context import DashDep, json_response
-from dashboard.gaps import Gap, find_gaps
+from dashboard.gaps import find_gaps
 from dashboard.overview import VideoSummary
-from dashboard.params import BUCKET_DESCRIPTION, TableDep, ViewDep
-from dashboard.series import METRICS, SERIES_METRICS, first_appearances
+from dashboard.params import SeriesDep, TableDep, ViewDep
+from dashboard.series import first_appearances
 from dashboard.states import collector_states
 from storage import read
 
@@ -40,8 +41,8 @@ def api_video(dash: DashDep, slug: str, view: ViewDep) -> Response:
             "urls": video.urls,
             "started_at": video.started_at,
             "created_at": video.created_at,
-            "platform_totals": [totals_json(t) for t in per_platform],
-            "first_appearances": [appearance_json(a) for a in first],
+            "platform_totals": [row_json(t, drop=("video",)) for t in per_platform],
+            "first_appearances": [row_json(a, rename={"id": "post_id"}) for a in first],
         }
     )
 
@@ -73,23 +74,14 @@ def api_posts(
 
 
 @router.get("/videos/{slug}/series")
-def api_series(
-    dash: DashDep,
-    slug: str,
-    view: ViewDep,
-    metric: Annotated[str, Query(description=f"One of {', '.join(SERIES_METRICS)}")] = "views",
-    bucket: Annotated[str | None, Query(description=BUCKET_DESCRIPTION)] = None,
-    cumulative: Annotated[
-        bool, Query(description="Running totals (reposts: always per bucket)")
-    ] = True,
-) -> Response:
+def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Response:
     """A metric over time per platform, bucketed on the server (at most 2000 points).
 
     Ranges up to 24 hours come in 5-minute buckets (at most 288 points), longer ones in
     hourly or coarser buckets. `bucket_minutes` gives the bucket size; `bucket_hours` is the
     same in hours (a fraction for buckets under an hour)."""
     dash.video_or_404(slug)
-    series = pages.chart_series(dash.engine, slug, view, metric, bucket, cumulative, dash.platforms)
+    series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
     gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None)
     minutes = series.bucket_minutes
     return json_response(
@@ -102,7 +94,7 @@ def api_series(
             "bucket_starts": [export.iso_utc(t) for t in series.starts],
             "times": [export.iso_utc(t) for t in series.times],
             "platforms": dict(series.values),
-            "gaps": [gap_json(g) for g in gaps],
+            "gaps": [row_json(g) for g in gaps],
         }
     )
 
@@ -153,33 +145,7 @@ def summary_json(summary: VideoSummary) -> dict[str, Any]:
     }
 
 
-def totals_json(t: read.PlatformTotalsRow) -> dict[str, Any]:
-    return {
-        "platform": t.platform,
-        "posts": t.posts,
-        "reshares": t.reshares,
-        **{m: getattr(t, m) for m in METRICS},
-        "first_appeared_at": t.first_appeared_at,
-        "last_observed_at": t.last_observed_at,
-    }
-
-
-def appearance_json(a: read.AppearanceRow) -> dict[str, Any]:
-    return {
-        "platform": a.platform,
-        "appeared_at": a.appeared_at,
-        "post_id": a.id,
-        "platform_post_id": a.platform_post_id,
-        "author": a.author,
-        "url": a.url,
-    }
-
-
-def gap_json(gap: Gap) -> dict[str, Any]:
-    return {
-        "collector": gap.collector,
-        "status": gap.status,
-        "start": gap.start,
-        "end": gap.end,
-        "message": gap.message,
-    }
+def row_json(row: Any, drop: tuple[str, ...] = (), rename: dict[str, str] | None = None) -> Any:
+    """A read-side dataclass row as a JSON object: its fields, some dropped or renamed."""
+    names = rename or {}
+    return {names.get(k, k): v for k, v in asdict(row).items() if k not in drop}

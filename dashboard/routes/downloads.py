@@ -1,14 +1,13 @@
 """CSV downloads (`/export/...`): the same rows the charts and tables show, streamed."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dashboard import export, pages
 from dashboard.context import DashDep, csv_response
-from dashboard.params import BUCKET_DESCRIPTION, TableDep, ViewDep
-from dashboard.series import SERIES_METRICS, first_appearances
+from dashboard.overview import top_posts
+from dashboard.params import SeriesDep, TableDep, ViewDep
+from dashboard.series import first_appearances
 from dashboard.states import collector_states
 from storage import read
 
@@ -31,17 +30,10 @@ def csv_collectors(dash: DashDep) -> Response:
 
 
 @router.get("/videos/{slug}/series.csv")
-def csv_series(
-    dash: DashDep,
-    slug: str,
-    view: ViewDep,
-    metric: Annotated[str, Query(description=f"One of {', '.join(SERIES_METRICS)}")] = "views",
-    bucket: Annotated[str | None, Query(description=BUCKET_DESCRIPTION)] = None,
-    cumulative: Annotated[bool, Query()] = True,
-) -> Response:
+def csv_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Response:
     """A chart's data: one row per platform and time bucket."""
     dash.video_or_404(slug)
-    series = pages.chart_series(dash.engine, slug, view, metric, bucket, cumulative, dash.platforms)
+    series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
     rows = export.series_rows(series)
     return csv_response(f"{slug}-{series.metric}", export.SERIES_HEADER, rows)
 
@@ -50,7 +42,7 @@ def csv_series(
 def csv_posts(dash: DashDep, slug: str, view: ViewDep, table: TableDep) -> Response:
     """Every repost matching the table's filters (all pages), in the table's order."""
     dash.video_or_404(slug)
-    rows, _ = pages.table_rows(dash.engine, slug, view, table, limit=None)
+    rows, _ = top_posts(dash.engine, slug, view, table, limit=None)
     return csv_response(f"{slug}-posts", export.POSTS_HEADER, export.post_table_rows(rows))
 
 
