@@ -125,9 +125,7 @@ def cumulative_figure(
             go.Scatter(
                 x=x,
                 y=values,
-                name=catalog.label(platform),
-                legendgroup=platform,
-                meta=platform,
+                **_legend(platform, catalog),
                 mode="lines",
                 stackgroup="one",
                 line={"color": color, "width": 1.5},
@@ -137,6 +135,11 @@ def cumulative_figure(
         )
     figure.update_layout(shapes=_gap_shapes(gaps, _axis_end(series)))
     return figure
+
+
+def _legend(platform: str, catalog: Platforms) -> dict[str, Any]:
+    # `meta` keeps the platform's spelling on the trace, where `name` holds its display label.
+    return {"name": catalog.label(platform), "legendgroup": platform, "meta": platform}
 
 
 def _axis_end(series: Series) -> np.datetime64 | None:
@@ -156,9 +159,7 @@ def reposts_figure(
             go.Bar(
                 x=x,
                 y=values,
-                name=catalog.label(platform),
-                legendgroup=platform,
-                meta=platform,
+                **_legend(platform, catalog),
                 marker={"color": catalog.colour(platform)},
                 hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
             )

@@ -213,24 +213,21 @@ class Daemon:
         now = self.schedule_clock()
         for runner in self.wiring.runners:
             every = self.wiring.cadences[runner.name]
-            self.scheduler.add_job(
-                self._discover,
-                "interval",
-                args=[runner],
-                id=f"{runner.name}:discover",
-                seconds=every.discover_seconds,
-                next_run_time=now,
-                **common,
+            # Refresh starts a little after discovery, so its first pass sees the new posts.
+            jobs = (
+                ("discover", self._discover, every.discover_seconds, 0),
+                ("refresh", self._refresh, every.refresh_seconds, 5),
             )
-            self.scheduler.add_job(
-                self._refresh,
-                "interval",
-                args=[runner],
-                id=f"{runner.name}:refresh",
-                seconds=every.refresh_seconds,
-                next_run_time=now + timedelta(seconds=5),
-                **common,
-            )
+            for kind, job, seconds, delay in jobs:
+                self.scheduler.add_job(
+                    job,
+                    "interval",
+                    args=[runner],
+                    id=f"{runner.name}:{kind}",
+                    seconds=seconds,
+                    next_run_time=now + timedelta(seconds=delay),
+                    **common,
+                )
         self.scheduler.start()
         logger.info(
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
