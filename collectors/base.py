@@ -127,6 +127,8 @@ class Quota:
     what: str
 
 
+# A protocol rather than a base class: collectors share no code through inheritance, and the
+# registry checks at import that a class declares every member below.
 class Collector(Protocol):
     """One platform. Constructed by the composition root with everything it needs.
 

@@ -86,6 +86,7 @@ def check_http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+# Validated per item in lists of URLs, so an error names the bad entry (instances.1).
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 """An http(s) URL setting."""
 OptionalHttpUrl = Annotated[str, AfterValidator(lambda v: check_http_url(v) if v else v)]
@@ -230,6 +231,7 @@ def settings_class(
     composition root (viralwatch/) hands the collectors in. Cached, so one registry gives one
     class and its validators are built once.
     """
+    # default_factory, not an instance: every Settings gets its own section objects.
     fields: dict[str, Any] = {
         name: (model, Field(default_factory=model, description=label))
         for name, model, label in collectors
@@ -268,6 +270,8 @@ def load_settings(
                 tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {config_file} is not valid TOML: {err}") from err
+    # A class attribute, because pydantic-settings asks the class for its sources; reset in
+    # `finally` so one load's file never leaks into the next.
     model._toml_file = config_file
     try:
         return model(**overrides)
@@ -278,6 +282,7 @@ def load_settings(
 
 
 def describe_validation_error(err: ValidationError, config_file: Path | None) -> str:
+    # One line: the first problem names the key; the rest are counted, not listed.
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     where = f" in {config_file}" if config_file else ""

@@ -55,6 +55,7 @@ def create_app(
         context = {"title": "Bad request", "message": str(err)}
         return dash.render(request, "error.html", context, 400)
 
+    # 404s and 403s: JSON where a script asked, an error page where a person did.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Response:
         if request.url.path.startswith((*JSON_PATHS, "/static/")):

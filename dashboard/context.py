@@ -40,6 +40,7 @@ SORT_LABELS = {
 
 def http_url(url: str | None) -> str | None:
     """The URL when it is an http(s) link (safe to make clickable), else None."""
+    # Post URLs come from platforms: only http(s) becomes a link, never javascript: or data:.
     if url and len(url) <= 2048 and _HTTP_URL.match(url.strip()):
         return url.strip()
     return None
@@ -60,6 +61,7 @@ def build_templates(platforms: Platforms) -> Jinja2Templates:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    # "–" for a hidden counter: empty is not zero (README, What the numbers mean).
     env.filters["num"] = lambda v: "–" if v is None else f"{int(v):,}"
     env.filters["signed"] = lambda v: "–" if v is None else f"{int(v):+,}"
     env.filters["iso"] = lambda v: export.iso_utc(v) if v else ""
@@ -90,6 +92,7 @@ class Dashboard:
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
         """The HTML page `name`, with the keys every page's base template reads."""
+        # Defaults for what base.html reads; a page's own context overrides them.
         base = {
             "csrf_token": request.state.csrf,
             "csrf_field": security.CSRF_FIELD,
@@ -125,6 +128,7 @@ class Dashboard:
 
 def current_dashboard(request: Request) -> Dashboard:
     """The app's Dashboard, for handlers (create_app keeps it in app.state)."""
+    # app.state rather than a module global: tests run several apps side by side.
     dash: Dashboard = request.app.state.dashboard
     return dash
 
@@ -158,6 +162,7 @@ def live_response(
 
 def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     # Streamed: a cascade or posts CSV of a big video never sits in memory whole.
+    # Slugs are safe already; the pattern keeps any other name out of the header's quoting.
     filename = re.sub(r"[^a-z0-9-]", "-", name.lower()) + ".csv"
     return StreamingResponse(
         export.stream_csv(header, rows),

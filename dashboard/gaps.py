@@ -39,14 +39,17 @@ def find_gaps(
             continue
         current = open_gaps.get(run.collector)
         if run.status in FAILING:
+            # Until an ok run says otherwise, the gap reaches the end of the window.
             if current is None:
                 open_gaps[run.collector] = Gap(
                     run.collector, run.status, run.started_at, window.until, run.error_message
                 )
             else:
+                # Still failing: keep the start and first status, show the newest message.
                 open_gaps[run.collector] = Gap(
                     run.collector, current.status, current.start, window.until, run.error_message
                 )
+        # "disabled" runs neither open nor close a gap: no data was expected then.
         elif run.status == "ok" and current is not None:
             gaps.append(
                 Gap(

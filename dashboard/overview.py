@@ -63,6 +63,7 @@ def top_posts(
         )
     except ValueError as err:
         raise BadParameter(f"sort: {err}") from err
+    # Growth in the window = latest views minus the reading just before it (0 if none).
     before = read.counters_at(engine, [p.id for p in posts], window.since) if window.since else {}
     rows = []
     for post in posts:
@@ -109,6 +110,7 @@ def video_summaries(
     use the window's buckets, as its charts do.
     """
     totals = read.platform_totals(engine, video=slug, platforms=platforms)
+    # On the 5-minute grid, so "last hour" is exactly 12 whole buckets (the newest filling).
     day_ago = ceil_to(now - timedelta(hours=24), FINE_MINUTES)
     hour_ago = ceil_to(now - timedelta(hours=1), FINE_MINUTES)
     recent = read.rollup_deltas(
@@ -122,6 +124,7 @@ def video_summaries(
     )
     grid = grid_minutes(window, None)
     since = axis_start(window, grid)
+    # A window inside the last 24 hours is a slice of the rows already read: no second query.
     if grid == FINE_MINUTES and since is not None and since >= day_ago and window.until == now:
         windowed = [r for r in recent if r.bucket_start >= since]
     else:
@@ -148,6 +151,7 @@ def video_summaries(
                 posts=sum(t.posts for t in mine),
                 reshares=sum(t.reshares for t in mine),
                 totals={m: sum(getattr(t, m) for t in mine) for m in METRICS},
+                # Only platforms with a post of their own: reshare edges alone do not count.
                 platforms=catalog.order(t.platform for t in mine if t.posts),
                 growth_1h=sum(r.views for r in buckets if r.bucket_start >= hour_ago),
                 growth_24h=sum(r.views for r in buckets),

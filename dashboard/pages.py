@@ -53,6 +53,7 @@ def script_json(payload: Any) -> Markup:
     text = dumps(payload)
     for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(raw, escaped)
+    # Line and paragraph separators are legal in JSON but end a line in older JavaScript.
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)  # noqa: S704 - escaped above; JSON, not HTML
 
@@ -61,6 +62,7 @@ def video_figures(
     engine: Engine, slug: str, view: View, runs: Sequence[read.RunRow], catalog: Platforms
 ) -> tuple[dict[str, go.Figure], dict[str, Any]]:
     """The video page's charts and the series/rows behind them."""
+    # Gaps are per collector; a platform filter keeps only its collectors' outages.
     gaps = find_gaps(runs, view.window, view.platforms or None)
     figures: dict[str, go.Figure] = {}
     data: dict[str, Any] = {"gaps": gaps}
@@ -68,6 +70,7 @@ def video_figures(
         series = counter_series(engine, slug, metric, view.window, view.platforms, catalog=catalog)
         figures[f"cumulative_{metric}"] = charts.cumulative_figure(series, gaps, catalog)
         data[metric] = series
+    # One read for both the reposts chart and the first-appearance timeline.
     appearances = read.post_appearances(engine, slug, platforms=view.platforms)
     reposts = repost_series(appearances, slug, view.window, catalog=catalog)
     figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog)

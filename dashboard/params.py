@@ -89,6 +89,7 @@ def parse_platforms(values: Iterable[str]) -> tuple[str, ...]:
             name = name.strip().lower()
             if not name:
                 continue
+            # Any well-formed name passes, known or not: old data may name a removed collector.
             if not _PLATFORM_NAME.match(name):
                 raise BadParameter(f"platform: {name[:40]!r} is not a platform name")
             if name not in names:
@@ -167,12 +168,14 @@ def parse_table(
         number = int(page) if page else 1
     except ValueError as err:
         raise BadParameter("page: must be a whole number") from err
+    # Bounded so a hand-typed page number cannot ask the database for a huge OFFSET.
     if number < 1 or number > 100_000:
         raise BadParameter("page: must be between 1 and 100000")
+    # The sort key is checked by storage (read.POST_SORTS), which knows the columns.
     return TableParams(
         sort=sort or "views",
         descending=order != "asc",
-        author=(author or "").strip()[:100],
+        author=(author or "").strip()[:100],  # a substring filter: longer matches nothing
         page=number,
         reshares=reshares == "include",
     )

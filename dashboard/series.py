@@ -88,12 +88,15 @@ def counter_series(
     rows = read.rollup_deltas(
         engine, video, bucket_minutes=grid, platforms=platforms, since=since, until=window.until
     )
+    # An open window ("all") starts at the first bucket with data, not at some fixed origin.
     t0 = since or (rows[0].bucket_start if rows else floor_to(window.until, grid))
     minutes, starts = axis(t0, window.until, grid, bucket_minutes)
+    # Totals count from the first data, so a 24-hour chart starts at what came before it.
     baseline: dict[str, int] = {}
     if since is not None and cumulative:
         for row in read.rollup_totals_before(engine, video, since, platforms=platforms):
             baseline[row.platform] = getattr(row, metric)
+    # A platform with a baseline but no growth in the window still gets its flat line.
     by_platform: dict[str, list[tuple[np.datetime64, int]]] = {p: [] for p in baseline}
     for row in rows:
         by_platform.setdefault(row.platform, []).append(
@@ -105,6 +108,8 @@ def counter_series(
         points = by_platform[platform]
         if points:
             at = np.array([p[0] for p in points], dtype="datetime64[s]")
+            # Rollup buckets (5 or 60 min) fold into the wider display bucket they fall in;
+            # add.at, not +=, because several rollup rows land on one index.
             index = ((at - starts[0]) // np.timedelta64(minutes, "m")).astype(np.int64)
             np.add.at(amounts, index, np.array([p[1] for p in points], dtype=np.int64))
         values[platform] = np.cumsum(amounts) + baseline.get(platform, 0) if cumulative else amounts
@@ -124,6 +129,7 @@ def repost_series(
     `counter_series` for the window."""
     grid = grid_minutes(window, bucket_minutes)
     since = axis_start(window, grid)
+    # Posts that appeared before the axis are not new in it: unlike totals, no baseline.
     inside = [
         a
         for a in appearances
@@ -148,6 +154,7 @@ def first_appearances(appearances: Sequence[AppearanceRow]) -> list[AppearanceRo
     """The first post on each platform (the one that carried the footage there), oldest first."""
     first: dict[str, AppearanceRow] = {}
     for a in appearances:
+        # Appearances come in post order, not time order: a late-found post may be older.
         if a.platform not in first or a.appeared_at < first[a.platform].appeared_at:
             first[a.platform] = a
     return sorted(first.values(), key=lambda a: (a.appeared_at, a.id))
@@ -168,10 +175,12 @@ def post_series(engine: Engine, post_id: int, window: Window) -> PostSeries:
     if len(rows) > MAX_POINTS:
         step = math.ceil(len(rows) / MAX_POINTS)
         keep = list(range(0, len(rows), step))
+        # Always keep the newest reading: it is the number the page prints next to the chart.
         if keep[-1] != len(rows) - 1:
             keep.append(len(rows) - 1)
         rows = [rows[i] for i in keep]
     times = np.array([to_datetime64(r.observed_at) for r in rows], dtype="datetime64[s]")
+    # NaN, not 0, for a hidden counter: plotly leaves a gap and the CSV an empty cell.
     values = {
         metric: np.array(
             [np.nan if getattr(r, metric) is None else getattr(r, metric) for r in rows],

@@ -45,6 +45,7 @@ def collector_states(
             latest[run.collector] = run
     sections = settings.collectors.sections()
     states = []
+    # Runs too: a collector no longer registered still shows what it last did.
     for name in catalog.order([*sections, *latest]):
         run = latest.get(name)
         section = sections.get(name)
@@ -56,6 +57,7 @@ def collector_states(
         elif run is None:
             state, label = "never_run", "not run yet"
         elif run.status == "ok":
+            # An ok run's message is the collector's notice: it runs in a reduced mode.
             state, label = "ok", "ok (limited)" if run.error_message else "ok"
         elif run.status == "disabled":
             state, label = "disabled", "disabled: missing credentials"
@@ -63,7 +65,7 @@ def collector_states(
             state = "rate_limited"
             if run.retry_at is not None and run.retry_at > now:
                 label = f"rate-limited until {run.retry_at:%Y-%m-%d %H:%M} UTC"
-            else:
+            else:  # the wait is over; the next run has not happened yet
                 label = "rate-limited"
         elif run.status == "auth_failed":
             state, label = "auth_failed", "credentials rejected"

@@ -61,6 +61,7 @@ def grid_minutes(window: Window, bucket_minutes: int | None) -> int:
     """The grid (and rollup) a series of `bucket_minutes` (None: auto) is built on: 5 or 60."""
     if bucket_minutes is None:
         return FINE_MINUTES if is_fine(window) else 60
+    # Whole hours read the hourly rollup (12 times fewer rows); anything else needs 5 minutes.
     return 60 if bucket_minutes % 60 == 0 else FINE_MINUTES
 
 
@@ -75,6 +76,8 @@ def axis_start(window: Window, grid: int) -> datetime | None:
 
 
 def auto_bucket_hours(span_hours: int) -> int:
+    # The smallest readable size that keeps a trace under MAX_POINTS; beyond a week a bucket,
+    # whatever fits.
     for hours in BUCKET_HOURS:
         if math.ceil(span_hours / hours) <= MAX_POINTS:
             return hours
@@ -82,6 +85,7 @@ def auto_bucket_hours(span_hours: int) -> int:
 
 
 def to_datetime64(moment: datetime) -> np.datetime64:
+    # numpy has no time zones: every array holds naive UTC, converted here and only here.
     return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "s")
 
 
@@ -99,6 +103,7 @@ def axis(
     """
     step = np.timedelta64(grid, "m")
     first = to_datetime64(t0)
+    # `until` is exclusive: a window ending on a boundary has no bucket starting there.
     last = to_datetime64(floor_to(until - timedelta(microseconds=1), grid))
     span_steps = max(1, int((last - first) // step) + 1)
     if bucket_minutes is not None:
@@ -117,4 +122,5 @@ def axis(
 
 
 def bucket_ends(starts: np.ndarray, minutes: int, window: Window) -> np.ndarray:
+    # The newest bucket is still filling: it ends now, not in the future.
     return np.minimum(starts + np.timedelta64(minutes, "m"), to_datetime64(window.until))

@@ -47,6 +47,8 @@ class Cadence:
 
 
 def cadence(config: CollectorSettings, collector: type[Any]) -> Cadence:
+    # The collector knows how fast its counters move and what its quota allows; the config may
+    # only say otherwise on purpose (the demo runs every 20 seconds).
     return Cadence(
         config.interval_seconds or int(collector.default_interval.total_seconds()),
         config.refresh_interval_seconds or int(collector.default_refresh_interval.total_seconds()),
@@ -132,6 +134,7 @@ def wire(
         scheduler = settings.scheduler
         client = build_client(
             timeout_seconds=scheduler.http_timeout_seconds,
+            # Reddit requires its own descriptive User-Agent; the others share the scheduler's.
             user_agent=getattr(plan.config, "user_agent", scheduler.user_agent),
             max_connections=scheduler.max_concurrent_requests,
         )

@@ -35,6 +35,7 @@ def api_video(dash: DashDep, slug: str, view: ViewDep) -> Response:
     first = first_appearances(read.post_appearances(dash.engine, slug, platforms=view.platforms))
     return json_response(
         {
+            # A video with no posts yet has no summary row; its configuration still shows.
             **(summary_json(summary) if summary else {}),
             "keywords": video.keywords,
             "hashtags": video.hashtags,
@@ -103,6 +104,7 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
 def api_observations(dash: DashDep, post_id: int, view: ViewDep) -> Response:
     """One post's counters over time (thinned evenly to at most 2000 readings)."""
     post = dash.post_or_404(post_id)
+    # No runs passed: gaps only shade the chart, the readings are the same.
     _, series = pages.post_figure_and_series(dash.engine, post, view, [])
     # The CSV's columns without its leading post id: the response names the post once.
     columns = export.OBSERVATIONS_HEADER[1:]

@@ -42,7 +42,7 @@ def csv_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
 def csv_posts(dash: DashDep, slug: str, view: ViewDep, table: TableDep) -> Response:
     """Every repost matching the table's filters (all pages), in the table's order."""
     dash.video_or_404(slug)
-    rows, _ = top_posts(dash.engine, slug, view, table, limit=None)
+    rows, _ = top_posts(dash.engine, slug, view, table, limit=None)  # all pages, one query
     return csv_response(f"{slug}-posts", export.POSTS_HEADER, export.post_table_rows(rows))
 
 
@@ -58,6 +58,7 @@ def csv_timeline(dash: DashDep, slug: str, view: ViewDep) -> Response:
 def csv_cascade(dash: DashDep, slug: str) -> Response:
     """Every reshare/crosspost/quote edge between the video's posts."""
     dash.video_or_404(slug)
+    # Every post, streamed: the edges are in each post's parent columns.
     posts = read.iter_posts(dash.engine, read.PostFilter(video=slug))
     return csv_response(f"{slug}-cascade", export.CASCADE_HEADER, export.cascade_rows(posts))
 

@@ -118,6 +118,7 @@ async def follow_post_url(dash: DashDep, request: Request, slug: str) -> Respons
     url = str(raw.get("url") or "").strip()
     error = validate_post_url(url)
     if error:
+        # The error shows under this video's own URL box, with what was typed kept.
         return manage_page(
             dash, request, url_errors={slug: error}, form={"post_url": url}, status_code=400
         )
@@ -150,11 +151,13 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
         errors["title"] = "give the footage a title"
     elif len(title) > 300:
         errors["title"] = "keep the title under 300 characters"
+    # Keywords are phrases (split on lines and commas); hashtags and URLs hold no spaces.
     keywords = _split(form["keywords"], r"[\n,]")
     hashtags = _split(form["hashtags"], r"[\s,]")
     urls = _split(form["urls"], r"\s")
     if not (keywords or hashtags or urls):
         errors["keywords"] = "give at least one keyword, hashtag or URL to look for"
+    # Each keyword becomes a search on every platform: a cap keeps a pass inside the quotas.
     if any(len(k) > 200 for k in keywords) or len(keywords) > 50:
         errors["keywords"] = "at most 50 keywords of up to 200 characters"
     started_at = None
@@ -162,7 +165,7 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
         try:
             started_at = parse_time("started_at", form["started_at"])
         except BadParameter as err:
-            errors["started_at"] = str(err).split(": ", 1)[1]
+            errors["started_at"] = str(err).split(": ", 1)[1]  # the field is named already
     try:
         settings_video = VideoSettings(
             slug=form["slug"].strip(),

@@ -59,6 +59,7 @@ def video_page(
     dash: DashDep, request: Request, slug: str, view: ViewDep, table: TableDep
 ) -> Response:
     context = video_context(dash, slug, view, table)
+    # The live URL keeps the table's sort and page, so a refresh does not reset them.
     live = view.url(f"/live/videos/{slug}", **table.params())
     return dash.render(
         request,
@@ -101,7 +102,7 @@ def post_page(dash: DashDep, request: Request, post_id: int, view: ViewDep) -> R
         {
             **context,
             "title": f"{dash.platforms.label(post.platform)} post by {post.author or 'unknown'}",
-            "platforms": [],
+            "platforms": [],  # one post, one platform: no platform filter
             "page_data": pages.script_json(live),
         },
     )
@@ -148,6 +149,7 @@ def video_context(dash: Dashboard, slug: str, view: View, table: TableParams) ->
         "reshares_listed": pages.RESHARES_LISTED,
         "reshares_preview": pages.RESHARES_PREVIEW,
         "data_at": summary.last_observed_at if summary else None,
+        # Sort headers and pager links: this URL with one table parameter changed.
         "table_url": lambda **changes: view.url(f"/videos/{slug}", **{**table.params(), **changes}),
     }
 
@@ -156,6 +158,7 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
     engine = dash.engine
     post = dash.post_or_404(post_id)
     figure, series = pages.post_figure_and_series(engine, post, view, dash.runs_for(view))
+    # A parent outside the database (not tracked) is named by its key but has no page.
     has_parent = post.parent_platform and post.parent_platform_post_id
     parent = (
         read.find_post(engine, post.parent_platform, post.parent_platform_post_id)
