@@ -71,12 +71,13 @@ def cell(value: Any) -> str:
         return ""
     if kind is int:
         return str(value)
+    # bool before int: True is an int, and "1" would read as a count.
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, datetime | np.datetime64):
         return iso_utc(value)
     if isinstance(value, float | np.floating):
-        if math.isnan(value):
+        if math.isnan(value):  # a hidden counter in a post series: empty, not "nan"
             return ""
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, int | np.integer):
@@ -106,6 +107,7 @@ def write_csv(
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     """CSV text in chunks of ROWS_PER_CHUNK rows, header first; memory stays flat."""
     buffer = io.StringIO()
+    # CRLF as RFC 4180 asks: a download is read by spreadsheets, the CLI export by scripts.
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
