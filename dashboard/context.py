@@ -19,7 +19,7 @@ from dashboard import charts, export, pages, security
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from storage import read
-from storage.read import Clock
+from storage.read import COUNTERS, Clock
 from storage.write import StorageSink
 
 HERE = Path(__file__).parent
@@ -27,11 +27,7 @@ _HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 PLURALS = {"reply": "replies", "child": "children"}
 RANGE_LABELS = {"1h": "1 h", "24h": "24 h", "7d": "7 days", "all": "All", "custom": "Custom"}
 SORT_LABELS = {
-    "views": "Views",
-    "likes": "Likes",
-    "shares": "Shares",
-    "comments": "Comments",
-    "quotes": "Quotes",
+    **{counter: counter.capitalize() for counter in COUNTERS},
     "appeared": "Age",
     "platform": "Platform",
     "author": "Author",

@@ -320,7 +320,7 @@ class CounterRow:
 
 # Bucket size in minutes -> the rollup table write.py keeps at that size.
 ROLLUPS: dict[int, type[RollupColumns]] = {5: Video5Min, 60: VideoHourly}
-POST_SORTS = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
+POST_SORTS = (*COUNTERS, "appeared", "platform", "author")
 
 
 RESHARE = "reshare"

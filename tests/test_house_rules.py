@@ -173,3 +173,31 @@ def test_no_function_over_80_lines_outside_the_simulator():
 def test_each_package_says_what_it_owns_and_may_import(package):
     doc = ast.get_docstring(ast.parse((REPO / package / "__init__.py").read_text("utf-8")))
     assert doc and "may import" in doc.lower(), package
+
+
+def test_the_counter_list_is_written_once():
+    # Issue 15: records, storage columns and dashboard metrics all follow collectors.base.
+    from dataclasses import fields
+
+    from collectors.base import COUNTERS, Observation
+    from dashboard.series import METRICS
+    from storage import models
+
+    counters = [f.name for f in fields(Observation) if f.type == "int | None"]
+    assert counters == list(COUNTERS)
+    assert all(hasattr(models.Observation, c) for c in COUNTERS)
+    assert all(hasattr(models.Post, f"latest_{c}") for c in COUNTERS)
+    assert METRICS == COUNTERS
+    for cls in collector_classes().values():
+        assert set(cls.counters) <= set(COUNTERS), cls.name
+
+
+def test_each_collector_declares_what_the_house_reads_of_it():
+    from collectors.base import Collector
+
+    for name, cls in collector_classes().items():
+        for member in Collector.__annotations__:
+            assert hasattr(cls, member), f"{name} does not declare {member}"
+        assert cls.platform in collector_classes(), f"{name} stores posts under an unknown platform"
+        assert cls.default_interval.total_seconds() >= 60, name
+        assert all(q.requests > 0 and q.per.total_seconds() > 0 for q in cls.quotas), name
