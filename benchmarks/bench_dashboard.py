@@ -29,11 +29,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from collectors.base import PostRef
-from config.settings import Settings
 from dashboard.app import create_app
-from dashboard.series import Window, counter_series
+from dashboard.series import counter_series
+from dashboard.timegrid import Window
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from viralwatch.catalog import dashboard_platforms, settings_model
 
 SLUG = "bench"
 OBSERVATIONS = int(os.environ.get("VIRALWATCH_BENCH_DASHBOARD_OBS", "1000000"))
@@ -159,10 +160,9 @@ def _fill_observations(
             "latest_shares = ?, latest_comments = ? WHERE id = ?",
             latest,
         )
-        conn.executemany(
-            "INSERT INTO video_hourly (video_id, platform, bucket_start, views_delta, "
-            "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        _insert_rollup(
+            conn,
+            "video_hourly",
             [
                 (video_id, PLATFORMS[p], stamps[h * 60], *deltas[p, h].tolist(), readings[p][h])
                 for p in range(len(PLATFORMS))
@@ -170,10 +170,9 @@ def _fill_observations(
                 if readings[p][h]
             ],
         )
-        conn.executemany(
-            "INSERT INTO video_5min (video_id, platform, bucket_start, views_delta, "
-            "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        _insert_rollup(
+            conn,
+            "video_5min",
             [
                 (
                     video_id,
@@ -191,6 +190,16 @@ def _fill_observations(
     conn.execute("ANALYZE")
     conn.close()
     return count
+
+
+def _insert_rollup(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    # Quotes stay 0: the benchmark's posts expose views, likes, shares and comments only.
+    conn.executemany(
+        f"INSERT INTO {table} (video_id, platform, bucket_start, views_delta, "
+        "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        rows,
+    )
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -244,7 +253,7 @@ def run() -> dict[str, dict[str, float]]:
         began = time.perf_counter()
         sink, end, observations = _fill(path)
         fill_seconds = time.perf_counter() - began
-        app = create_app(sink.engine, Settings(), sink, lambda: end)
+        app = create_app(sink.engine, settings_model()(), sink, lambda: end, dashboard_platforms())
         with TestClient(app) as client:
             baseline_ms, baseline = _median_ms(lambda: _baseline(path))
             api_ms, api = _median_ms(

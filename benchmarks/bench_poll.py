@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx
 
 from collectors.base import PostRef, utc_now
-from collectors.hackernews import HackerNewsCollector
-from collectors.mastodon import MastodonCollector
-from collectors.reddit import RedditCollector
+from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
+from collectors.mastodon import MastodonCollector, MastodonSettings
+from collectors.reddit import RedditCollector, RedditSettings
 from collectors.runner import CollectorRunner
-from config.settings import HackerNewsSettings, MastodonSettings, RedditSettings
 from simulator.endpoints import collector_section
 from simulator.model import SpreadModel
 from simulator.server import SimulatorServer

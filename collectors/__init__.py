@@ -1,1 +1,10 @@
-"""Collectors: one module per platform behind one seam (see collectors/base.py)."""
+"""Collectors: one module per platform behind one seam (collectors/base.py).
+
+Owns the records (PostRef, Observation, Gone, PostError), the Collector and Sink protocols, the
+error tree, the registry (registry.py), the runner that alone catches collector errors
+(runner.py) and the HTTP helper (http.py). Each platform module declares its settings model,
+platform, label, colour, counters, cadence, quotas and batch size on its collector class.
+
+May import: config.settings (each collector's settings model). Never storage, dashboard,
+viralwatch or simulator: records go out through an injected Sink.
+"""

@@ -11,7 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    # Only for the protocol's annotation: storage imports these records and needs no settings.
+    from config.settings import CollectorSettings
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
@@ -58,6 +62,11 @@ class PostRef:
     @property
     def key(self) -> tuple[str, str]:
         return (self.platform, self.platform_post_id)
+
+
+# The counters a post can carry, in the order every table, chart and CSV shows them. The one
+# list: `Observation`'s fields, the storage columns and the dashboard's metrics follow it.
+COUNTERS: tuple[str, ...] = ("views", "likes", "shares", "comments", "quotes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +118,46 @@ class KnownPost:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A limit the platform documents: at most `requests` of `what` per `per`."""
+
+    requests: int
+    per: timedelta
+    what: str
+
+
+# A protocol rather than a base class: collectors share no code through inheritance, and the
+# registry checks at import that a class declares every member below.
 class Collector(Protocol):
-    """One platform. Constructed by the composition root with everything it needs."""
+    """One platform. Constructed by the composition root with everything it needs.
+
+    The class attributes are all the rest of the house knows of a collector: settings,
+    scheduler and dashboard read them from the registry instead of keeping their own lists.
+    """
 
     name: ClassVar[str]
+    """Registry key, config section, `collector_runs.collector` value."""
+    platform: ClassVar[str]
+    """The platform its posts are stored under: `name`, except e.g. youtube_rss -> youtube."""
+    label: ClassVar[str]
+    """How pages and chart legends name it."""
+    colour: ClassVar[str]
+    """Its "#RRGGBB" colour in charts (readable on the dark background)."""
+    counters: ClassVar[tuple[str, ...]]
+    """Which of COUNTERS it reads; empty when it has nothing to refresh (news feeds)."""
+    settings_model: ClassVar[type[CollectorSettings]]
+    """Its `[collectors.<name>]` section: the pydantic model, defined next to the collector."""
     default_interval: ClassVar[timedelta]
-
-    # Optional attributes the runner reads when present:
-    #   platform: ClassVar[str]               -> the platform its posts belong to, when it is
-    #                                            not `name` (youtube_rss stores youtube posts)
-    #   has_counters: ClassVar[bool] = False  -> nothing to refresh (news feeds)
-    #   notice: str | None                    -> a reduced mode to show with ok runs
+    """How often discovery runs unless `interval_seconds` says otherwise."""
+    default_refresh_interval: ClassVar[timedelta]
+    """How often counters are re-read unless `refresh_interval_seconds` says otherwise."""
+    quotas: ClassVar[tuple[Quota, ...]]
+    """The platform's documented limits (empty: none published)."""
+    batch_size: ClassVar[int | None]
+    """Posts one refresh request reads (None: a request reads a whole feed or page)."""
+    notice: str | None
+    """A reduced mode to show with ok runs ("search disabled: no login"), else None."""
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Find posts that carry `video`. Idempotent. Raises only CollectorError subclasses."""

@@ -41,6 +41,7 @@ from datetime import UTC, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
     AuthFailed,
@@ -49,6 +50,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     Relation,
     SourceUnavailable,
@@ -60,7 +62,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import BlueskySettings
+from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.bluesky")
 
@@ -123,12 +125,30 @@ class _Session:
     refresh_jwt: str
 
 
+class BlueskySettings(CollectorSettings):
+    base_url: str = Field("https://public.api.bsky.app", description="Public AppView root")
+    auth_url: HttpUrl = Field("https://bsky.social", description="PDS used for createSession")
+    handle: str = Field("", description="Account handle for search (app-password login)")
+    app_password: SecretStr = Field(SecretStr(""), description="App password for that handle")
+
+
 @register
 class BlueskyCollector:
     """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
 
     name: ClassVar[str] = "bluesky"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    platform: ClassVar[str] = "bluesky"
+    label: ClassVar[str] = "Bluesky"
+    colour: ClassVar[str] = "#56B4E9"
+    counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
+    settings_model: ClassVar[type[CollectorSettings]] = BlueskySettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS"),
+    )
+    batch_size: ClassVar[int | None] = GET_POSTS_BATCH
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: BlueskySettings) -> None:
         self.client = client

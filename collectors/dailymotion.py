@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
     Clock,
@@ -32,6 +33,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -41,7 +43,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import DailymotionSettings
+from config.settings import CollectorSettings
 
 FIELDS = "id,title,created_time,views_total,likes_total,url,owner.screenname"
 PAGE_LIMIT = 100
@@ -57,12 +59,25 @@ def dailymotion_error(body: Any) -> tuple[str, str]:
     return "", ""
 
 
+class DailymotionSettings(CollectorSettings):
+    base_url: str = Field("https://api.dailymotion.com", description="Public API root")
+
+
 @register
 class DailymotionCollector:
     """Title search for discovery; batched `ids` lookups for views and likes."""
 
     name: ClassVar[str] = "dailymotion"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=20)
+    platform: ClassVar[str] = "dailymotion"
+    label: ClassVar[str] = "Dailymotion"
+    colour: ClassVar[str] = "#88CCEE"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes")
+    settings_model: ClassVar[type[CollectorSettings]] = DailymotionSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
+    batch_size: ClassVar[int | None] = IDS_BATCH
+    notice: str | None = None
 
     def __init__(
         self, client: httpx.AsyncClient, clock: Clock, config: DailymotionSettings

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
     Clock,
@@ -26,6 +27,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -34,7 +36,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import HackerNewsSettings
+from config.settings import CollectorSettings
 
 HITS_PER_PAGE = 100
 MAX_PAGES = 5
@@ -42,12 +44,25 @@ MAX_PAGES = 5
 REFRESH_BATCH = 50
 
 
+class HackerNewsSettings(CollectorSettings):
+    base_url: str = Field("https://hn.algolia.com", description="Algolia HN Search API root")
+
+
 @register
 class HackerNewsCollector:
     """Finds HN stories that link or name the footage; refreshes points and comment counts."""
 
     name: ClassVar[str] = "hackernews"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    platform: ClassVar[str] = "hackernews"
+    label: ClassVar[str] = "Hacker News"
+    colour: ClassVar[str] = "#0072B2"
+    counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = HackerNewsSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (Quota(10_000, timedelta(hours=1), "requests per IP"),)
+    batch_size: ClassVar[int | None] = REFRESH_BATCH
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: HackerNewsSettings) -> None:
         self.client = client

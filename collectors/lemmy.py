@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 
 from collectors.base import (
     Clock,
@@ -41,6 +42,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -51,7 +53,7 @@ from collectors.base import (
 )
 from collectors.http import decode_json, expect, fetch, gather_limited
 from collectors.registry import register
-from config.settings import LemmySettings
+from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.lemmy")
 
@@ -67,12 +69,31 @@ def _published(post: dict[str, Any]) -> datetime:
     return parse_timestamp(post.get("published")) or datetime.max.replace(tzinfo=UTC)
 
 
+class LemmySettings(CollectorSettings):
+    base_url: str = Field("https://lemmy.world", description="Unused: see instances")
+    instances: list[HttpUrl] = Field(
+        default_factory=lambda: ["https://lemmy.world"], description="Lemmy instances to search"
+    )
+
+
 @register
 class LemmyCollector:
     """Searches each instance by link and phrase; refreshes posts one by one, crossposts too."""
 
     name: ClassVar[str] = "lemmy"
+    platform: ClassVar[str] = "lemmy"
+    label: ClassVar[str] = "Lemmy"
+    colour: ClassVar[str] = "#44AA99"
+    counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = LemmySettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(100, timedelta(minutes=10), "searches per IP on lemmy.world"),
+        Quota(180, timedelta(minutes=1), "reads per IP"),
+    )
+    batch_size: ClassVar[int | None] = 1
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: LemmySettings) -> None:
         self.client = client

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field, SecretStr
 from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
@@ -37,6 +38,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -45,7 +47,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import MastodonSettings
+from config.settings import CollectorSettings, HttpUrl
 
 PAGE_LIMIT = 40
 MAX_TIMELINE_PAGES = 5
@@ -66,12 +68,34 @@ def html_to_text(content: str) -> tuple[str, list[str]]:
     return "\n\n".join(t.strip() for t in paragraphs).strip(), [link for link in links if link]
 
 
+class MastodonSettings(CollectorSettings):
+    base_url: str = Field("https://mastodon.social", description="Unused: see instances")
+    instances: list[HttpUrl] = Field(
+        default_factory=lambda: ["https://mastodon.social"],
+        description="Mastodon servers to search (each its own API root)",
+    )
+    access_token: SecretStr | None = Field(
+        None, description="Optional user token; full-text status search needs one"
+    )
+
+
 @register
 class MastodonCollector:
     """Hashtag timelines and searches on each instance; batch counter refresh."""
 
     name: ClassVar[str] = "mastodon"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    platform: ClassVar[str] = "mastodon"
+    label: ClassVar[str] = "Mastodon"
+    colour: ClassVar[str] = "#009E73"
+    counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
+    settings_model: ClassVar[type[CollectorSettings]] = MastodonSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(300, timedelta(minutes=5), "requests per IP or account"),
+    )
+    batch_size: ClassVar[int | None] = BATCH_IDS
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: MastodonSettings) -> None:
         self.client = client

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
     AuthFailed,
@@ -46,6 +47,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -58,7 +60,7 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
 from collectors.registry import register
 from collectors.youtube import video_id_from_url
-from config.settings import RedditSettings
+from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.reddit")
 
@@ -113,12 +115,37 @@ def _links(data: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found + canonical))
 
 
+class RedditSettings(CollectorSettings):
+    required_credentials: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+    base_url: str = Field("https://oauth.reddit.com", description="OAuth API root")
+    auth_url: HttpUrl = Field(
+        "https://www.reddit.com", description="Where /api/v1/access_token lives"
+    )
+    client_id: str = Field("", description="OAuth app client id (script or installed app)")
+    client_secret: SecretStr = Field(SecretStr(""), description="OAuth app client secret")
+    user_agent: str = Field(
+        "python:viralwatch:0.1 (by /u/viralwatch)",
+        description="Reddit requires a unique, descriptive User-Agent",
+    )
+
+
 @register
 class RedditCollector:
     """Searches Reddit for the footage's phrases and links; batch-refreshes scores."""
 
     name: ClassVar[str] = "reddit"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    platform: ClassVar[str] = "reddit"
+    label: ClassVar[str] = "Reddit"
+    colour: ClassVar[str] = "#E69F00"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = RedditSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(100, timedelta(minutes=1), "queries per OAuth client id"),
+    )
+    batch_size: ClassVar[int | None] = INFO_BATCH
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: RedditSettings) -> None:
         self.client = client

@@ -1,32 +1,53 @@
-"""Collectors by name. Built-ins are listed in one explicit tuple: no folder scanning."""
+"""Collectors by name. Built-ins are listed in one explicit tuple: no folder scanning.
+
+A collector class declares everything the rest of the house needs to know of it (see the
+`Collector` protocol in collectors/base.py); `register` refuses a class that leaves one out, so a
+new platform fails at import, not later in the settings, scheduler or dashboard that read them.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-# One line per platform module; importing a module runs its @register decorator.
+from collectors.base import COUNTERS, Collector
+
+# One line per platform module; importing a module runs its @register decorator. The order is
+# the dashboard's display order, and where two collectors store one platform (youtube,
+# youtube_rss) the first listed refreshes its posts.
 BUILTIN_COLLECTORS: tuple[str, ...] = (
-    "collectors.mastodon",
-    "collectors.hackernews",
-    "collectors.reddit",
     "collectors.youtube",
-    "collectors.youtube_rss",
-    "collectors.lemmy",
-    "collectors.telegram",
-    "collectors.rss",
-    "collectors.urls",
-    "collectors.bluesky",
     "collectors.x",
     "collectors.tiktok",
+    "collectors.reddit",
+    "collectors.bluesky",
+    "collectors.mastodon",
+    "collectors.telegram",
+    "collectors.hackernews",
+    "collectors.lemmy",
     "collectors.dailymotion",
+    "collectors.youtube_rss",
+    "collectors.rss",
+    "collectors.urls",
 )
+
+# The class-level declarations of the Collector protocol (`notice` has a class default too).
+DECLARATIONS: tuple[str, ...] = tuple(Collector.__annotations__)
 
 _REGISTRY: dict[str, type[Any]] = {}
 
 
 def register(cls: type[Any]) -> type[Any]:
-    """Class decorator: make a collector known under its `name`. Duplicates raise ValueError."""
+    """Class decorator: make a collector known under its `name`.
+
+    Raises ValueError for a duplicate name, TypeError when the class leaves out a declaration
+    of the protocol or names a counter that is not in COUNTERS."""
+    missing = [attr for attr in DECLARATIONS if not hasattr(cls, attr)]
+    if missing:
+        raise TypeError(f"collector {cls.__name__} does not declare {', '.join(missing)}")
+    unknown = [c for c in cls.counters if c not in COUNTERS]
+    if unknown:
+        raise TypeError(f"collector {cls.name!r}: unknown counters {unknown}; use {COUNTERS}")
     name = cls.name
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise ValueError(f"collector name {name!r} is registered twice")
@@ -37,7 +58,8 @@ def register(cls: type[Any]) -> type[Any]:
 def collector_classes() -> dict[str, type[Any]]:
     """Every registered collector class by name, built-ins first in their listed order (which
     decides, e.g., that the YouTube Data API rather than the feeds refreshes YouTube posts),
-    whatever order their modules happened to be imported in."""
+    whatever order their modules happened to be imported in; others (a plugin, a test's) after
+    them in the order they registered."""
     for module in BUILTIN_COLLECTORS:
         importlib.import_module(module)
     rank = {module: index for index, module in enumerate(BUILTIN_COLLECTORS)}

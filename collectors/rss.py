@@ -17,7 +17,7 @@ Records: the key is the item's guid/id, else its link (duplicates in one pass ar
 key and by link); the outlet (Google News `<source>`, else the feed's title) is the author;
 the title is the text; published/updated time when given. Storage records first-seen time.
 Counters: none. News items have no counters, so `refresh` returns [] without any request;
-`has_counters` is False so the scheduler can skip refresh passes for this collector.
+`counters` is empty so the scheduler can skip refresh passes for this collector.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import feedparser
 import httpx
+from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
@@ -38,6 +39,7 @@ from collectors.base import (
     CollectorError,
     KnownPost,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -46,7 +48,7 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from config.settings import RssSettings
+from config.settings import CollectorSettings, HttpUrl, OptionalHttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.rss")
 
@@ -77,13 +79,29 @@ def _when(entry: Any) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
 
 
+class RssSettings(CollectorSettings):
+    base_url: str = Field("https://news.google.com", description="Unused: see feeds")
+    feeds: list[HttpUrl] = Field(default_factory=list, description="RSS/Atom feed URLs to read")
+    google_news_url: OptionalHttpUrl = Field(
+        "https://news.google.com", description="Google News host; empty turns it off"
+    )
+
+
 @register
 class RssCollector:
     """Reads configured feeds and Google News search for the footage; no counters."""
 
     name: ClassVar[str] = "rss"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
-    has_counters: ClassVar[bool] = False
+    platform: ClassVar[str] = "rss"
+    label: ClassVar[str] = "News feeds"
+    colour: ClassVar[str] = "#DDCC77"
+    counters: ClassVar[tuple[str, ...]] = ()
+    settings_model: ClassVar[type[CollectorSettings]] = RssSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
+    batch_size: ClassVar[int | None] = None
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: RssSettings) -> None:
         self.client = client

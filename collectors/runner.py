@@ -54,10 +54,10 @@ class CollectorRunner:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.collector = collector
-        self.platform: str = getattr(collector, "platform", collector.name)
+        self.platform: str = collector.platform
         # Off for news feeds (no counters), and when another collector refreshes this platform's
         # posts (see daemon.wire).
-        self.refreshes: bool = getattr(collector, "has_counters", True)
+        self.refreshes: bool = bool(collector.counters)
         self.sink = sink
         self.clock = clock
         self.state = RunnerState()
@@ -167,7 +167,7 @@ class CollectorRunner:
     def _succeed(self, report: RunReport) -> None:
         # A collector may run in a reduced mode (e.g. Bluesky search without a login); its
         # `notice` travels with the ok run so the dashboard can show it.
-        report.error_message = getattr(self.collector, "notice", None)
+        report.error_message = self.collector.notice
         if self.state.is_failing:
             logger.info("%s: recovered", self.name)
         self.state.is_failing = False

@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from collectors.base import (
@@ -47,6 +48,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     matches_video,
@@ -54,7 +56,7 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from config.settings import TelegramSettings
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.telegram")
 
@@ -181,12 +183,26 @@ def parse_page(page_html: str) -> ChannelPage:
     return page
 
 
+class TelegramSettings(CollectorSettings):
+    base_url: str = Field("https://t.me", description="Public channel preview host")
+    channels: list[str] = Field(default_factory=list, description="Public channel names")
+
+
 @register
 class TelegramCollector:
     """Reads the public previews of configured channels: footage messages, forwards, views."""
 
     name: ClassVar[str] = "telegram"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    platform: ClassVar[str] = "telegram"
+    label: ClassVar[str] = "Telegram"
+    colour: ClassVar[str] = "#F0E442"
+    counters: ClassVar[tuple[str, ...]] = ("views",)
+    settings_model: ClassVar[type[CollectorSettings]] = TelegramSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
+    batch_size: ClassVar[int | None] = None
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TelegramSettings) -> None:
         self.client = client

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
     AuthFailed,
@@ -42,6 +43,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -53,7 +55,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import TikTokSettings
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.tiktok")
 
@@ -112,12 +114,32 @@ def seconds_to_utc_midnight(now: datetime) -> float:
     return (datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC) - now).total_seconds()
 
 
+class TikTokSettings(CollectorSettings):
+    required_credentials: ClassVar[tuple[str, ...]] = ("client_key", "client_secret")
+    base_url: str = Field("https://open.tiktokapis.com", description="Research API root")
+    client_key: str = Field("", description="Research API client key")
+    client_secret: SecretStr = Field(SecretStr(""), description="Research API client secret")
+
+
 @register
 class TikTokCollector:
     """Research API keyword/hashtag queries for discovery, video_id queries for counters."""
 
     name: ClassVar[str] = "tiktok"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    platform: ClassVar[str] = "tiktok"
+    label: ClassVar[str] = "TikTok"
+    colour: ClassVar[str] = "#CC79A7"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = TikTokSettings
+    default_interval: ClassVar[timedelta] = timedelta(hours=1)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(hours=1)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(1_000, timedelta(days=1), "requests"),
+        Quota(100_000, timedelta(days=1), "records"),
+        Quota(600, timedelta(minutes=1), "requests"),
+    )
+    batch_size: ClassVar[int | None] = MAX_COUNT
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TikTokSettings) -> None:
         self.client = client

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 import yt_dlp
+from pydantic import Field
 
 from collectors.base import (
     Clock,
@@ -38,6 +39,7 @@ from collectors.base import (
     Observation,
     PostError,
     PostRef,
+    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -45,7 +47,7 @@ from collectors.base import (
 )
 from collectors.http import gather_limited
 from collectors.registry import register
-from config.settings import UrlsSettings
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.urls")
 
@@ -86,12 +88,25 @@ def is_definitive(message: str) -> bool:
     return bool(_DEFINITIVE.search(message))
 
 
+class UrlsSettings(CollectorSettings):
+    base_url: str = Field("", description="Unused: each post URL is read directly by yt-dlp")
+
+
 @register
 class UrlsCollector:
     """Refreshes hand-added post URLs through yt-dlp; discovers nothing by itself."""
 
     name: ClassVar[str] = "urls"
-    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    platform: ClassVar[str] = "urls"
+    label: ClassVar[str] = "Added by hand"
+    colour: ClassVar[str] = "#999933"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = UrlsSettings
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=30)
+    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
+    batch_size: ClassVar[int | None] = 1
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: UrlsSettings) -> None:
         self.client = client

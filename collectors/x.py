@@ -32,6 +32,7 @@ from datetime import UTC, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
     Clock,
@@ -39,6 +40,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     Relation,
     TrackedVideo,
@@ -49,7 +51,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import XSettings
+from config.settings import CollectorSettings
 
 TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities"
 MAX_RESULTS = 100
@@ -98,12 +100,30 @@ def gone_ids(body: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+class XSettings(CollectorSettings):
+    required_credentials: ClassVar[tuple[str, ...]] = ("bearer_token",)
+    base_url: str = Field("https://api.x.com", description="API v2 root")
+    bearer_token: SecretStr = Field(SecretStr(""), description="App bearer token")
+
+
 @register
 class XCollector:
     """Recent search for discovery, 100-id tweet lookups for counters."""
 
     name: ClassVar[str] = "x"
+    platform: ClassVar[str] = "x"
+    label: ClassVar[str] = "X"
+    colour: ClassVar[str] = "#BBBBBB"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments", "quotes")
+    settings_model: ClassVar[type[CollectorSettings]] = XSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(450, timedelta(minutes=15), "recent searches per app"),
+        Quota(3_500, timedelta(minutes=15), "tweet lookups per app"),
+    )
+    batch_size: ClassVar[int | None] = LOOKUP_BATCH
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: XSettings) -> None:
         self.client = client

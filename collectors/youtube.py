@@ -37,6 +37,7 @@ from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import Field, SecretStr
 
 from collectors.base import (
     AuthFailed,
@@ -45,6 +46,7 @@ from collectors.base import (
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -55,7 +57,7 @@ from collectors.base import (
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
-from config.settings import YouTubeSettings
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube")
 
@@ -97,12 +99,33 @@ class QuotaExceeded(RateLimited):
     """The daily quota is spent; `retry_after_seconds` runs to midnight Pacific."""
 
 
+class YouTubeSettings(CollectorSettings):
+    required_credentials: ClassVar[tuple[str, ...]] = ("api_key",)
+    base_url: str = Field("https://www.googleapis.com", description="Data API v3 root")
+    api_key: SecretStr = Field(SecretStr(""), description="YouTube Data API v3 key")
+    search_calls_per_day: int = Field(
+        90, ge=0, le=100, description="search.list calls allowed per Pacific day (bucket of 100)"
+    )
+
+
 @register
 class YouTubeCollector:
     """Searches YouTube for re-uploads within the search bucket; refreshes 50 videos per call."""
 
     name: ClassVar[str] = "youtube"
+    platform: ClassVar[str] = "youtube"
+    label: ClassVar[str] = "YouTube"
+    colour: ClassVar[str] = "#D55E00"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "comments")
+    settings_model: ClassVar[type[CollectorSettings]] = YouTubeSettings
     default_interval: ClassVar[timedelta] = timedelta(hours=1)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
+    quotas: ClassVar[tuple[Quota, ...]] = (
+        Quota(10_000, timedelta(days=1), "API units (all calls but search)"),
+        Quota(100, timedelta(days=1), "search.list calls"),
+    )
+    batch_size: ClassVar[int | None] = IDS_PER_CALL
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: YouTubeSettings) -> None:
         self.client = client

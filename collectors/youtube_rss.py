@@ -30,12 +30,14 @@ from typing import Any, ClassVar
 
 import feedparser
 import httpx
+from pydantic import Field
 
 from collectors.base import (
     Clock,
     KnownPost,
     Observation,
     PostRef,
+    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -45,7 +47,7 @@ from collectors.base import (
 )
 from collectors.http import fetch
 from collectors.registry import register
-from config.settings import YouTubeRssSettings
+from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube_rss")
 
@@ -87,14 +89,27 @@ def _video_id(entry: dict[str, Any]) -> str | None:
     return str(video_id) if video_id else None
 
 
+class YouTubeRssSettings(CollectorSettings):
+    base_url: str = Field("https://www.youtube.com", description="Feed host")
+    channels: list[str] = Field(default_factory=list, description="Channel ids (UC…) to watch")
+
+
 @register
 class YouTubeRssCollector:
     """Reads a watch list of channel feeds: new uploads, views and likes, no key."""
 
     name: ClassVar[str] = "youtube_rss"
-    # The same videos the Data API collector reads: one post per video, whichever finds it.
+    # Its videos are YouTube videos: stored under youtube, refreshed by that collector.
     platform: ClassVar[str] = "youtube"
+    label: ClassVar[str] = "YouTube (feeds)"
+    colour: ClassVar[str] = "#AA4499"
+    counters: ClassVar[tuple[str, ...]] = ("views", "likes")
+    settings_model: ClassVar[type[CollectorSettings]] = YouTubeRssSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
+    batch_size: ClassVar[int | None] = None
+    notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: YouTubeRssSettings) -> None:
         self.client = client

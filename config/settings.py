@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
 )
 from pydantic_settings import (
@@ -76,23 +79,41 @@ class SchedulerSettings(Section):
     )
 
 
+def check_http_url(value: str) -> str:
+    """`value` without a trailing slash when it is an http(s) URL; raises ValueError if not."""
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+# Validated per item in lists of URLs, so an error names the bad entry (instances.1).
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+"""An http(s) URL setting."""
+OptionalHttpUrl = Annotated[str, AfterValidator(lambda v: check_http_url(v) if v else v)]
+"""An http(s) URL setting where an empty string turns the feature off."""
+
+
 class CollectorSettings(Section):
-    """Keys every collector shares."""
+    """Keys every collector shares. Each collector module subclasses it with its own keys."""
 
     # Which credential fields must be non-empty for the collector to run.
     required_credentials: ClassVar[tuple[str, ...]] = ()
 
     enabled: bool = Field(True, description="Run this collector")
-    interval_seconds: int = Field(900, ge=10, description="How often discovery looks for new posts")
-    refresh_interval_seconds: int = Field(
-        600, ge=10, description="How often counters of known posts are re-read"
+    interval_seconds: int | None = Field(
+        None, ge=10, description="How often discovery looks for new posts (unset: its cadence)"
+    )
+    refresh_interval_seconds: int | None = Field(
+        None,
+        ge=10,
+        description="How often counters of known posts are re-read (unset: its cadence)",
     )
     base_url: str = Field("", description="API root: scheme and host the platform documents")
 
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        return _check_http_url(value) if value else value
+        return check_http_url(value) if value else value
 
     def missing_credentials(self) -> list[str]:
         """Names of required credential keys that are empty."""
@@ -106,157 +127,9 @@ class CollectorSettings(Section):
         return missing
 
 
-def _check_http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value.rstrip("/")
-
-
-class MastodonSettings(CollectorSettings):
-    base_url: str = Field("https://mastodon.social", description="Unused: see instances")
-    instances: list[str] = Field(
-        default_factory=lambda: ["https://mastodon.social"],
-        description="Mastodon servers to search (each its own API root)",
-    )
-    access_token: SecretStr | None = Field(
-        None, description="Optional user token; full-text status search needs one"
-    )
-
-    @field_validator("instances")
-    @classmethod
-    def _instances(cls, value: list[str]) -> list[str]:
-        return [_check_http_url(v) for v in value]
-
-
-class HackerNewsSettings(CollectorSettings):
-    base_url: str = Field("https://hn.algolia.com", description="Algolia HN Search API root")
-
-
-class RedditSettings(CollectorSettings):
-    required_credentials: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-    base_url: str = Field("https://oauth.reddit.com", description="OAuth API root")
-    auth_url: str = Field("https://www.reddit.com", description="Where /api/v1/access_token lives")
-    client_id: str = Field("", description="OAuth app client id (script or installed app)")
-    client_secret: SecretStr = Field(SecretStr(""), description="OAuth app client secret")
-    user_agent: str = Field(
-        "python:viralwatch:0.1 (by /u/viralwatch)",
-        description="Reddit requires a unique, descriptive User-Agent",
-    )
-
-    @field_validator("auth_url")
-    @classmethod
-    def _auth_url(cls, value: str) -> str:
-        return _check_http_url(value)
-
-
-class YouTubeSettings(CollectorSettings):
-    required_credentials: ClassVar[tuple[str, ...]] = ("api_key",)
-    base_url: str = Field("https://www.googleapis.com", description="Data API v3 root")
-    api_key: SecretStr = Field(SecretStr(""), description="YouTube Data API v3 key")
-    search_calls_per_day: int = Field(
-        90, ge=0, le=100, description="search.list calls allowed per Pacific day (bucket of 100)"
-    )
-    interval_seconds: int = Field(3600, ge=10, description="How often search.list runs")
-
-
-class YouTubeRssSettings(CollectorSettings):
-    base_url: str = Field("https://www.youtube.com", description="Feed host")
-    channels: list[str] = Field(default_factory=list, description="Channel ids (UC…) to watch")
-
-
-class BlueskySettings(CollectorSettings):
-    base_url: str = Field("https://public.api.bsky.app", description="Public AppView root")
-    auth_url: str = Field("https://bsky.social", description="PDS used for createSession")
-    handle: str = Field("", description="Account handle for search (app-password login)")
-    app_password: SecretStr = Field(SecretStr(""), description="App password for that handle")
-
-    @field_validator("auth_url")
-    @classmethod
-    def _auth_url(cls, value: str) -> str:
-        return _check_http_url(value)
-
-
-class LemmySettings(CollectorSettings):
-    base_url: str = Field("https://lemmy.world", description="Unused: see instances")
-    instances: list[str] = Field(
-        default_factory=lambda: ["https://lemmy.world"], description="Lemmy instances to search"
-    )
-
-    @field_validator("instances")
-    @classmethod
-    def _instances(cls, value: list[str]) -> list[str]:
-        return [_check_http_url(v) for v in value]
-
-
-class TelegramSettings(CollectorSettings):
-    base_url: str = Field("https://t.me", description="Public channel preview host")
-    channels: list[str] = Field(default_factory=list, description="Public channel names")
-
-
-class DailymotionSettings(CollectorSettings):
-    base_url: str = Field("https://api.dailymotion.com", description="Public API root")
-
-
-class RssSettings(CollectorSettings):
-    base_url: str = Field("https://news.google.com", description="Unused: see feeds")
-    feeds: list[str] = Field(default_factory=list, description="RSS/Atom feed URLs to read")
-    google_news_url: str = Field(
-        "https://news.google.com", description="Google News host; empty turns it off"
-    )
-
-    @field_validator("feeds")
-    @classmethod
-    def _feeds(cls, value: list[str]) -> list[str]:
-        return [_check_http_url(v) for v in value]
-
-    @field_validator("google_news_url")
-    @classmethod
-    def _google(cls, value: str) -> str:
-        return _check_http_url(value) if value else value
-
-
-class XSettings(CollectorSettings):
-    required_credentials: ClassVar[tuple[str, ...]] = ("bearer_token",)
-    base_url: str = Field("https://api.x.com", description="API v2 root")
-    bearer_token: SecretStr = Field(SecretStr(""), description="App bearer token")
-
-
-class TikTokSettings(CollectorSettings):
-    required_credentials: ClassVar[tuple[str, ...]] = ("client_key", "client_secret")
-    base_url: str = Field("https://open.tiktokapis.com", description="Research API root")
-    client_key: str = Field("", description="Research API client key")
-    client_secret: SecretStr = Field(SecretStr(""), description="Research API client secret")
-
-
-class UrlsSettings(CollectorSettings):
-    base_url: str = Field("", description="Unused: each post URL is read directly by yt-dlp")
-    refresh_interval_seconds: int = Field(
-        1800, ge=10, description="How often hand-added URLs are re-read through yt-dlp"
-    )
-
-
 class CollectorsSettings(Section):
-    mastodon: MastodonSettings = Field(default_factory=MastodonSettings, description="Mastodon")
-    hackernews: HackerNewsSettings = Field(
-        default_factory=HackerNewsSettings, description="Hacker News (Algolia)"
-    )
-    reddit: RedditSettings = Field(default_factory=RedditSettings, description="Reddit")
-    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings, description="YouTube API")
-    youtube_rss: YouTubeRssSettings = Field(
-        default_factory=YouTubeRssSettings, description="YouTube channel feeds"
-    )
-    bluesky: BlueskySettings = Field(default_factory=BlueskySettings, description="Bluesky")
-    lemmy: LemmySettings = Field(default_factory=LemmySettings, description="Lemmy")
-    telegram: TelegramSettings = Field(
-        default_factory=TelegramSettings, description="Telegram channels"
-    )
-    dailymotion: DailymotionSettings = Field(
-        default_factory=DailymotionSettings, description="Dailymotion"
-    )
-    rss: RssSettings = Field(default_factory=RssSettings, description="News feeds")
-    x: XSettings = Field(default_factory=XSettings, description="X (Twitter) API v2")
-    tiktok: TikTokSettings = Field(default_factory=TikTokSettings, description="TikTok Research")
-    urls: UrlsSettings = Field(default_factory=UrlsSettings, description="Hand-added post URLs")
+    """`[collectors.<name>]` sections. This base has none: `settings_class` adds one field per
+    registered collector, so this module needs to know no collector."""
 
     def sections(self) -> dict[str, CollectorSettings]:
         """Every collector section by collector name."""
@@ -287,7 +160,7 @@ class VideoSettings(Section):
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
         for url in value:
-            _check_http_url(url)
+            check_http_url(url)
         return value
 
     @field_validator("started_at")
@@ -348,6 +221,32 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+@cache
+def settings_class(
+    collectors: tuple[tuple[str, type[CollectorSettings], str], ...],
+) -> type[Settings]:
+    """A `Settings` class with one `[collectors.<name>]` section per `(name, model, label)`.
+
+    The collector registry lives in `collectors/`, which this module may not import: the
+    composition root (viralwatch/) hands the collectors in. Cached, so one registry gives one
+    class and its validators are built once.
+    """
+    # default_factory, not an instance: every Settings gets its own section objects.
+    fields: dict[str, Any] = {
+        name: (model, Field(default_factory=model, description=label))
+        for name, model, label in collectors
+    }
+    sections = create_model("CollectorsSettings", __base__=CollectorsSettings, **fields)
+    return create_model(
+        "Settings",
+        __base__=Settings,
+        collectors=(
+            sections,
+            Field(default_factory=sections, description="Per-collector options"),
+        ),
+    )
+
+
 def find_config_file(explicit: str | None, environ: dict[str, str]) -> Path | None:
     """The config file to read: explicit path, else $VIRALWATCH_CONFIG, else ./viralwatch.toml."""
     if explicit:
@@ -358,8 +257,11 @@ def find_config_file(explicit: str | None, environ: dict[str, str]) -> Path | No
     return local if local.exists() else None
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Load and validate settings; raise ConfigError with one readable line on any problem."""
+def load_settings(
+    config_file: Path | None = None, model: type[Settings] = Settings, **overrides: Any
+) -> Settings:
+    """Load and validate settings of `model` (see `settings_class`); raise ConfigError with one
+    readable line on any problem."""
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file {config_file} not found; pass an existing --config")
@@ -368,16 +270,19 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {config_file} is not valid TOML: {err}") from err
-    Settings._toml_file = config_file
+    # A class attribute, because pydantic-settings asks the class for its sources; reset in
+    # `finally` so one load's file never leaks into the next.
+    model._toml_file = config_file
     try:
-        return Settings(**overrides)
+        return model(**overrides)
     except ValidationError as err:
         raise ConfigError(describe_validation_error(err, config_file)) from None
     finally:
-        Settings._toml_file = None
+        model._toml_file = None
 
 
 def describe_validation_error(err: ValidationError, config_file: Path | None) -> str:
+    # One line: the first problem names the key; the rest are counted, not listed.
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     where = f" in {config_file}" if config_file else ""

@@ -12,54 +12,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.series import Gap, PostSeries, Series
+from dashboard.gaps import Gap
+from dashboard.platforms import NO_PLATFORMS, Platforms
+from dashboard.series import PostSeries, Series
 from storage.read import AppearanceRow
 
-# Okabe-Ito (colour-blind safe) first, then Paul Tol's muted/light colours for the rest; every
-# colour stays readable on the dark wall-screen background.
-PLATFORM_COLORS = {
-    "youtube": "#D55E00",
-    "x": "#BBBBBB",
-    "tiktok": "#CC79A7",
-    "reddit": "#E69F00",
-    "bluesky": "#56B4E9",
-    "mastodon": "#009E73",
-    "telegram": "#F0E442",
-    "hackernews": "#0072B2",
-    "lemmy": "#44AA99",
-    "dailymotion": "#88CCEE",
-    "youtube_rss": "#AA4499",
-    "rss": "#DDCC77",
-    "urls": "#999933",
-}
-_EXTRA_COLORS = ("#EE8866", "#77AADD", "#EEDD88", "#FFAABB", "#99DDFF", "#BBCC33", "#AAAA00")
-PLATFORM_LABELS = {
-    "youtube": "YouTube",
-    "x": "X",
-    "tiktok": "TikTok",
-    "reddit": "Reddit",
-    "bluesky": "Bluesky",
-    "mastodon": "Mastodon",
-    "telegram": "Telegram",
-    "hackernews": "Hacker News",
-    "lemmy": "Lemmy",
-    "dailymotion": "Dailymotion",
-    "youtube_rss": "YouTube (feeds)",
-    "rss": "News feeds",
-    "urls": "Added by hand",
-}
 GAP_FILL = "rgba(220, 220, 220, 0.13)"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
-
-
-def platform_color(platform: str) -> str:
-    if platform in PLATFORM_COLORS:
-        return PLATFORM_COLORS[platform]
-    return _EXTRA_COLORS[sum(platform.encode()) % len(_EXTRA_COLORS)]
-
-
-def platform_label(platform: str) -> str:
-    return PLATFORM_LABELS.get(platform, platform)
 
 
 def time_strings(times: np.ndarray) -> list[str]:
@@ -150,7 +109,9 @@ def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> l
     return shapes
 
 
-def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
+def cumulative_figure(
+    series: Series, gaps: Sequence[Gap] = (), catalog: Platforms = NO_PLATFORMS
+) -> go.Figure:
     """Cumulative `series.metric` stacked by platform, with collector gaps shaded."""
     x = time_strings(series.times)
     figure = go.Figure(layout=_layout(f"Cumulative {series.metric} by platform", series.metric))
@@ -159,14 +120,12 @@ def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
             # Nothing counted: the platform hides this counter (Reddit views) or nothing grew;
             # a flat zero band would read as "zero views", which empty is not.
             continue
-        color = platform_color(platform)
+        color = catalog.colour(platform)
         figure.add_trace(
             go.Scatter(
                 x=x,
                 y=values,
-                name=platform_label(platform),
-                legendgroup=platform,
-                meta=platform,
+                **_legend(platform, catalog),
                 mode="lines",
                 stackgroup="one",
                 line={"color": color, "width": 1.5},
@@ -178,11 +137,18 @@ def cumulative_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
     return figure
 
 
+def _legend(platform: str, catalog: Platforms) -> dict[str, Any]:
+    # `meta` keeps the platform's spelling on the trace, where `name` holds its display label.
+    return {"name": catalog.label(platform), "legendgroup": platform, "meta": platform}
+
+
 def _axis_end(series: Series) -> np.datetime64 | None:
     return series.ends[-1] if len(series.ends) else None
 
 
-def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
+def reposts_figure(
+    series: Series, gaps: Sequence[Gap] = (), catalog: Platforms = NO_PLATFORMS
+) -> go.Figure:
     """New reposts per bucket, stacked bars by platform."""
     figure = go.Figure(
         layout=_layout(f"New reposts per {bucket_label(series.bucket_minutes)}", "posts")
@@ -193,10 +159,8 @@ def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
             go.Bar(
                 x=x,
                 y=values,
-                name=platform_label(platform),
-                legendgroup=platform,
-                meta=platform,
-                marker={"color": platform_color(platform)},
+                **_legend(platform, catalog),
+                marker={"color": catalog.colour(platform)},
                 hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
             )
         )
@@ -209,7 +173,7 @@ def reposts_figure(series: Series, gaps: Sequence[Gap] = ()) -> go.Figure:
     return figure
 
 
-def timeline_figure(first: Sequence[AppearanceRow]) -> go.Figure:
+def timeline_figure(first: Sequence[AppearanceRow], catalog: Platforms = NO_PLATFORMS) -> go.Figure:
     """When the footage first reached each platform, and which author carried it there."""
     layout = _layout("Spread timeline: first post per platform", "")
     layout["hovermode"] = "closest"
@@ -221,7 +185,7 @@ def timeline_figure(first: Sequence[AppearanceRow]) -> go.Figure:
     x = time_strings(
         np.array([a.appeared_at.replace(tzinfo=None) for a in first], dtype="datetime64[s]")
     )
-    labels = [platform_label(a.platform) for a in first]
+    labels = [catalog.label(a.platform) for a in first]
     figure.add_trace(
         go.Scatter(
             x=x,
@@ -231,7 +195,7 @@ def timeline_figure(first: Sequence[AppearanceRow]) -> go.Figure:
             line={"color": "rgba(200,200,200,0.35)", "width": 1, "shape": "hv"},
             marker={
                 "size": 14,
-                "color": [platform_color(a.platform) for a in first],
+                "color": [catalog.colour(a.platform) for a in first],
                 "line": {"width": 1, "color": "#111"},
             },
             customdata=[[a.author or "unknown author", a.platform_post_id] for a in first],

@@ -16,10 +16,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from dashboard.series import CollectorState, PostSeries, PostTableRow, Series, VideoSummary
+from dashboard.overview import PostTableRow, VideoSummary
+from dashboard.series import METRICS, PostSeries, Series
+from dashboard.states import CollectorState
 from storage.read import AppearanceRow, PostRow
 
-METRICS_ORDER = ("views", "likes", "shares", "comments", "quotes")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
 # `viralwatch export` columns, in this order.
@@ -39,11 +40,7 @@ POST_COLUMNS = (
     "is_gone",
     "gone_at",
     "latest_observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "last_error",
 )
 OBSERVATION_COLUMNS = (
@@ -52,11 +49,7 @@ OBSERVATION_COLUMNS = (
     "platform_post_id",
     "url",
     "observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
 )
 ROWS_PER_CHUNK = 1000
 
@@ -78,12 +71,13 @@ def cell(value: Any) -> str:
         return ""
     if kind is int:
         return str(value)
+    # bool before int: True is an int, and "1" would read as a count.
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, datetime | np.datetime64):
         return iso_utc(value)
     if isinstance(value, float | np.floating):
-        if math.isnan(value):
+        if math.isnan(value):  # a hidden counter in a post series: empty, not "nan"
             return ""
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, int | np.integer):
@@ -113,6 +107,7 @@ def write_csv(
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     """CSV text in chunks of ROWS_PER_CHUNK rows, header first; memory stays flat."""
     buffer = io.StringIO()
+    # CRLF as RFC 4180 asks: a download is read by spreadsheets, the CLI export by scripts.
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
@@ -155,11 +150,7 @@ POSTS_HEADER = (
     "appeared_at",
     "first_seen_at",
     "latest_observed_at",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "growth_views",
     "parent_platform",
     "parent_platform_post_id",
@@ -246,7 +237,7 @@ def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:
         yield (
             series.post_id,
             at,
-            *(v[m][i] for m in METRICS_ORDER),
+            *(v[m][i] for m in METRICS),
         )
 
 
@@ -257,11 +248,7 @@ VIDEOS_HEADER = (
     "posts",
     "reshares",
     "platforms",
-    "views",
-    "likes",
-    "shares",
-    "comments",
-    "quotes",
+    *METRICS,
     "growth_views_1h",
     "growth_views_24h",
     "growth_views_window",

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 from markupsafe import Markup
@@ -15,20 +14,16 @@ from sqlalchemy import Engine
 
 from dashboard import charts
 from dashboard.export import iso_utc
+from dashboard.gaps import find_gaps
+from dashboard.overview import PostTableRow, VideoSummary, top_posts, video_summaries
+from dashboard.params import SeriesQuery, TableParams, View, parse_bucket
+from dashboard.platforms import Platforms
 from dashboard.series import (
-    PLATFORMS,
-    BadParameter,
-    PostTableRow,
-    VideoSummary,
-    Window,
+    Series,
     counter_series,
-    find_gaps,
     first_appearances,
-    platform_order,
     post_series,
     repost_series,
-    top_posts,
-    video_summaries,
 )
 from storage import read
 from storage.read import PostRow, VideoRow
@@ -42,77 +37,6 @@ CASCADE_DEPTH = 4
 RESHARES_LISTED = 200
 RESHARES_PREVIEW = 3
 VIDEO_CHARTS = ("views", "shares", "likes")
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """The parameters every page shares and keeps in its URL: time range and platforms."""
-
-    window: Window
-    platforms: tuple[str, ...]
-
-    def params(self) -> list[tuple[str, str]]:
-        params = [("range", self.window.range)]
-        if self.window.range == "custom":
-            if self.window.start_text:
-                params.append(("start", self.window.start_text))
-            if self.window.end_text:
-                params.append(("end", self.window.end_text))
-        params.extend(("platform", p) for p in self.platforms)
-        return params
-
-    def url(self, path: str, **changes: str | None) -> str:
-        """`path` with this view's parameters, some replaced (None drops a parameter)."""
-        params = [(k, v) for k, v in self.params() if k not in changes]
-        params.extend((k, v) for k, v in changes.items() if v is not None)
-        return f"{path}?{urlencode(params)}" if params else path
-
-
-@dataclass(frozen=True, slots=True)
-class TableParams:
-    """Sorting, filtering and paging of the reposts table (kept in the URL too)."""
-
-    sort: str = "views"
-    descending: bool = True
-    author: str = ""
-    page: int = 1
-    reshares: bool = False
-    """List reshare edges (no counters) too; by default only posts that carry the footage."""
-
-    def params(self) -> dict[str, str | None]:
-        return {
-            "sort": self.sort,
-            "order": "desc" if self.descending else "asc",
-            "author": self.author or None,
-            "reshares": "include" if self.reshares else None,
-            "page": str(self.page) if self.page > 1 else None,
-        }
-
-
-def parse_table(
-    sort: str | None,
-    order: str | None,
-    author: str | None,
-    page: str | None,
-    reshares: str | None = None,
-) -> TableParams:
-    if order not in (None, "", "asc", "desc"):
-        raise BadParameter("order: use asc or desc")
-    if reshares not in (None, "", "include", "exclude"):
-        raise BadParameter("reshares: use include or exclude")
-    try:
-        number = int(page) if page else 1
-    except ValueError as err:
-        raise BadParameter("page: must be a whole number") from err
-    if number < 1 or number > 100_000:
-        raise BadParameter("page: must be between 1 and 100000")
-    return TableParams(
-        sort=sort or "views",
-        descending=order != "asc",
-        author=(author or "").strip()[:100],
-        page=number,
-        reshares=reshares == "include",
-    )
 
 
 def figure_json(figures: dict[str, go.Figure]) -> dict[str, Any]:
@@ -129,26 +53,29 @@ def script_json(payload: Any) -> Markup:
     text = dumps(payload)
     for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(raw, escaped)
+    # Line and paragraph separators are legal in JSON but end a line in older JavaScript.
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)  # noqa: S704 - escaped above; JSON, not HTML
 
 
 def video_figures(
-    engine: Engine, slug: str, view: View, runs: Sequence[read.RunRow]
+    engine: Engine, slug: str, view: View, runs: Sequence[read.RunRow], catalog: Platforms
 ) -> tuple[dict[str, go.Figure], dict[str, Any]]:
     """The video page's charts and the series/rows behind them."""
+    # Gaps are per collector; a platform filter keeps only its collectors' outages.
     gaps = find_gaps(runs, view.window, view.platforms or None)
     figures: dict[str, go.Figure] = {}
     data: dict[str, Any] = {"gaps": gaps}
     for metric in VIDEO_CHARTS:
-        series = counter_series(engine, slug, metric, view.window, view.platforms)
-        figures[f"cumulative_{metric}"] = charts.cumulative_figure(series, gaps)
+        series = counter_series(engine, slug, metric, view.window, view.platforms, catalog=catalog)
+        figures[f"cumulative_{metric}"] = charts.cumulative_figure(series, gaps, catalog)
         data[metric] = series
+    # One read for both the reposts chart and the first-appearance timeline.
     appearances = read.post_appearances(engine, slug, platforms=view.platforms)
-    reposts = repost_series(appearances, slug, view.window)
-    figures["reposts"] = charts.reposts_figure(reposts, gaps)
+    reposts = repost_series(appearances, slug, view.window, catalog=catalog)
+    figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog)
     first = first_appearances(appearances)
-    figures["timeline"] = charts.timeline_figure(first)
+    figures["timeline"] = charts.timeline_figure(first, catalog)
     data["reposts"] = reposts
     data["first"] = first
     return figures, data
@@ -273,32 +200,23 @@ class TablePage:
 def table_page(
     engine: Engine, slug: str, view: View, table: TableParams, page_size: int = PAGE_SIZE
 ) -> TablePage:
-    rows, total = top_posts(
-        engine,
-        slug,
-        view.window,
-        platforms=view.platforms,
-        author=table.author or None,
-        sort=table.sort,
-        descending=table.descending,
-        limit=page_size,
-        offset=(table.page - 1) * page_size,
-        reshares=table.reshares,
-    )
+    rows, total = top_posts(engine, slug, view, table, page_size, (table.page - 1) * page_size)
     reshares = read.count_reshares(
         engine, slug, platforms=view.platforms, author=table.author or None
     )
     return TablePage(rows, total, reshares)
 
 
-def overview_data(engine: Engine, view: View, now: datetime) -> list[VideoSummary]:
-    return video_summaries(engine, view.window, view.platforms, now)
+def overview_data(
+    engine: Engine, view: View, now: datetime, catalog: Platforms
+) -> list[VideoSummary]:
+    return video_summaries(engine, view.window, view.platforms, now, catalog=catalog)
 
 
-def known_platforms(engine: Engine) -> list[str]:
-    """Platforms to offer in the filter: every built-in plus any seen in the data."""
+def known_platforms(engine: Engine, catalog: Platforms) -> list[str]:
+    """Platforms to offer in the filter: every registered one plus any seen in the data."""
     seen = {t.platform for t in read.platform_totals(engine)}
-    return platform_order([*PLATFORMS, *seen])
+    return catalog.order([*catalog.names, *seen])
 
 
 def find_video(engine: Engine, slug: str) -> VideoRow | None:
@@ -330,9 +248,9 @@ def json_ready(value: Any) -> Any:
 
 
 def video_summaries_for(
-    engine: Engine, view: View, now: datetime, slug: str
+    engine: Engine, view: View, now: datetime, slug: str, catalog: Platforms
 ) -> VideoSummary | None:
-    found = video_summaries(engine, view.window, view.platforms, now, slug)
+    found = video_summaries(engine, view.window, view.platforms, now, slug, catalog)
     return found[0] if found else None
 
 
@@ -370,3 +288,24 @@ def post_counts(engine: Engine) -> dict[str, tuple[int, int]]:
         posts, reshares = counts.get(t.video, (0, 0))
         counts[t.video] = (posts + t.posts, reshares + t.reshares)
     return counts
+
+
+def chart_series(
+    engine: Engine, slug: str, view: View, query: SeriesQuery, catalog: Platforms
+) -> Series:
+    """One chart's series as the API and CSV serve it; raises BadParameter for a bad metric or
+    bucket."""
+    minutes = parse_bucket(query.bucket)
+    if query.metric == "reposts":
+        appearances = read.post_appearances(engine, slug, platforms=view.platforms)
+        return repost_series(appearances, slug, view.window, minutes, catalog)
+    return counter_series(
+        engine,
+        slug,
+        query.metric,
+        view.window,
+        view.platforms,
+        minutes,
+        cumulative=query.cumulative,
+        catalog=catalog,
+    )

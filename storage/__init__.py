@@ -1,1 +1,9 @@
-"""Storage: models, engine factory, the one writer and the readers."""
+"""Storage: models, engine factory, the one writer and the readers.
+
+Owns the schema (models.py and the Alembic migrations), the engine (db.py), the one writer
+(write.py, the Sink collectors hand records to), the readers (read.py: plain typed rows for the
+dashboard and exports) and cross-daemon job locks (locks.py). read.py also re-exports the record
+vocabulary the read side needs (COUNTERS, Clock), so the dashboard knows no collector.
+
+May import: collectors.base (the record types) only.
+"""

@@ -9,6 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, case, func, or_, select
 
+# Re-exported: the dashboard reads these through storage and imports no collector.
+from collectors.base import COUNTERS as COUNTERS
+from collectors.base import Clock as Clock
 from storage.models import CollectorRun, Post, RollupColumns, TrackedVideo, Video5Min, VideoHourly
 from storage.models import Observation as ObservationRow
 
@@ -83,6 +86,11 @@ class RunRow:
     observations_written: int
     error_message: str | None
     retry_at: datetime | None
+
+
+def run_row(row: Any) -> RunRow:
+    """A `collector_runs` row as a RunRow: its columns carry the same names as the fields."""
+    return RunRow(**{name: getattr(row, name) for name in RunRow.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,21 +253,7 @@ def latest_runs(engine: Engine) -> list[RunRow]:
         .order_by(CollectorRun.collector)
     )
     with engine.connect() as conn:
-        return [
-            RunRow(
-                collector=r.collector,
-                kind=r.kind,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                status=r.status,
-                requests=r.requests,
-                posts_found=r.posts_found,
-                observations_written=r.observations_written,
-                error_message=r.error_message,
-                retry_at=r.retry_at,
-            )
-            for r in conn.execute(query)
-        ]
+        return [run_row(r) for r in conn.execute(query)]
 
 
 # --- dashboard readers (issue 4): aggregates, rollups and single posts -------------------------
@@ -324,10 +318,9 @@ class CounterRow:
     quotes: int | None
 
 
-_COUNTERS = ("views", "likes", "shares", "comments", "quotes")
 # Bucket size in minutes -> the rollup table write.py keeps at that size.
 ROLLUPS: dict[int, type[RollupColumns]] = {5: Video5Min, 60: VideoHourly}
-POST_SORTS = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
+POST_SORTS = (*COUNTERS, "appeared", "platform", "author")
 
 
 RESHARE = "reshare"
@@ -358,7 +351,7 @@ def platform_totals(
             Post.platform,
             func.count() - reshares,
             reshares,
-            *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in _COUNTERS),
+            *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in COUNTERS),
             func.min(case((_not_reshare(), _appeared_at()))),
             func.max(Post.latest_observed_at),
         )
@@ -388,7 +381,7 @@ def rollup_table(bucket_minutes: int) -> type[RollupColumns]:
 
 def _sums(table: type[RollupColumns]) -> tuple[Any, ...]:
     return (
-        *(func.sum(getattr(table, f"{c}_delta")) for c in _COUNTERS),
+        *(func.sum(getattr(table, f"{c}_delta")) for c in COUNTERS),
         func.sum(table.observations),
     )
 
@@ -457,7 +450,7 @@ def rollup_totals_before(
             )
             query = _rollup_where(query, table, video, platforms, since, until)
             for r in conn.execute(query):
-                sums = totals.setdefault(r[0], [0] * (len(_COUNTERS) + 1))
+                sums = totals.setdefault(r[0], [0] * (len(COUNTERS) + 1))
                 for i, value in enumerate(tuple(r)[1:]):
                     sums[i] += int(value or 0)
     return [RollupRow(video, p, before, *totals[p]) for p in sorted(totals)]
@@ -743,7 +736,7 @@ def counters_at(engine: Engine, post_ids: Sequence[int], at: datetime) -> dict[i
 
 
 def _observation_counters() -> tuple[Any, ...]:
-    return tuple(getattr(ObservationRow, c) for c in _COUNTERS)
+    return tuple(getattr(ObservationRow, c) for c in COUNTERS)
 
 
 def runs_between(engine: Engine, since: datetime | None, until: datetime) -> list[RunRow]:
@@ -765,16 +758,5 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
     with engine.connect() as conn:
         for q in queries:
             for r in conn.execute(q):
-                rows[r.id] = RunRow(
-                    collector=r.collector,
-                    kind=r.kind,
-                    started_at=r.started_at,
-                    finished_at=r.finished_at,
-                    status=r.status,
-                    requests=r.requests,
-                    posts_found=r.posts_found,
-                    observations_written=r.observations_written,
-                    error_message=r.error_message,
-                    retry_at=r.retry_at,
-                )
+                rows[r.id] = run_row(r)
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))

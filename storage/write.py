@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +18,12 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
-from collectors.base import Clock, KnownPost, RunReport
+from collectors.base import COUNTERS, Clock, KnownPost, RunReport
 from storage.models import CollectorRun, Post, TrackedVideo, Video5Min, VideoHourly
 from storage.models import Observation as ObservationRow
 
 logger = logging.getLogger("viralwatch.storage")
 
-COUNTERS = ("views", "likes", "shares", "comments", "quotes")
 # Tables add_rollup may write: the name goes into SQL text, so only these.
 ROLLUP_TABLES = (VideoHourly.__tablename__, Video5Min.__tablename__)
 # Keys per IN (...) lookup: well under SQLite's 32,766 bound-parameter limit.
@@ -39,17 +38,22 @@ class UnknownVideo(LookupError):
     """No tracked video has that slug."""
 
 
-@dataclass(frozen=True, slots=True)
-class VideoInput:
-    """A tracked video to add or update."""
+def video_fields(video: Any) -> dict[str, Any]:
+    """The TrackedVideo fields of any object that has them (a config VideoSettings, an ORM row),
+    lists as tuples."""
+    values = {f.name: getattr(video, f.name) for f in fields(base.TrackedVideo)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
-    slug: str
-    title: str
-    keywords: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    urls: tuple[str, ...] = ()
-    started_at: datetime | None = None
+
+@dataclass(frozen=True, slots=True)
+class VideoInput(base.TrackedVideo):
+    """A tracked video to add or update: what collectors see of it, and where it came from."""
+
     source: str = "cli"
+
+    @classmethod
+    def of(cls, video: Any, source: str) -> VideoInput:
+        return cls(**video_fields(video), source=source)
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -142,19 +146,15 @@ class StorageSink:
                 .where(TrackedVideo.is_paused.is_(False))
                 .order_by(TrackedVideo.id)
             ).all()
-        return [
-            base.TrackedVideo(
-                slug=row.slug,
-                title=row.title,
-                keywords=tuple(row.keywords),
-                hashtags=tuple(row.hashtags),
-                urls=tuple(row.urls),
-                started_at=row.started_at,
-            )
-            for row in rows
-        ]
+        return [base.TrackedVideo(**video_fields(row)) for row in rows]
 
     # --- posts --------------------------------------------------------------------------
+
+    def follow_post_url(self, video_slug: str, url: str) -> bool:
+        """Follow a post URL added by hand (the `urls` collector reads it through yt-dlp);
+        False when it is already followed. Raises UnknownVideo."""
+        ref = base.PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
+        return self.record_posts(video_slug, [ref]) > 0
 
     def record_posts(self, video_slug: str | None, posts: Sequence[base.PostRef]) -> int:
         """Insert posts not seen before; returns how many were new.

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from config.settings import CollectorsSettings
+from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
 from simulator.server import SimulatorServer
@@ -26,7 +26,7 @@ def write_sim_config(
     """A viralwatch.toml tracking the simulated footage with only `enabled` collectors on."""
     enabled = set(enabled)
     lines = [f"[storage]\nurl = {toml_value(db_url)}\n", "[scheduler]\njitter_seconds = 0\n"]
-    for name in CollectorsSettings.model_fields:
+    for name in collector_classes():
         section = collector_section(name, sim.url) if name in enabled else {"enabled": False}
         section.update((extra or {}).get(name, {}))
         body = "".join(f"{k} = {toml_value(v)}\n" for k, v in section.items())

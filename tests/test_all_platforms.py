@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 
-from config.settings import CollectorsSettings
+from collectors.registry import collector_classes
 from simulator.model import SIM_VIDEO
 from simulator.pages import page_path
 from storage import read
@@ -35,7 +35,7 @@ SPREAD = (
 
 
 def test_every_collector_stores_the_footage_with_cascade_parents(tmp_path, sim, db_url):
-    everything = list(CollectorsSettings.model_fields)
+    everything = list(collector_classes())
     config = write_sim_config(tmp_path / "all.toml", sim, db_url, everything)
     runner = CliRunner()
     tip = sim.world.model.visible("tiktok", sim.world.now())[0]

@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collectors.base import PostRef, utc_now
-from config.settings import ConfigError, Settings, VideoSettings, find_config_file, load_settings
+from collectors.base import utc_now
+from config.settings import ConfigError, Settings, VideoSettings, find_config_file
 from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
 from storage.db import StorageError
 from storage.write import UnknownVideo, VideoExists, VideoInput
-from viralwatch import daemon
+from viralwatch import catalog, daemon
 
 
 class SetupError(click.ClickException):
@@ -45,7 +45,7 @@ class Context:
         if self._settings is None:
             path = find_config_file(self.config_file, dict(os.environ))
             try:
-                self._settings = load_settings(path)
+                self._settings = catalog.load_settings(path)
             except ConfigError as err:
                 raise SetupError(str(err)) from None
             setup_logging(self._settings.log_level)
@@ -118,7 +118,7 @@ def dashboard_service(settings: Settings, engine: Any, sink: Any, clock: Any = u
     from dashboard.serve import start_in_thread
 
     try:
-        app = create_app(engine, settings, sink, clock)
+        app = create_app(engine, settings, sink, clock, catalog.dashboard_platforms())
     except DashboardConfigError as err:
         raise SetupError(str(err)) from None
     host, port = settings.dashboard.host, settings.dashboard.port
@@ -270,16 +270,7 @@ def videos_add(
         raise click.BadParameter(_first_error(err)) from None
     _engine, sink = obj.storage()
     try:
-        sink.add_video(
-            VideoInput(
-                video.slug,
-                video.title,
-                tuple(video.keywords),
-                tuple(video.hashtags),
-                tuple(video.urls),
-                video.started_at,
-            )
-        )
+        sink.add_video(VideoInput.of(video, source="cli"))
     except VideoExists as err:
         raise click.ClickException(f"{err}; remove it first or pick another slug") from None
     click.echo(f"tracking {slug}")
@@ -325,9 +316,8 @@ def posts_add(obj: Context, url: str, slug: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
     _engine, sink = obj.storage()
-    ref = PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
     try:
-        added = sink.record_posts(slug, [ref])
+        added = sink.follow_post_url(slug, url)
     except UnknownVideo as err:
         raise click.ClickException(f"{err}; see `viralwatch videos list`") from None
     click.echo("following " + url if added else f"already following {url}")

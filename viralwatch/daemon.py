@@ -38,12 +38,29 @@ class CollectorPlan:
     config: CollectorSettings | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How often one collector's jobs run: its config's override, else its declared default."""
+
+    discover_seconds: int
+    refresh_seconds: int
+
+
+def cadence(config: CollectorSettings, collector: type[Any]) -> Cadence:
+    # The collector knows how fast its counters move and what its quota allows; the config may
+    # only say otherwise on purpose (the demo runs every 20 seconds).
+    return Cadence(
+        config.interval_seconds or int(collector.default_interval.total_seconds()),
+        config.refresh_interval_seconds or int(collector.default_refresh_interval.total_seconds()),
+    )
+
+
 @dataclass(slots=True)
 class Wiring:
     """Live runners and the clients they own."""
 
     runners: list[CollectorRunner] = field(default_factory=list)
-    configs: dict[str, CollectorSettings] = field(default_factory=dict)
+    cadences: dict[str, Cadence] = field(default_factory=dict)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
 
@@ -61,20 +78,7 @@ def open_storage(settings: Settings, clock: Clock) -> tuple[Engine, StorageSink]
             f"cannot open database {describe_url(engine)}: {reason}; check storage.url"
         ) from None
     sink = StorageSink(engine, clock)
-    sink.sync_config_videos(
-        [
-            VideoInput(
-                slug=v.slug,
-                title=v.title,
-                keywords=tuple(v.keywords),
-                hashtags=tuple(v.hashtags),
-                urls=tuple(v.urls),
-                started_at=v.started_at,
-                source="config",
-            )
-            for v in settings.videos
-        ]
-    )
+    sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
     return engine, sink
 
 
@@ -130,6 +134,7 @@ def wire(
         scheduler = settings.scheduler
         client = build_client(
             timeout_seconds=scheduler.http_timeout_seconds,
+            # Reddit requires its own descriptive User-Agent; the others share the scheduler's.
             user_agent=getattr(plan.config, "user_agent", scheduler.user_agent),
             max_connections=scheduler.max_concurrent_requests,
         )
@@ -140,7 +145,7 @@ def wire(
             runner.refreshes = False
         refreshed_platforms.add(runner.platform)
         wiring.runners.append(runner)
-        wiring.configs[plan.name] = plan.config
+        wiring.cadences[plan.name] = cadence(plan.config, classes[plan.name])
         wiring.clients.append(client)
     return wiring
 
@@ -210,25 +215,22 @@ class Daemon:
         }
         now = self.schedule_clock()
         for runner in self.wiring.runners:
-            config = self.wiring.configs[runner.name]
-            self.scheduler.add_job(
-                self._discover,
-                "interval",
-                args=[runner],
-                id=f"{runner.name}:discover",
-                seconds=config.interval_seconds,
-                next_run_time=now,
-                **common,
+            every = self.wiring.cadences[runner.name]
+            # Refresh starts a little after discovery, so its first pass sees the new posts.
+            jobs = (
+                ("discover", self._discover, every.discover_seconds, 0),
+                ("refresh", self._refresh, every.refresh_seconds, 5),
             )
-            self.scheduler.add_job(
-                self._refresh,
-                "interval",
-                args=[runner],
-                id=f"{runner.name}:refresh",
-                seconds=config.refresh_interval_seconds,
-                next_run_time=now + timedelta(seconds=5),
-                **common,
-            )
+            for kind, job, seconds, delay in jobs:
+                self.scheduler.add_job(
+                    job,
+                    "interval",
+                    args=[runner],
+                    id=f"{runner.name}:{kind}",
+                    seconds=seconds,
+                    next_run_time=now + timedelta(seconds=delay),
+                    **common,
+                )
         self.scheduler.start()
         logger.info(
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
@@ -267,9 +269,9 @@ class Daemon:
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
-        config = self.wiring.configs[runner.name]
+        every = self.wiring.cadences[runner.name]
         # Skip posts read in the last half interval (e.g. just after a discovery-triggered run).
-        due = self.clock() - timedelta(seconds=config.refresh_interval_seconds / 2)
+        due = self.clock() - timedelta(seconds=every.refresh_seconds / 2)
         report = await self._tracked(f"{runner.name}:refresh", runner.refresh(due_before=due))
         if report is not None:
             self._after(runner, report)

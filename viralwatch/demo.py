@@ -12,10 +12,12 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from config.settings import CollectorsSettings, Settings, load_settings
+from collectors.registry import collector_classes
+from config.settings import Settings
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
 from simulator.server import SimulatorServer
+from viralwatch import catalog
 
 DEMO_INTERVAL_SECONDS = 20
 
@@ -28,9 +30,9 @@ def demo_settings(sim_url: str, database: Path, host: str, port: int) -> Setting
             "interval_seconds": DEMO_INTERVAL_SECONDS,
             "refresh_interval_seconds": DEMO_INTERVAL_SECONDS,
         }
-        for name in CollectorsSettings.model_fields
+        for name in collector_classes()
     }
-    return load_settings(
+    return catalog.load_settings(
         None,
         storage={"url": f"sqlite:///{database}"},
         dashboard={"host": host, "port": port, "refresh_seconds": 10},

@@ -22,9 +22,8 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
 )
-from collectors.bluesky import SEARCH_DISABLED, BlueskyCollector, xrpc_error
+from collectors.bluesky import SEARCH_DISABLED, BlueskyCollector, BlueskySettings, xrpc_error
 from collectors.runner import CollectorRunner
-from config.settings import BlueskySettings
 from simulator.bluesky import SIM_APP_PASSWORD, SIM_HANDLE, noise_posts
 from simulator.world import Fault
 from storage import read

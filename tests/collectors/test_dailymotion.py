@@ -23,9 +23,8 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
 )
-from collectors.dailymotion import DailymotionCollector, dailymotion_error
+from collectors.dailymotion import DailymotionCollector, DailymotionSettings, dailymotion_error
 from collectors.runner import CollectorRunner
-from config.settings import DailymotionSettings
 from simulator.dailymotion import noise_posts
 from simulator.world import Fault
 from storage import read

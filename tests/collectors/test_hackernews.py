@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from collectors.base import KnownPost, Observation, RateLimited, SourceUnavailable, TrackedVideo
-from collectors.hackernews import HackerNewsCollector
-from config.settings import HackerNewsSettings
+from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from simulator.world import Fault
 
 APPLE = TrackedVideo(slug="apple", title="apple", keywords=("Apple, Google",))

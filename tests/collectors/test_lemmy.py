@@ -21,9 +21,8 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
 )
-from collectors.lemmy import LemmyCollector
+from collectors.lemmy import LemmyCollector, LemmySettings
 from collectors.runner import CollectorRunner
-from config.settings import LemmySettings
 from simulator.model import LEMMY_INSTANCES, SimPost
 from simulator.world import Fault
 from storage import read

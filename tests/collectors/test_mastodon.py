@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from collectors.base import Gone, KnownPost, Observation, RateLimited, TrackedVideo
-from collectors.mastodon import MastodonCollector, html_to_text
+from collectors.mastodon import MastodonCollector, MastodonSettings, html_to_text
 from collectors.runner import CollectorRunner
-from config.settings import MastodonSettings
 from simulator.model import MASTODON_INSTANCES
 from simulator.world import Fault
 from storage import read

@@ -23,9 +23,8 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
 )
-from collectors.reddit import RedditCollector, _things, keyword_queries
+from collectors.reddit import RedditCollector, RedditSettings, _things, keyword_queries
 from collectors.runner import CollectorRunner
-from config.settings import RedditSettings
 from simulator.reddit import noise_posts
 from simulator.server import LoopbackServer
 from simulator.world import Fault

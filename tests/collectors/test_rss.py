@@ -8,9 +8,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from collectors.base import KnownPost, RateLimited, SourceUnavailable, TrackedVideo
-from collectors.rss import RssCollector, parse_feed
+from collectors.rss import RssCollector, RssSettings, parse_feed
 from collectors.runner import CollectorRunner
-from config.settings import RssSettings
 from simulator import news
 from simulator.world import Fault
 from storage import read
@@ -140,7 +139,7 @@ async def test_empty_google_news_url_turns_it_off(sim, http_client, clock, sim_v
 async def test_refresh_asks_nothing_and_returns_nothing(sim, http_client, clock):
     c = collector(sim, http_client, clock)
     assert await c.refresh([KnownPost("rss", footage(sim)[0].id)]) == []
-    assert sim.world.requests == [] and RssCollector.has_counters is False
+    assert sim.world.requests == [] and RssCollector.counters == ()
 
 
 async def test_a_missing_feed_is_skipped_and_the_rest_still_read(

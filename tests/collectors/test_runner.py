@@ -7,9 +7,8 @@ import socket
 from datetime import timedelta
 
 from collectors.base import AuthFailed, TrackedVideo
-from collectors.hackernews import HackerNewsCollector
+from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from collectors.runner import CollectorRunner
-from config.settings import HackerNewsSettings
 from simulator.world import Fault
 from storage import read
 
@@ -92,7 +91,16 @@ class ExplodingCollector:
     """A real collector object whose discovery has a bug (raises a non-collector error)."""
 
     name = "exploding"
+    platform = "exploding"
+    label = "Exploding"
+    colour = "#FF0000"
+    counters = ("views",)
+    settings_model = HackerNewsSettings
     default_interval = timedelta(minutes=1)
+    default_refresh_interval = timedelta(minutes=1)
+    quotas = ()
+    batch_size = 1
+    notice = None
 
     async def discover(self, video: TrackedVideo):
         raise KeyError("bug")

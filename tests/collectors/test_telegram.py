@@ -13,8 +13,13 @@ import pytest
 
 from collectors.base import Gone, KnownPost, Observation, RateLimited, SourceUnavailable
 from collectors.runner import CollectorRunner
-from collectors.telegram import TelegramCollector, channel_name, parse_page, parse_views
-from config.settings import TelegramSettings
+from collectors.telegram import (
+    TelegramCollector,
+    TelegramSettings,
+    channel_name,
+    parse_page,
+    parse_views,
+)
 from simulator import telegram as sim_telegram
 from simulator.model import ORIGIN_TELEGRAM_URL
 from simulator.world import Fault

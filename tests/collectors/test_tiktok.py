@@ -24,8 +24,7 @@ from collectors.base import (
     TrackedVideo,
 )
 from collectors.runner import CollectorRunner
-from collectors.tiktok import TikTokCollector, date_windows, tiktok_error
-from config.settings import TikTokSettings
+from collectors.tiktok import TikTokCollector, TikTokSettings, date_windows, tiktok_error
 from simulator.tiktok import SIM_CLIENT_KEY, SIM_CLIENT_SECRET, noise_posts
 from simulator.world import Fault
 from storage import read

@@ -12,8 +12,7 @@ import pytest
 
 from collectors.base import Gone, KnownPost, Observation, PostError, PostRef
 from collectors.runner import CollectorRunner
-from collectors.urls import UrlsCollector, describe_error, is_definitive
-from config.settings import UrlsSettings
+from collectors.urls import UrlsCollector, UrlsSettings, describe_error, is_definitive
 from simulator.pages import page_path
 from storage import read
 

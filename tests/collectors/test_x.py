@@ -26,8 +26,7 @@ from collectors.base import (
     TrackedVideo,
 )
 from collectors.runner import CollectorRunner
-from collectors.x import XCollector, build_queries, gone_ids
-from config.settings import XSettings
+from collectors.x import XCollector, XSettings, build_queries, gone_ids
 from simulator.world import Fault
 from simulator.x import SIM_BEARER_TOKEN, noise_posts
 from storage import read

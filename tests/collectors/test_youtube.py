@@ -25,11 +25,11 @@ from collectors.base import (
 from collectors.runner import CollectorRunner
 from collectors.youtube import (
     YouTubeCollector,
+    YouTubeSettings,
     error_reasons,
     seconds_until_pacific_midnight,
     video_id_from_url,
 )
-from config.settings import YouTubeSettings
 from simulator.server import LoopbackServer
 from simulator.world import Fault
 from simulator.youtube import hidden_counters, noise_videos

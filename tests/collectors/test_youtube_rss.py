@@ -14,8 +14,7 @@ from starlette.routing import Route
 
 from collectors.base import KnownPost, Observation, RateLimited, SourceUnavailable, TrackedVideo
 from collectors.runner import CollectorRunner
-from collectors.youtube_rss import YouTubeRssCollector, parse_feed
-from config.settings import YouTubeRssSettings
+from collectors.youtube_rss import YouTubeRssCollector, YouTubeRssSettings, parse_feed
 from simulator.server import LoopbackServer
 from simulator.world import Fault
 from simulator.youtube import channels, hidden_counters, noise_videos

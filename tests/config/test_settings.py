@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from config.settings import (
-    ConfigError,
-    Settings,
-    VideoSettings,
-    find_config_file,
+from collectors.registry import collector_classes
+from config.settings import ConfigError, VideoSettings, find_config_file
+from viralwatch.catalog import (
+    EXAMPLE_BEGIN,
+    EXAMPLE_END,
+    collectors_example,
     load_settings,
+    settings_model,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +60,7 @@ def test_example_config_documents_every_setting():
                 commented = re.search(rf"^# {name} = ", text, re.M)
                 assert name in values or commented, f"{where}{name} is not in the example config"
 
-    check(Settings, data, "")
+    check(settings_model(), data, "")
 
 
 def test_every_setting_has_a_description():
@@ -68,7 +70,7 @@ def test_every_setting_has_a_description():
             if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
                 check(field.annotation)
 
-    check(Settings)
+    check(settings_model())
 
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):
@@ -138,3 +140,18 @@ def test_config_file_lookup_order(tmp_path, monkeypatch):
     assert find_config_file("given.toml", {"VIRALWATCH_CONFIG": "/etc/vw.toml"}) == Path(
         "given.toml"
     )
+
+
+def test_example_config_collectors_are_generated_from_the_registry():
+    # Issue 15: a new collector reaches the example by `python -m viralwatch.catalog`, not by hand.
+    text = EXAMPLE.read_text(encoding="utf-8")
+    generated = text.split(EXAMPLE_BEGIN + "\n", 1)[1].split(EXAMPLE_END, 1)[0].strip()
+    assert generated == collectors_example().strip(), "run: python -m viralwatch.catalog"
+
+
+def test_example_config_shows_each_collector_at_its_declared_cadence():
+    settings = load_settings(EXAMPLE)
+    for name, cls in collector_classes().items():
+        section = settings.collectors.sections()[name]
+        assert section.interval_seconds == cls.default_interval.total_seconds(), name
+        assert section.refresh_interval_seconds == cls.default_refresh_interval.total_seconds()

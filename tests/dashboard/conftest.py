@@ -24,6 +24,7 @@ from config.settings import Settings
 from dashboard.app import create_app
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from viralwatch.catalog import dashboard_platforms, settings_model
 
 NOW = datetime(2024, 5, 2, 12, 30, tzinfo=UTC)
 ORIGIN_AT = NOW - timedelta(hours=48)
@@ -313,13 +314,13 @@ def dash_story(dash_sink: StorageSink, dash_clock: DashClock) -> Story:
 
 @pytest.fixture
 def dash_settings() -> Settings:
-    return Settings()
+    return settings_model()()
 
 
 @pytest.fixture
 def dash_client(
     dash_engine: Engine, dash_settings: Settings, dash_sink: StorageSink, dash_clock: DashClock
 ) -> Iterator[TestClient]:
-    app = create_app(dash_engine, dash_settings, dash_sink, dash_clock)
+    app = create_app(dash_engine, dash_settings, dash_sink, dash_clock, dashboard_platforms())
     with TestClient(app) as client:
         yield client

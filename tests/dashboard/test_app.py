@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from config.settings import DashboardSettings, Settings
+from config.settings import DashboardSettings
 from dashboard.app import create_app
 from dashboard.security import DashboardConfigError, session_value
 from storage import read
+from viralwatch.catalog import dashboard_platforms, settings_model
 
 from .conftest import (
     BLUESKY_NOTICE,
@@ -480,17 +481,19 @@ def test_follow_a_post_url_by_hand(dash_client: TestClient, dash_engine) -> None
 def test_refuses_to_start_on_a_public_address_without_a_token(
     dash_engine, dash_sink, dash_clock
 ) -> None:
-    settings = Settings(dashboard=DashboardSettings(host="0.0.0.0"))
+    settings = settings_model()(dashboard=DashboardSettings(host="0.0.0.0"))
     with pytest.raises(DashboardConfigError, match="no access token is set"):
-        create_app(dash_engine, settings, dash_sink, dash_clock)
+        create_app(dash_engine, settings, dash_sink, dash_clock, dashboard_platforms())
 
 
 @pytest.fixture
 def locked_client(dash_engine, dash_sink, dash_clock):
-    settings = Settings(
+    settings = settings_model()(
         dashboard=DashboardSettings(host="0.0.0.0", token=SecretStr("s3cret-token"))
     )
-    with TestClient(create_app(dash_engine, settings, dash_sink, dash_clock)) as client:
+    with TestClient(
+        create_app(dash_engine, settings, dash_sink, dash_clock, dashboard_platforms())
+    ) as client:
         yield client
 
 
@@ -706,11 +709,11 @@ def test_a_failing_discovery_is_not_hidden_by_a_later_good_refresh(tmp_path):
     from datetime import UTC, datetime, timedelta
 
     from collectors.base import RunReport
-    from config.settings import load_settings
-    from dashboard.series import collector_states
+    from dashboard.states import collector_states
     from storage import read
     from storage.db import make_engine, upgrade
     from storage.write import StorageSink
+    from viralwatch.catalog import load_settings
 
     engine = make_engine(f"sqlite:///{tmp_path / 'runs.db'}")
     upgrade(engine)

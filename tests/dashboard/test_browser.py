@@ -19,11 +19,12 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from collectors.base import Observation
-from config.settings import DashboardSettings, Settings
+from config.settings import DashboardSettings
 from dashboard.app import create_app
 from dashboard.serve import start_in_thread
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink
+from viralwatch.catalog import dashboard_platforms, settings_model
 
 from .conftest import (
     BLUESKY_RESHARES,
@@ -69,8 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     clock = DashClock(NOW)
     sink = StorageSink(engine, clock)
     story = seed_story(sink, clock)
-    settings = Settings(dashboard=DashboardSettings(refresh_seconds=5))
-    server = start_in_thread(create_app(engine, settings, sink, clock))
+    settings = settings_model()(dashboard=DashboardSettings(refresh_seconds=5))
+    server = start_in_thread(create_app(engine, settings, sink, clock, dashboard_platforms()))
     yield Site(server.url, sink, clock, story)
     server.stop()
     engine.dispose()

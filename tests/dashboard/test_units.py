@@ -9,19 +9,14 @@ import pytest
 
 from collectors.base import Observation, PostRef
 from dashboard import charts, export
-from dashboard.series import (
-    MAX_POINTS,
-    BadParameter,
-    PostSeries,
-    Window,
-    auto_bucket_hours,
-    find_gaps,
-    parse_platforms,
-    parse_window,
-    post_series,
-)
+from dashboard.errors import BadParameter
+from dashboard.gaps import find_gaps
+from dashboard.params import parse_platforms, parse_window
+from dashboard.series import PostSeries, post_series
+from dashboard.timegrid import MAX_POINTS, Window, auto_bucket_hours
 from storage import read
 from storage.read import RunRow
+from viralwatch.catalog import dashboard_platforms
 
 from .conftest import MAIN_SLUG, NOW
 
@@ -98,9 +93,10 @@ def test_gaps_run_from_first_failure_to_next_success() -> None:
 
 
 def test_platform_colours_are_distinct_and_stable() -> None:
-    colours = [charts.platform_color(p) for p in charts.PLATFORM_COLORS]
+    platforms = dashboard_platforms()
+    colours = [platforms.colour(p) for p in platforms.names]
     assert len(set(colours)) == len(colours)
-    assert charts.platform_color("newplatform") == charts.platform_color("newplatform")
+    assert platforms.colour("newplatform") == platforms.colour("newplatform")
 
 
 def test_post_figure_breaks_lines_across_long_silences() -> None:
@@ -108,7 +104,7 @@ def test_post_figure_breaks_lines_across_long_silences() -> None:
         ["2024-05-01T00:00", "2024-05-01T01:00", "2024-05-01T02:00", "2024-05-01T12:00"],
         dtype="datetime64[s]",
     )
-    values = {m: np.array([1.0, 2.0, 3.0, 4.0]) for m in export.METRICS_ORDER}
+    values = {m: np.array([1.0, 2.0, 3.0, 4.0]) for m in export.METRICS}
     values["quotes"] = np.full(4, np.nan)
     figure = charts.post_figure(PostSeries(1, times, values))
     assert [t.meta for t in figure.data] == ["views", "likes", "shares", "comments"]
@@ -184,7 +180,8 @@ def test_reposts_chart_ticks_whole_posts_only() -> None:
 
 
 def test_gap_at_the_end_of_the_chart_is_labelled_from_its_right_edge() -> None:
-    from dashboard.series import Gap, Series
+    from dashboard.gaps import Gap
+    from dashboard.series import Series
 
     starts = np.array([f"2024-05-01T{h:02d}:00" for h in range(10)], dtype="datetime64[s]")
     series = Series(

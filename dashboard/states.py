@@ -1,0 +1,84 @@
+"""Collector-state labels: what the overview says about each collector, from its runs and
+settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from config.settings import Settings
+from dashboard.platforms import NO_PLATFORMS, Platforms
+from storage.read import RunRow
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorState:
+    """What the overview says about one collector."""
+
+    name: str
+    state: str
+    """ok, failing, rate_limited, auth_failed, disabled, off, never_run."""
+    label: str
+    last_run_at: datetime | None
+    error_message: str | None
+    retry_at: datetime | None
+
+
+def _worse(run: RunRow, than: RunRow) -> bool:
+    """Whether `run` should stand for its collector rather than `than`."""
+    if (run.status == "ok") != (than.status == "ok"):
+        return run.status != "ok"
+    return run.started_at > than.started_at
+
+
+def collector_states(
+    settings: Settings, runs: Sequence[RunRow], now: datetime, catalog: Platforms = NO_PLATFORMS
+) -> list[CollectorState]:
+    """Each configured collector's state from its latest run and its settings."""
+    # A collector is as healthy as the worse of its latest discovery and refresh runs: a
+    # refresh that works must not hide a discovery that keeps failing.
+    latest: dict[str, RunRow] = {}
+    for run in runs:
+        current = latest.get(run.collector)
+        if current is None or _worse(run, current):
+            latest[run.collector] = run
+    sections = settings.collectors.sections()
+    states = []
+    # Runs too: a collector no longer registered still shows what it last did.
+    for name in catalog.order([*sections, *latest]):
+        run = latest.get(name)
+        section = sections.get(name)
+        missing = section.missing_credentials() if section is not None else []
+        if section is not None and not section.enabled:
+            state, label = "off", "off in config"
+        elif run is None and missing:
+            state, label = "disabled", f"disabled: missing credentials ({', '.join(missing)})"
+        elif run is None:
+            state, label = "never_run", "not run yet"
+        elif run.status == "ok":
+            # An ok run's message is the collector's notice: it runs in a reduced mode.
+            state, label = "ok", "ok (limited)" if run.error_message else "ok"
+        elif run.status == "disabled":
+            state, label = "disabled", "disabled: missing credentials"
+        elif run.status == "rate_limited":
+            state = "rate_limited"
+            if run.retry_at is not None and run.retry_at > now:
+                label = f"rate-limited until {run.retry_at:%Y-%m-%d %H:%M} UTC"
+            else:  # the wait is over; the next run has not happened yet
+                label = "rate-limited"
+        elif run.status == "auth_failed":
+            state, label = "auth_failed", "credentials rejected"
+        else:
+            state, label = "failing", "failing"
+        states.append(
+            CollectorState(
+                name=name,
+                state=state,
+                label=label,
+                last_run_at=run.started_at if run else None,
+                error_message=run.error_message if run else None,
+                retry_at=run.retry_at if run else None,
+            )
+        )
+    return states

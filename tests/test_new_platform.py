@@ -1,0 +1,120 @@
+"""Adding a platform is its module and a registration (issue 15): a throwaway collector in a
+temporary module is configured, scheduled and charted with nothing else in the tree changed.
+
+It runs in a fresh interpreter, so the extra collector never joins this session's registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import REPO
+
+THROWAWAY_MODULE = '''
+"""Throwaway: a platform that exists only for the new-platform test."""
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from collectors.base import Quota
+from collectors.registry import register
+from config.settings import CollectorSettings
+
+
+class ThrowawaySettings(CollectorSettings):
+    base_url: str = Field("https://throwaway.example", description="API root")
+    widgets: int = Field(3, ge=1, description="Widgets per request")
+
+
+@register
+class ThrowawayCollector:
+    name = "throwaway"
+    platform = "throwaway"
+    label = "Throw Away"
+    colour = "#123456"
+    counters = ("views", "likes")
+    settings_model = ThrowawaySettings
+    default_interval = timedelta(minutes=7)
+    default_refresh_interval = timedelta(minutes=3)
+    quotas = (Quota(60, timedelta(minutes=1), "requests"),)
+    batch_size = 10
+    notice = None
+
+    def __init__(self, client, clock, config):
+        self.config = config
+
+    async def discover(self, video):
+        return []
+
+    async def refresh(self, posts):
+        return []
+'''
+
+# Runs in the child: load config from a file, start the daemon, render the overview.
+PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+
+import throwaway  # the one new module: registering is all it does
+from collectors.base import utc_now
+from collectors.registry import collector_classes
+from dashboard.app import create_app
+from viralwatch import catalog, daemon
+
+config = Path(sys.argv[1])
+others = [n for n in collector_classes() if n != "throwaway"]
+config.write_text(
+    f"[storage]\\nurl = 'sqlite:///{config.parent}/db.sqlite'\\n"
+    "[collectors.throwaway]\\nwidgets = 5\\n"
+    + "".join(f"[collectors.{n}]\\nenabled = false\\n" for n in others)
+)
+settings = catalog.load_settings(config)
+engine, sink = daemon.open_storage(settings, utc_now)
+
+async def schedule():
+    d = daemon.Daemon(settings, sink, utc_now)
+    d.start()
+    jobs = {j.id: j.trigger.interval.total_seconds() for j in d.scheduler.get_jobs()}
+    await d.stop()
+    return jobs
+
+jobs = asyncio.run(schedule())
+page = TestClient(create_app(engine, settings, sink, utc_now, catalog.dashboard_platforms()))
+html = page.get("/").text
+print(json.dumps({
+    "widgets": settings.collectors.throwaway.widgets,
+    "jobs": jobs,
+    "labelled": "Throw Away" in html,
+    "coloured": "#123456" in html,
+    "colour": catalog.dashboard_platforms().colour("throwaway"),
+}))
+"""
+
+
+def test_a_new_collector_module_is_configured_scheduled_and_charted(tmp_path: Path) -> None:
+    (tmp_path / "throwaway.py").write_text(textwrap.dedent(THROWAWAY_MODULE), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    env = {k: v for k, v in env.items() if not k.startswith("VIRALWATCH_")}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "viralwatch.toml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["widgets"] == 5  # configured: its own section, read from the file
+    # Scheduled at its declared cadence, and only it (the others are off in the file).
+    assert found["jobs"] == {"throwaway:discover": 420.0, "throwaway:refresh": 180.0}
+    assert found["labelled"] and found["coloured"]  # charted: the overview names it
+    assert found["colour"] == "#123456"
