@@ -21,8 +21,9 @@ $(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/viralwatch --config $(CONFIG) run
 
+# `make demo PORT=8080`, `make demo ARGS=--continue`: a fresh demo each time unless continued.
 demo: $(BIN)/.installed
-	$(BIN)/viralwatch demo
+	$(BIN)/viralwatch demo $(if $(PORT),--port $(PORT)) $(ARGS)
 
 # Headless Chromium for the browser tests comes from Debian's package, never a download.
 browser:

@@ -378,7 +378,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def describe_validation_error(err: ValidationError, config_file: Path | None) -> str:
-    first = err.errors()[0]
+    # A misspelt key also makes the key it was meant to be "missing": name the misspelling.
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     where = f" in {config_file}" if config_file else ""
     if first["type"] == "extra_forbidden":

@@ -9,19 +9,22 @@ from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from collectors.base import Clock, RunReport, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
-from config.settings import CollectorSettings, Settings
-from storage.db import StorageError, describe_url, make_engine, upgrade
+from config.redact import mask_url
+from config.settings import CollectorSettings, Settings, VideoSettings
+from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.write import StorageSink, VideoInput
 
@@ -47,35 +50,67 @@ class Wiring:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
 
-def open_storage(settings: Settings, clock: Clock) -> tuple[Engine, StorageSink]:
-    """Engine with the schema upgraded, and the sink on it; config videos synced in."""
-    engine = make_engine(
-        settings.storage.url.get_secret_value(),
-        sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms,
-    )
+def open_storage(
+    settings: Settings, clock: Clock, *, migrate: bool = False
+) -> tuple[Engine, StorageSink]:
+    """Engine and sink on `storage.url`; StorageError (one line) when it cannot be used.
+
+    With `migrate` (run, collect, db upgrade) the schema is created or upgraded and the config
+    file's changed videos are applied. Without it nothing is written: the schema must already
+    be current, and is only read to check that (issue 10).
+    """
+    url = settings.storage.url.get_secret_value()
+    check_database_url(url, creating=migrate)
+    engine = make_engine(url, sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
+    if not migrate:
+        check_schema(engine)
+        return engine, StorageSink(engine, clock)
     try:
         upgrade(engine)
     except OperationalError as err:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
         raise StorageError(
-            f"cannot open database {describe_url(engine)}: {reason}; check storage.url"
+            f"cannot open database {describe_url(engine)}: {mask_url(reason)}; check storage.url"
         ) from None
     sink = StorageSink(engine, clock)
-    sink.sync_config_videos(
-        [
-            VideoInput(
-                slug=v.slug,
-                title=v.title,
-                keywords=tuple(v.keywords),
-                hashtags=tuple(v.hashtags),
-                urls=tuple(v.urls),
-                started_at=v.started_at,
-                source="config",
-            )
-            for v in settings.videos
-        ]
-    )
+    applied = sink.sync_config_videos([config_video(v) for v in settings.videos])
+    if applied:
+        logger.info("applied config videos: %s", ", ".join(applied))
     return engine, sink
+
+
+def check_database_url(url: str, *, creating: bool) -> None:
+    """Refuse an in-memory SQLite database (lost at exit) and, when `creating`, a SQLite file
+    whose folder does not exist (a typo there would otherwise start an empty database)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError("storage.url is not a valid database URL; see README") from None
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database or ""
+    if not database or ":memory:" in database or parsed.query.get("mode") == "memory":
+        raise StorageError(
+            "storage.url is an in-memory SQLite database, lost at exit; "
+            "use a file, e.g. sqlite:///viralwatch.db"
+        )
+    folder = Path(database).parent
+    if creating and not folder.is_dir():
+        raise StorageError(
+            f"folder {folder} for the SQLite database does not exist; create it or fix storage.url"
+        )
+
+
+def config_video(video: VideoSettings) -> VideoInput:
+    return VideoInput(
+        slug=video.slug,
+        title=video.title,
+        keywords=tuple(video.keywords),
+        hashtags=tuple(video.hashtags),
+        urls=tuple(video.urls),
+        started_at=video.started_at,
+        source="config",
+    )
 
 
 def plan_collectors(settings: Settings, only: Sequence[str] = ()) -> list[CollectorPlan]:
