@@ -572,3 +572,18 @@ def test_help_imports_only_click():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert shown.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_screenshots_say_when_chromium_is_missing(tmp_path):
+    missing = tmp_path / "no-chromium"
+    shown = subprocess.run(
+        [sys.executable, "scripts/screenshots.py", str(missing)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 1
+    assert shown.stderr.strip() == (
+        f"screenshots: {missing} is missing; install Debian's chromium package "
+        "(apt-get install chromium), then run `make screenshots` again"
+    )
