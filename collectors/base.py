@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol
 
+from config.redact import mask_url
+
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
 
@@ -200,12 +202,10 @@ class AuthFailed(CollectorError):
 
 # --- helpers shared by collectors ---------------------------------------------------------
 
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:key|access_token|token|client_secret|password)=)[^&\s]+")
-
 
 def redact(text: str) -> str:
-    """Remove credentials that may sit in a URL's query string."""
-    return _SECRET_PARAMS.sub(r"\1***", text)
+    """Mask credentials that may sit in a URL (user-info or query string) within `text`."""
+    return mask_url(text)
 
 
 def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -> float:

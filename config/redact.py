@@ -35,14 +35,16 @@ _SECRET_PARAM = re.compile(
     r"(?P<value>'(?:[^'\\]|\\.)*'|[^&;\s#]*)",
     re.IGNORECASE,
 )
-# scheme://user:password@host: masked up to the last `@`, so a password holding an unescaped `@`
-# (or `/`) is hidden whole, at worst with part of the host.
-_USERINFO_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.\-]*://[^:/@]*:)(?P<password>.*)@")
+# scheme://user:password@host, also inside a longer message: masked up to the last `@` before
+# white space, so a password holding an unescaped `@` (or `/`) is hidden whole, at worst with
+# part of the host.
+_USERINFO_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][\w+.\-]*://[^:/@\s]*:)(?P<password>\S*)@")
 
 
 def mask_url(url: str) -> str:
-    """`url` with every secret in it replaced by `***`; other parts are kept as they are."""
-    masked = _USERINFO_PASSWORD.sub(rf"\g<head>{MASK}@", url, count=1)
+    """`url` (or a message holding URLs) with every secret in it replaced by `***`; other parts
+    are kept as they are."""
+    masked = _USERINFO_PASSWORD.sub(rf"\g<head>{MASK}@", url)
     return _SECRET_PARAM.sub(
         lambda m: f"{m['lead']}{m['name']}{m['eq']}{MASK if m['value'] else ''}", masked
     )

@@ -51,3 +51,19 @@ def test_describe_url_masks_query_string_passwords_too():
     shown = describe_url(engine)
     engine.dispose()
     assert "one" not in shown and "two" not in shown and shown.count("***") == 2
+
+
+def test_urls_inside_a_message_are_masked_too():
+    message = (
+        "youtube: cannot reach https://bot:hunter2@api.example/v3/search?key=AIza123 (timeout)"
+    )
+    assert mask_url(message) == (
+        "youtube: cannot reach https://bot:***@api.example/v3/search?key=*** (timeout)"
+    )
+
+
+def test_collectors_redact_is_the_same_masking():
+    from collectors.base import redact
+
+    url = "https://x.example/api?client_secret=abc&q=1"
+    assert redact(url) == mask_url(url) == "https://x.example/api?client_secret=***&q=1"
