@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.redact import mask_url
+
 DEFAULT_SQLITE_URL = "sqlite:///viralwatch.db"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
@@ -388,7 +390,7 @@ def describe_validation_error(err: ValidationError, config_file: Path | None) ->
     elif first["type"] == "missing":
         problem = "is required"
     else:
-        # Never echo the offending value: it may be a secret.
-        problem = first["msg"].removeprefix("Value error, ")
+        # Never echo the offending value unmasked: it may be or hold a secret.
+        problem = mask_url(first["msg"].removeprefix("Value error, "))
     more = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
     return f"invalid setting {key}{where}: {problem}{more}"

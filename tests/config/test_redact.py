@@ -67,3 +67,13 @@ def test_collectors_redact_is_the_same_masking():
 
     url = "https://x.example/api?client_secret=abc&q=1"
     assert redact(url) == mask_url(url) == "https://x.example/api?client_secret=***&q=1"
+
+
+def test_a_rejected_url_setting_is_named_with_its_secret_masked(tmp_path):
+    from config.settings import ConfigError, load_settings
+
+    path = tmp_path / "c.toml"
+    path.write_text('[collectors.rss]\nfeeds = ["ftp://reader:hunter2@feeds.example/x.xml"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert "collectors.rss.feeds" in str(err.value) and "hunter2" not in str(err.value)
