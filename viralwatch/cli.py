@@ -315,9 +315,9 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
 @click.pass_obj
 def collectors_cmd(obj: Context) -> None:
     """List every collector with its state."""
-    from viralwatch import daemon
+    from viralwatch.plan import plan_collectors
 
-    for plan in daemon.plan_collectors(obj.settings):
+    for plan in plan_collectors(obj.settings):
         click.echo(f"{plan.name:<12} {plan.state:<20} {plan.detail}")
 
 

@@ -27,18 +27,9 @@ from config.settings import CollectorSettings, Settings, VideoSettings
 from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.write import StorageSink, VideoInput
+from viralwatch.plan import plan_collectors
 
 logger = logging.getLogger("viralwatch.daemon")
-
-
-@dataclass(slots=True)
-class CollectorPlan:
-    """What the daemon will do with each registered collector."""
-
-    name: str
-    state: str  # "enabled", "disabled" (by config) or "missing credentials"
-    detail: str = ""
-    config: CollectorSettings | None = None
 
 
 @dataclass(slots=True)
@@ -111,28 +102,6 @@ def config_video(video: VideoSettings) -> VideoInput:
         started_at=video.started_at,
         source="config",
     )
-
-
-def plan_collectors(settings: Settings, only: Sequence[str] = ()) -> list[CollectorPlan]:
-    """Every registered collector with whether it will run and why not."""
-    sections = settings.collectors.sections()
-    classes = collector_classes()
-    unknown = [name for name in only if name not in classes]
-    if unknown:
-        raise ValueError(f"unknown collector {unknown[0]!r}; known: {', '.join(sorted(classes))}")
-    plans = []
-    for name in classes:
-        config = sections.get(name)
-        if only and name not in only:
-            continue
-        if config is None or not config.enabled:
-            plans.append(CollectorPlan(name, "disabled", "enabled = false in config", config))
-        elif missing := config.missing_credentials():
-            keys = ", ".join(f"collectors.{name}.{key}" for key in missing)
-            plans.append(CollectorPlan(name, "missing credentials", f"set {keys}", config))
-        else:
-            plans.append(CollectorPlan(name, "enabled", "", config))
-    return plans
 
 
 def wire(
