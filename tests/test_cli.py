@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import io
+import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -587,3 +590,51 @@ def test_screenshots_say_when_chromium_is_missing(tmp_path):
         f"screenshots: {missing} is missing; install Debian's chromium package "
         "(apt-get install chromium), then run `make screenshots` again"
     )
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def demo_until(args, needle, timeout=90):
+    """Run `viralwatch demo ARGS` until it logs `needle`, then Ctrl-C it; returns its log."""
+    process = subprocess.Popen(
+        [VIRALWATCH, "demo", "--port", str(free_port()), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    lines = []
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if needle in line:
+                break
+        process.send_signal(signal.SIGINT)
+        lines += process.stderr.readlines()
+        assert process.wait(timeout=60) == 0, "".join(lines)
+    finally:
+        timer.cancel()
+    return "".join(lines)
+
+
+def hour_of_spread(log):
+    return float(re.search(r"\(hour ([\d.]+) of the spread", log)[1])
+
+
+@pytest.mark.slow
+def test_demo_restarts_fresh_and_continue_carries_on_in_real_processes(tmp_path):
+    database = str(tmp_path / "demo.db")
+    first = demo_until(["--database", database, "--speed", "3600"], "refresh: ok")
+    assert hour_of_spread(first) == 0
+    # Stopped while its first jobs run: they finish, none is cancelled mid-request (issue 10).
+    resumed = demo_until(["--database", database, "--continue"], "collecting with")
+    assert hour_of_spread(resumed) > 0
+    fresh = demo_until(["--database", database], "collecting with")
+    assert hour_of_spread(fresh) == 0
+    for log in (first, resumed, fresh):
+        assert "Traceback" not in log and "CancelledError" not in log, log

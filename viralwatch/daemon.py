@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -238,11 +238,19 @@ class Daemon:
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
         )
 
-    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
-        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        """Count the current job as running from its first line, so `stop` waits for it."""
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
+        try:
+            yield
+        finally:
+            self._inflight.discard(task)
+
+    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
+        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
         self._running.add(job_id)
         try:
             with job_lock(self.sink.engine, job_id) as acquired:
@@ -252,12 +260,15 @@ class Daemon:
                     return None
                 return await job
         finally:
-            self._inflight.discard(task)
             self._running.discard(job_id)
 
     async def _discover(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
+        with self._in_flight():
+            await self._discover_videos(runner)
+
+    async def _discover_videos(self, runner: CollectorRunner) -> None:
         videos = await asyncio.to_thread(self.sink.active_videos)
         report = await self._tracked(f"{runner.name}:discover", runner.discover(videos))
         if report is None:
@@ -271,6 +282,10 @@ class Daemon:
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
+        with self._in_flight():
+            await self._refresh_posts(runner)
+
+    async def _refresh_posts(self, runner: CollectorRunner) -> None:
         config = self.wiring.configs[runner.name]
         # Skip posts read in the last half interval (e.g. just after a discovery-triggered run).
         due = self.clock() - timedelta(seconds=config.refresh_interval_seconds / 2)
@@ -298,11 +313,15 @@ class Daemon:
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs finish their writes, close clients."""
         self.stopping.set()
+        # Shutting APScheduler down cancels the jobs it is running (one CancelledError traceback
+        # each, issue 10), so pause it, let them finish, and only then shut it down.
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         if self._inflight:
             logger.info("waiting for %d running collector job(s) to finish", len(self._inflight))
             await asyncio.wait(self._inflight, timeout=30)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await close(self.wiring)
 
 
