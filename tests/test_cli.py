@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from collectors.base import RunReport, utc_now
 from simulator.model import SCENARIO_START, SIM_VIDEO
@@ -638,3 +638,14 @@ def test_demo_restarts_fresh_and_continue_carries_on_in_real_processes(tmp_path)
     assert hour_of_spread(fresh) == 0
     for log in (first, resumed, fresh):
         assert "Traceback" not in log and "CancelledError" not in log, log
+
+
+@pytest.mark.parametrize("command", [("videos", "list"), ("db", "upgrade")])
+def test_a_schema_from_a_newer_viralwatch_is_one_line(tmp_path, command):
+    path = sqlite_config(tmp_path)
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    assert_one_line_error(invoke(path, *command), "upgrade viralwatch")

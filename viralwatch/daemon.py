@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from alembic.util import CommandError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -58,6 +59,11 @@ def open_storage(
         return engine, StorageSink(engine, clock)
     try:
         upgrade(engine)
+    except CommandError as err:
+        raise StorageError(
+            f"cannot upgrade database {describe_url(engine)}: {err}; "
+            "it was made by a newer viralwatch: upgrade viralwatch"
+        ) from None
     except OperationalError as err:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
         raise StorageError(
