@@ -357,6 +357,8 @@ def test_demo_on_a_busy_port_is_one_line_in_a_real_process(tmp_path, busy_port):
         (["demo", "--speed", "-1"], "Invalid value for '--speed'"),
         (["demo", "--start-hour", "-5"], "Invalid value for '--start-hour'"),
         (["demo", "--continue", "--start-hour", "3"], "drop --start-hour"),
+        (["demo", "--database", "/nonexistent/d.db"], "folder /nonexistent does not exist"),
+        (["--config", "/nonexistent/c.toml", "videos", "list"], "config file /nonexistent/c.toml"),
         (["export", "posts", "-o", "/nonexistent/dir/x.csv"], "cannot write /nonexistent/dir"),
         (["export", "posts", "--since", "2023-02-01", "--until", "2023-01-01"], "--since"),
         (["export", "posts", "--video", "no-such-clip"], "no tracked video 'no-such-clip'"),
