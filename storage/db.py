@@ -111,6 +111,9 @@ def describe_url(engine: Engine) -> str:
     return mask_url(engine.url.render_as_string(hide_password=False))
 
 
+UPGRADE_HINT = "run `viralwatch db upgrade` (or `viralwatch run`) to migrate it"
+
+
 class SchemaNotCurrent(StorageError):
     """The database has no schema, or one this version does not match; the message says which."""
 
@@ -149,5 +152,3 @@ def check_schema(engine: Engine) -> None:
         + UPGRADE_HINT
     )
 
-
-UPGRADE_HINT = "run `viralwatch db upgrade` (or `viralwatch run`) to migrate it"
