@@ -151,4 +151,3 @@ def check_schema(engine: Engine) -> None:
         f"database {where} has schema {current}, older than this viralwatch's {head}; "
         + UPGRADE_HINT
     )
-
