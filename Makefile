@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= $(if $(wildcard viralwatch.toml),viralwatch.toml,config/viralwatch.example.toml)
 export VIRALWATCH_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast lint bench demo browser clean
+.PHONY: run test test-fast lint bench demo browser clean screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "viralwatch needs Python 3.11+"'
@@ -21,8 +21,9 @@ $(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/viralwatch --config $(CONFIG) run
 
+# `make demo PORT=8080`, `make demo ARGS=--continue`: a fresh demo each time unless continued.
 demo: $(BIN)/.installed
-	$(BIN)/viralwatch demo
+	$(BIN)/viralwatch demo $(if $(PORT),--port $(PORT)) $(ARGS)
 
 # Headless Chromium for the browser tests comes from Debian's package, never a download.
 browser:
@@ -49,3 +50,7 @@ bench: $(BIN)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench-results
+
+# README screenshots from the demo's data, photographed by Debian's Chromium (no browser download).
+screenshots: $(BIN)/.installed-test
+	$(BIN)/python scripts/screenshots.py

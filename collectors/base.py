@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     # Only for the protocol's annotation: storage imports these records and needs no settings.
     from config.settings import CollectorSettings
 
+from config.redact import mask_url
+
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
 
@@ -238,12 +240,10 @@ class AuthFailed(CollectorError):
 
 # --- helpers shared by collectors ---------------------------------------------------------
 
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:key|access_token|token|client_secret|password)=)[^&\s]+")
-
 
 def redact(text: str) -> str:
-    """Remove credentials that may sit in a URL's query string."""
-    return _SECRET_PARAMS.sub(r"\1***", text)
+    """Mask credentials that may sit in a URL (user-info or query string) within `text`."""
+    return mask_url(text)
 
 
 def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -> float:

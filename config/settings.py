@@ -31,6 +31,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.redact import mask_url
+
 DEFAULT_SQLITE_URL = "sqlite:///viralwatch.db"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
@@ -283,7 +285,9 @@ def load_settings(
 
 def describe_validation_error(err: ValidationError, config_file: Path | None) -> str:
     # One line: the first problem names the key; the rest are counted, not listed.
-    first = err.errors()[0]
+    # A misspelt key also makes the key it was meant to be "missing": name the misspelling.
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     where = f" in {config_file}" if config_file else ""
     if first["type"] == "extra_forbidden":
@@ -291,7 +295,7 @@ def describe_validation_error(err: ValidationError, config_file: Path | None) ->
     elif first["type"] == "missing":
         problem = "is required"
     else:
-        # Never echo the offending value: it may be a secret.
-        problem = first["msg"].removeprefix("Value error, ")
+        # Never echo the offending value unmasked: it may be or hold a secret.
+        problem = mask_url(first["msg"].removeprefix("Value error, "))
     more = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
     return f"invalid setting {key}{where}: {problem}{more}"

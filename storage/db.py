@@ -10,9 +10,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from config.redact import mask_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -102,5 +106,48 @@ def _sqlite_upgrade_lock(database: str | None) -> Iterator[None]:
 
 
 def describe_url(engine: Engine) -> str:
-    """The database URL with any password hidden, for logs and messages."""
-    return engine.url.render_as_string(hide_password=True)
+    """The database URL with every secret hidden (user-info and query-string passwords alike),
+    for logs and messages."""
+    return mask_url(engine.url.render_as_string(hide_password=False))
+
+
+UPGRADE_HINT = "run `viralwatch db upgrade` (or `viralwatch run`) to migrate it"
+
+
+class SchemaNotCurrent(StorageError):
+    """The database has no schema, or one this version does not match; the message says which."""
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaNotCurrent unless the schema is at this version's head; StorageError when the
+    database cannot be reached.
+
+    Read-only: it creates nothing, not even an empty SQLite file, so commands that only read can
+    call it first (issue 10: only `run`, `collect` and `db upgrade` migrate).
+    """
+    where = describe_url(engine)
+    database = engine.url.database
+    is_sqlite_file = engine.dialect.name == "sqlite" and database and database != ":memory:"
+    if is_sqlite_file and not Path(str(database)).is_file():
+        raise SchemaNotCurrent(f"database {where} does not exist yet; {UPGRADE_HINT}")
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    head = script.get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as err:
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        raise StorageError(f"cannot open database {where}: {mask_url(reason)}") from None
+    if current == head:
+        return
+    if current is None:
+        raise SchemaNotCurrent(f"database {where} has no viralwatch schema; {UPGRADE_HINT}")
+    if current not in {rev.revision for rev in script.walk_revisions()}:
+        raise SchemaNotCurrent(
+            f"database {where} has schema {current}, newer than this viralwatch knows ({head}); "
+            "upgrade viralwatch"
+        )
+    raise SchemaNotCurrent(
+        f"database {where} has schema {current}, older than this viralwatch's {head}; "
+        + UPGRADE_HINT
+    )

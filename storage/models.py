@@ -63,7 +63,21 @@ class TrackedVideo(Base):
     created_at: Mapped[datetime]
     is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(16), default="cli")
-    """Where it was added: config, cli or dashboard (config entries are re-synced at start)."""
+    """Where it was added: config, cli or dashboard (see ConfigVideoSync for who owns what)."""
+
+
+class ConfigVideoSync(Base):
+    """The version of each config-file video last applied to `tracked_videos`.
+
+    `run` and `collect` apply a `[[videos]]` entry only when its fingerprint differs from the one
+    stored here: the last edit wins, wherever it was made, and nothing is silently undone.
+    """
+
+    __tablename__ = "config_video_syncs"
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime]
 
 
 class Post(Base):

@@ -104,8 +104,14 @@ class PostFilter:
 
 
 def list_videos(engine: Engine) -> list[VideoRow]:
-    """Every tracked video with its post count, oldest first."""
-    counts = select(Post.video_id, func.count().label("n")).group_by(Post.video_id).subquery()
+    """Every tracked video with its post count (reshares aside: they are edges, not posts with
+    counters of their own), oldest first."""
+    counts = (
+        select(Post.video_id, func.count().label("n"))
+        .where(_not_reshare())
+        .group_by(Post.video_id)
+        .subquery()
+    )
     videos = TrackedVideo.__table__
     query = (
         select(videos, func.coalesce(counts.c.n, 0).label("post_count"))

@@ -7,6 +7,8 @@ rollups.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -19,7 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
 from collectors.base import COUNTERS, Clock, KnownPost, RunReport
-from storage.models import CollectorRun, Post, TrackedVideo, Video5Min, VideoHourly
+from storage.models import (
+    CollectorRun,
+    ConfigVideoSync,
+    Post,
+    TrackedVideo,
+    Video5Min,
+    VideoHourly,
+)
 from storage.models import Observation as ObservationRow
 
 logger = logging.getLogger("viralwatch.storage")
@@ -54,6 +63,13 @@ class VideoInput(base.TrackedVideo):
     @classmethod
     def of(cls, video: Any, source: str) -> VideoInput:
         return cls(**video_fields(video), source=source)
+
+
+def config_fingerprint(video: VideoInput) -> str:
+    """A digest of what a config entry says about its video (slug aside)."""
+    started_at = video.started_at.isoformat() if video.started_at else None
+    described = [video.title, video.keywords, video.hashtags, video.urls, started_at]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -109,10 +125,38 @@ class StorageSink:
                     update(TrackedVideo).where(TrackedVideo.id == existing).values(**values)
                 )
 
-    def sync_config_videos(self, videos: Sequence[VideoInput]) -> None:
-        """Make the config file's [[videos]] tracked (added, or updated in place)."""
+    def sync_config_videos(self, videos: Sequence[VideoInput]) -> list[str]:
+        """Apply the config file's [[videos]] entries that changed since they were last applied
+        (added, or updated in place); returns their slugs.
+
+        An entry applied before and unchanged since is left alone, so a video removed or edited
+        at run time stays removed or edited until its entry in the file changes. Pausing is
+        never touched.
+        """
+        applied = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(ConfigVideoSync.slug, ConfigVideoSync.fingerprint))
+            known = {slug: fingerprint for slug, fingerprint in rows}
+            # An entry dropped from the file and added back later counts as changed.
+            conn.execute(
+                delete(ConfigVideoSync).where(ConfigVideoSync.slug.not_in([v.slug for v in videos]))
+            )
         for video in videos:
+            fingerprint = config_fingerprint(video)
+            if known.get(video.slug) == fingerprint:
+                continue
             self.add_video(video, replace=True)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    _insert(conn, ConfigVideoSync)
+                    .values(slug=video.slug, fingerprint=fingerprint, synced_at=self.clock())
+                    .on_conflict_do_update(
+                        index_elements=["slug"],
+                        set_={"fingerprint": fingerprint, "synced_at": self.clock()},
+                    )
+                )
+            applied.append(video.slug)
+        return applied
 
     def set_video_paused(self, slug: str, is_paused: bool) -> None:
         """Pause or resume collection for a video; UnknownVideo when absent."""

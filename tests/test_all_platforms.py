@@ -39,6 +39,8 @@ def test_every_collector_stores_the_footage_with_cascade_parents(tmp_path, sim, 
     config = write_sim_config(tmp_path / "all.toml", sim, db_url, everything)
     runner = CliRunner()
     tip = sim.world.model.visible("tiktok", sim.world.now())[0]
+    # Only run, collect and db upgrade create the schema and apply the config's videos.
+    assert runner.invoke(cli, ["--config", str(config), "db", "upgrade"]).exit_code == 0
     added = runner.invoke(
         cli,
         [

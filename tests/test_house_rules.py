@@ -53,8 +53,8 @@ def test_environment_is_read_only_by_the_cli():
 MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "config": (),
     "simulator": (),
-    "collectors": ("config.settings",),
-    "storage": ("collectors.base",),
+    "collectors": ("config.settings", "config.redact"),
+    "storage": ("collectors.base", "config.redact"),
     "dashboard": ("storage.read", "storage.write", "config.settings"),
     "viralwatch": ("collectors", "storage", "dashboard", "config", "simulator"),
     "benchmarks": ("collectors", "storage", "dashboard", "config", "simulator", "viralwatch"),

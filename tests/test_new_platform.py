@@ -76,7 +76,7 @@ config.write_text(
     + "".join(f"[collectors.{n}]\\nenabled = false\\n" for n in others)
 )
 settings = catalog.load_settings(config)
-engine, sink = daemon.open_storage(settings, utc_now)
+engine, sink = daemon.open_storage(settings, utc_now, migrate=True)
 
 async def schedule():
     d = daemon.Daemon(settings, sink, utc_now)

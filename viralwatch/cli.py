@@ -1,29 +1,27 @@
-"""The `viralwatch` command: thin commands that load settings, build objects, call one function."""
+"""The `viralwatch` command: thin commands that load settings, build objects, call one function.
+
+Only click is imported up front: each command imports what it uses when it runs, so `--help`
+and other light commands start in a few tens of milliseconds (issue 14).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collectors.base import utc_now
-from config.settings import ConfigError, Settings, VideoSettings, find_config_file
-from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
-from storage import read
-from storage.db import StorageError
-from storage.write import UnknownVideo, VideoExists, VideoInput
-from viralwatch import catalog, daemon
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from config.settings import Settings
+    from dashboard.serve import RunningServer
+    from storage.write import StorageSink
 
 
 class SetupError(click.ClickException):
@@ -31,8 +29,27 @@ class SetupError(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"viralwatch: {self.message}", err=True)
+
+class OneLineGroup(click.Group):
+    """Every error, usage errors included, is one line on stderr and a non-zero exit."""
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        kwargs.pop("standalone_mode", None)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as err:
+            hint = f" (see `{err.ctx.command_path} --help`)" if err.ctx else ""
+            fail(err.format_message() + hint, err.exit_code)
+        except click.ClickException as err:
+            fail(err.format_message(), err.exit_code)
+        except click.Abort:
+            fail("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def fail(message: str, exit_code: int) -> NoReturn:
+    click.echo(f"viralwatch: {message}", err=True)
+    sys.exit(exit_code)
 
 
 class Context:
@@ -42,6 +59,9 @@ class Context:
 
     @property
     def settings(self) -> Settings:
+        from config.settings import ConfigError, find_config_file
+        from viralwatch import catalog
+
         if self._settings is None:
             path = find_config_file(self.config_file, dict(os.environ))
             try:
@@ -51,16 +71,26 @@ class Context:
             setup_logging(self._settings.log_level)
         return self._settings
 
-    def storage(self) -> Any:
+    def storage(self, *, migrate: bool = False) -> tuple[Engine, StorageSink]:
+        """Engine and sink; only `migrate=True` (run, collect, db upgrade) changes the schema
+        and applies the config file's videos, every other command needs a current schema."""
+        from collectors.base import utc_now
+        from storage.db import StorageError
+        from viralwatch import daemon
+
         try:
-            return daemon.open_storage(self.settings, utc_now)
+            return daemon.open_storage(self.settings, utc_now, migrate=migrate)
         except StorageError as err:
             raise SetupError(str(err)) from None
 
 
 def setup_logging(level: str) -> None:
+    import logging
+
     handler: logging.Handler
     if sys.stderr.isatty():
+        from rich.logging import RichHandler
+
         handler = RichHandler(show_path=False, rich_tracebacks=False)
         fmt = "%(message)s"
     else:
@@ -74,25 +104,35 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-PROGRESS_COLUMNS = (
-    TextColumn("{task.description}"),
-    BarColumn(),
-    MofNCompleteColumn(),
-    TimeElapsedColumn(),
-)
-
-
 @contextmanager
 def progress_bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar on a terminal; a no-op when output is piped or logged."""
+    """A rich progress bar on a terminal; a no-op when output is piped or logged.
+
+    Yields `update(advance=1, description=None, total=None)`.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(
-        *PROGRESS_COLUMNS, console=Console(stderr=True), transient=True, disable=not enabled
+        *columns,
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled,
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+        yield lambda **changes: bar.update(task, **{"advance": 1, **changes})
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
+@click.version_option(package_name="viralwatch", prog_name="viralwatch")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None) -> None:
@@ -104,38 +144,53 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--no-dashboard", is_flag=True, help="Collect only; do not serve the dashboard")
 @click.pass_obj
 def run(obj: Context, no_dashboard: bool) -> None:
-    """Run the collectors on their schedules (and the dashboard) until Ctrl-C."""
+    """Run the collectors on their schedules (and the dashboard) until Ctrl-C.
+
+    Migrates the database and applies the config file's [[videos]] that changed.
+    """
+    import asyncio
+
+    from collectors.base import utc_now
+    from viralwatch import daemon
+
     settings = obj.settings
-    engine, sink = obj.storage()
-    services = [] if no_dashboard else [dashboard_service(settings, engine, sink)]
+    engine, sink = obj.storage(migrate=True)
+    dashboard = None if no_dashboard else start_dashboard(settings, engine, sink, utc_now)
+    services = [] if dashboard is None else [serving(dashboard)]
     asyncio.run(daemon.run_forever(settings, sink, utc_now, services))
 
 
-def dashboard_service(settings: Settings, engine: Any, sink: Any, clock: Any = utc_now) -> Any:
-    """The dashboard as a daemon service: served from its own thread until stop is set."""
+def start_dashboard(settings: Settings, engine: Engine, sink: StorageSink, clock: Any) -> Any:
+    """The dashboard listening on its port (bound before anything else starts, so a busy port
+    is one line and a non-zero exit, issue 10)."""
+    import logging
+
     from dashboard.app import create_app
     from dashboard.security import DashboardConfigError
     from dashboard.serve import start_in_thread
+    from viralwatch import catalog
 
     try:
         app = create_app(engine, settings, sink, clock, catalog.dashboard_platforms())
     except DashboardConfigError as err:
         raise SetupError(str(err)) from None
     host, port = settings.dashboard.host, settings.dashboard.port
+    try:
+        running = start_in_thread(app, host, port)
+    except OSError as err:
+        raise SetupError(
+            f"dashboard cannot listen on {host}:{port} ({err.strerror}); "
+            "stop what uses it or choose another port"
+        ) from None
+    logging.getLogger("viralwatch").info("dashboard at %s/", running.url)
+    return running
+
+
+def serving(running: RunningServer) -> Any:
+    """A daemon service that keeps the started dashboard up until stop is set."""
+    import asyncio
 
     async def service(stop: asyncio.Event) -> None:
-        try:
-            running = start_in_thread(app, host, port)
-        except OSError as err:
-            logging.getLogger("viralwatch").error(
-                "dashboard cannot listen on %s:%d (%s); set dashboard.port",
-                host,
-                port,
-                err.strerror,
-            )
-            stop.set()
-            return
-        logging.getLogger("viralwatch").info("dashboard at %s/", running.url)
         await stop.wait()
         await asyncio.to_thread(running.stop)
 
@@ -143,27 +198,57 @@ def dashboard_service(settings: Settings, engine: Any, sink: Any, clock: Any = u
 
 
 @cli.command()
-@click.option("--speed", default=120.0, show_default=True, help="Simulated seconds per second")
-@click.option("--start-hour", default=0.0, show_default=True, help="Hour of the spread to start at")
+@click.option(
+    "--speed",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Simulated seconds per second",
+)
+@click.option(
+    "--start-hour",
+    type=click.FloatRange(min=0),
+    help="Hour of the spread to start at  [default: 0]",
+)
 @click.option("--database", default="viralwatch-demo.db", show_default=True, help="SQLite file")
-@click.option("--port", default=8000, show_default=True, help="Dashboard port")
-def demo(speed: float, start_hour: float, database: str, port: int) -> None:
-    """Watch the example footage spread across a simulated internet (no network needed)."""
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Dashboard port"
+)
+@click.option(
+    "--continue",
+    "resume",
+    is_flag=True,
+    help="Keep the demo database and carry on from where the last demo stopped",
+)
+def demo(speed: float, start_hour: float | None, database: str, port: int, resume: bool) -> None:
+    """Watch the example footage spread across a simulated internet (no network needed).
+
+    Each demo starts from a fresh database at hour 0 unless --continue is given.
+    """
+    import asyncio
+    import logging
+
+    from viralwatch import daemon
     from viralwatch import demo as demo_mode
 
-    sim = demo_mode.start_simulator(start_hour)
+    if resume and start_hour is not None:
+        raise click.UsageError("--continue carries on from the last demo; drop --start-hour")
+    path = Path(database)
     try:
-        settings = demo_mode.demo_settings(sim.url, Path(database), "127.0.0.1", port)
+        start = demo_mode.prepare_database(path, resume, start_hour or 0.0)
+    except demo_mode.DemoError as err:
+        raise SetupError(str(err)) from None
+    sim = demo_mode.start_simulator(start)
+    try:
+        settings = demo_mode.demo_settings(sim.url, path, "127.0.0.1", port)
         setup_logging(settings.log_level)
         # Data is stamped with the simulated clock, so charts show the spread over simulated
         # hours; the scheduler still runs on wall-clock time.
         clock = sim.world.clock
-        engine, sink = daemon.open_storage(settings, clock)
+        engine, sink = daemon.open_storage(settings, clock, migrate=True)
+        dashboard = start_dashboard(settings, engine, sink, clock)
         logging.getLogger("viralwatch").info("%s", demo_mode.describe(sim, speed))
-        services = [
-            demo_mode.clock_driver(sim, speed),
-            dashboard_service(settings, engine, sink, clock),
-        ]
+        services = [demo_mode.clock_driver(sim, speed), serving(dashboard)]
         asyncio.run(daemon.run_forever(settings, sink, clock, services))
     finally:
         sim.stop()
@@ -173,13 +258,15 @@ def demo(speed: float, start_hour: float, database: str, port: int) -> None:
 @click.pass_obj
 def serve(obj: Context) -> None:
     """Serve the dashboard alone (no collection)."""
+    import asyncio
+
+    from collectors.base import utc_now
+    from viralwatch import daemon
+
     settings = obj.settings
     engine, sink = obj.storage()
-    asyncio.run(
-        daemon.run_forever(
-            settings, sink, utc_now, [dashboard_service(settings, engine, sink)], collect=False
-        )
-    )
+    dashboard = start_dashboard(settings, engine, sink, utc_now)
+    asyncio.run(daemon.run_forever(settings, sink, utc_now, [serving(dashboard)], collect=False))
 
 
 @cli.command()
@@ -187,18 +274,18 @@ def serve(obj: Context) -> None:
 @click.option("--collector", "collectors", multiple=True, help="Only this collector (repeatable)")
 @click.pass_obj
 def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
-    """Run one discovery pass and one refresh pass, then exit."""
+    """Run one discovery pass and one refresh pass, then exit.
+
+    Migrates the database and applies the config file's [[videos]] that changed.
+    """
+    import asyncio
+
+    from collectors.base import utc_now
+    from viralwatch import daemon
+
     settings = obj.settings
-    _engine, sink = obj.storage()
-    show = sys.stderr.isatty()
-    with Progress(
-        *PROGRESS_COLUMNS, console=Console(stderr=True), transient=True, disable=not show
-    ) as bar:
-        task = bar.add_task("collecting", total=None)
-
-        def on_report(report: Any) -> None:
-            bar.update(task, advance=1, description=f"{report.collector} {report.kind}")
-
+    _engine, sink = obj.storage(migrate=True)
+    with progress_bar("collecting", None, sys.stderr.isatty()) as update:
         try:
             reports = asyncio.run(
                 daemon.collect_once(
@@ -206,8 +293,8 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
                     sink,
                     utc_now,
                     collectors,
-                    on_start=lambda total: bar.update(task, total=total),
-                    on_report=on_report,
+                    on_start=lambda total: update(advance=0, total=total),
+                    on_report=lambda r: update(description=f"{r.collector} {r.kind}"),
                 )
             )
         except ValueError as err:
@@ -230,7 +317,9 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
 @click.pass_obj
 def collectors_cmd(obj: Context) -> None:
     """List every collector with its state."""
-    for plan in daemon.plan_collectors(obj.settings):
+    from viralwatch.plan import plan_collectors
+
+    for plan in plan_collectors(obj.settings):
         click.echo(f"{plan.name:<12} {plan.state:<20} {plan.detail}")
 
 
@@ -257,6 +346,9 @@ def videos_add(
     started_at: str | None,
 ) -> None:
     """Track a new video."""
+    from config.settings import VideoSettings
+    from storage.write import VideoExists, VideoInput
+
     try:
         video = VideoSettings(
             slug=slug,
@@ -279,9 +371,17 @@ def videos_add(
 @videos.command("list")
 @click.pass_obj
 def videos_list(obj: Context) -> None:
-    """List tracked videos."""
+    """List tracked videos (posts counted without reshares, which carry no counters)."""
+    from storage import read
+
     engine, _sink = obj.storage()
-    for video in read.list_videos(engine):
+    listed = read.list_videos(engine)
+    if not listed:
+        click.echo(
+            "no tracked videos yet; add one with `viralwatch videos add SLUG --title TITLE` "
+            "or a [[videos]] entry in the config file (applied by `run` or `collect`)"
+        )
+    for video in listed:
         state = "paused" if video.is_paused else "active"
         click.echo(f"{video.slug:<32} {state:<7} {video.posts:>6} posts  {video.title}")
 
@@ -291,10 +391,15 @@ def videos_list(obj: Context) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
 @click.pass_obj
 def videos_remove(obj: Context, slug: str, yes: bool) -> None:
-    """Stop tracking a video and delete its posts and observations."""
+    """Stop tracking a video and delete its posts and observations.
+
+    A video from the config file stays removed until its [[videos]] entry changes.
+    """
+    from storage.write import UnknownVideo
+
+    _engine, sink = obj.storage()
     if not yes:
         click.confirm(f"delete {slug} and all its posts and observations?", abort=True)
-    _engine, sink = obj.storage()
     try:
         sink.remove_video(slug)
     except UnknownVideo as err:
@@ -313,6 +418,8 @@ def posts() -> None:
 @click.pass_obj
 def posts_add(obj: Context, url: str, slug: str) -> None:
     """Follow a post URL on any site yt-dlp supports (refreshed by the `urls` collector)."""
+    from storage.write import UnknownVideo
+
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
     _engine, sink = obj.storage()
@@ -331,19 +438,25 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_obj
 def db_upgrade(obj: Context) -> None:
-    """Create or upgrade the database schema."""
-    engine, _sink = obj.storage()
-    click.echo(f"database is up to date ({engine.url.render_as_string(hide_password=True)})")
+    """Create or upgrade the database schema (and apply the config file's changed videos)."""
+    from storage.db import describe_url
+
+    engine, _sink = obj.storage(migrate=True)
+    click.echo(f"database is up to date ({describe_url(engine)})")
 
 
-def _parse_time(value: str | None, name: str) -> datetime | None:
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An aware instant from ISO 8601: a plain date means 00:00 UTC that day."""
     if value is None:
         return None
     try:
+        if len(value) == len("2022-03-02"):
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            "use ISO 8601, e.g. 2022-03-02T06:00:00Z", param_hint=name
+            "use an ISO 8601 date or time, e.g. 2022-03-02 or 2022-03-02T06:00:00Z",
+            param_hint=name,
         ) from None
     if parsed.tzinfo is None:
         raise click.BadParameter("needs a time zone, e.g. ...Z or +02:00", param_hint=name)
@@ -354,9 +467,9 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 @click.argument("what", type=click.Choice(["posts", "observations"]))
 @click.option("--video", help="Only this video (slug)")
 @click.option("--platform", help="Only this platform")
-@click.option("--since", help="From this ISO 8601 time")
-@click.option("--until", help="Before this ISO 8601 time")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File")
+@click.option("--since", help="From this ISO 8601 date or time (a date means 00:00 UTC)")
+@click.option("--until", help="Before this ISO 8601 date or time (exclusive)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout)")
 @click.pass_obj
 def export(
     obj: Context,
@@ -368,23 +481,39 @@ def export(
     output: str | None,
 ) -> None:
     """Export posts or observations as CSV (stdout by default)."""
-    flt = read.PostFilter(
-        video, platform, _parse_time(since, "--since"), _parse_time(until, "--until")
+    from viralwatch import export as exporting
+
+    flt = exporting.Filter(
+        video, platform, parse_time(since, "--since"), parse_time(until, "--until")
     )
+    if flt.since and flt.until and flt.since >= flt.until:
+        raise click.BadParameter("must be before --until", param_hint="--since")
     engine, _sink = obj.storage()
-    rows = read.iter_posts(engine, flt) if what == "posts" else read.iter_observations(engine, flt)
-    columns = POST_COLUMNS if what == "posts" else OBSERVATION_COLUMNS
-    if output is None:
-        write_csv(rows, columns, sys.stdout)
-        return
-    show = sys.stderr.isatty()
-    total = read.count_rows(engine, what, flt) if show else None
-    with (
-        Path(output).open("w", newline="", encoding="utf-8") as out,
-        progress_bar(f"exporting {what}", total, show) as tick,
-    ):
-        count = write_csv(rows, columns, out, tick)
+    try:
+        exporting.check_filter(engine, flt)
+        if output is None:
+            exporting.export_csv(engine, what, flt, sys.stdout)
+            return
+        show = sys.stderr.isatty()
+        total = exporting.count(engine, what, flt) if show else None
+        with (
+            open_output(Path(output)) as out,
+            progress_bar(f"exporting {what}", total, show) as update,
+        ):
+            count = exporting.export_csv(engine, what, flt, out, lambda: update())
+    except exporting.UnknownFilter as err:
+        raise click.BadParameter(str(err), param_hint=err.option) from None
     click.echo(f"wrote {count} {what} to {output}", err=True)
+
+
+@contextmanager
+def open_output(path: Path) -> Iterator[Any]:
+    try:
+        handle = path.open("w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise click.ClickException(f"cannot write {path}: {err.strerror}") from None
+    with handle:
+        yield handle
 
 
 def _first_error(err: Exception) -> str:

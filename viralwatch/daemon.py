@@ -5,37 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from alembic.util import CommandError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from collectors.base import Clock, RunReport, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
+from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
-from storage.db import StorageError, describe_url, make_engine, upgrade
+from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.write import StorageSink, VideoInput
+from viralwatch.plan import plan_collectors
 
 logger = logging.getLogger("viralwatch.daemon")
-
-
-@dataclass(slots=True)
-class CollectorPlan:
-    """What the daemon will do with each registered collector."""
-
-    name: str
-    state: str  # "enabled", "disabled" (by config) or "missing credentials"
-    detail: str = ""
-    config: CollectorSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,44 +59,60 @@ class Wiring:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
 
-def open_storage(settings: Settings, clock: Clock) -> tuple[Engine, StorageSink]:
-    """Engine with the schema upgraded, and the sink on it; config videos synced in."""
-    engine = make_engine(
-        settings.storage.url.get_secret_value(),
-        sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms,
-    )
+def open_storage(
+    settings: Settings, clock: Clock, *, migrate: bool = False
+) -> tuple[Engine, StorageSink]:
+    """Engine and sink on `storage.url`; StorageError (one line) when it cannot be used.
+
+    With `migrate` (run, collect, db upgrade) the schema is created or upgraded and the config
+    file's changed videos are applied. Without it nothing is written: the schema must already
+    be current, and is only read to check that (issue 10).
+    """
+    url = settings.storage.url.get_secret_value()
+    check_database_url(url, creating=migrate)
+    engine = make_engine(url, sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
+    if not migrate:
+        check_schema(engine)
+        return engine, StorageSink(engine, clock)
     try:
         upgrade(engine)
+    except CommandError as err:
+        raise StorageError(
+            f"cannot upgrade database {describe_url(engine)}: {err}; "
+            "it was made by a newer viralwatch: upgrade viralwatch"
+        ) from None
     except OperationalError as err:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
         raise StorageError(
-            f"cannot open database {describe_url(engine)}: {reason}; check storage.url"
+            f"cannot open database {describe_url(engine)}: {mask_url(reason)}; check storage.url"
         ) from None
     sink = StorageSink(engine, clock)
-    sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
+    applied = sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
+    if applied:
+        logger.info("applied config videos: %s", ", ".join(applied))
     return engine, sink
 
 
-def plan_collectors(settings: Settings, only: Sequence[str] = ()) -> list[CollectorPlan]:
-    """Every registered collector with whether it will run and why not."""
-    sections = settings.collectors.sections()
-    classes = collector_classes()
-    unknown = [name for name in only if name not in classes]
-    if unknown:
-        raise ValueError(f"unknown collector {unknown[0]!r}; known: {', '.join(sorted(classes))}")
-    plans = []
-    for name in classes:
-        config = sections.get(name)
-        if only and name not in only:
-            continue
-        if config is None or not config.enabled:
-            plans.append(CollectorPlan(name, "disabled", "enabled = false in config", config))
-        elif missing := config.missing_credentials():
-            keys = ", ".join(f"collectors.{name}.{key}" for key in missing)
-            plans.append(CollectorPlan(name, "missing credentials", f"set {keys}", config))
-        else:
-            plans.append(CollectorPlan(name, "enabled", "", config))
-    return plans
+def check_database_url(url: str, *, creating: bool) -> None:
+    """Refuse an in-memory SQLite database (lost at exit) and, when `creating`, a SQLite file
+    whose folder does not exist (a typo there would otherwise start an empty database)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError("storage.url is not a valid database URL; see README") from None
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database or ""
+    if not database or ":memory:" in database or parsed.query.get("mode") == "memory":
+        raise StorageError(
+            "storage.url is an in-memory SQLite database, lost at exit; "
+            "use a file, e.g. sqlite:///viralwatch.db"
+        )
+    folder = Path(database).parent
+    if creating and not folder.is_dir():
+        raise StorageError(
+            f"folder {folder} for the SQLite database does not exist; create it or fix storage.url"
+        )
 
 
 def wire(
@@ -236,11 +247,19 @@ class Daemon:
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
         )
 
-    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
-        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        """Count the current job as running from its first line, so `stop` waits for it."""
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
+        try:
+            yield
+        finally:
+            self._inflight.discard(task)
+
+    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
+        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
         self._running.add(job_id)
         try:
             with job_lock(self.sink.engine, job_id) as acquired:
@@ -250,12 +269,15 @@ class Daemon:
                     return None
                 return await job
         finally:
-            self._inflight.discard(task)
             self._running.discard(job_id)
 
     async def _discover(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
+        with self._in_flight():
+            await self._discover_videos(runner)
+
+    async def _discover_videos(self, runner: CollectorRunner) -> None:
         videos = await asyncio.to_thread(self.sink.active_videos)
         report = await self._tracked(f"{runner.name}:discover", runner.discover(videos))
         if report is None:
@@ -269,6 +291,10 @@ class Daemon:
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
+        with self._in_flight():
+            await self._refresh_posts(runner)
+
+    async def _refresh_posts(self, runner: CollectorRunner) -> None:
         every = self.wiring.cadences[runner.name]
         # Skip posts read in the last half interval (e.g. just after a discovery-triggered run).
         due = self.clock() - timedelta(seconds=every.refresh_seconds / 2)
@@ -296,11 +322,15 @@ class Daemon:
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs finish their writes, close clients."""
         self.stopping.set()
+        # Shutting APScheduler down cancels the jobs it is running (one CancelledError traceback
+        # each, issue 10), so pause it, let them finish, and only then shut it down.
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         if self._inflight:
             logger.info("waiting for %d running collector job(s) to finish", len(self._inflight))
             await asyncio.wait(self._inflight, timeout=30)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await close(self.wiring)
 
 

@@ -4,22 +4,35 @@ Starts the simulator on a loopback port with its clock at hour 0 of the example 
 every collector at it, and runs the daemon and the dashboard on a local SQLite file. The
 simulated clock runs `speed` times faster than real time, so the dashboard shows the footage
 spreading over minutes instead of days.
+
+Each demo starts from a fresh database, so totals and charts tell one story. `--continue`
+keeps the database and sets the simulated clock to the last moment it recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from collectors.registry import collector_classes
 from config.settings import Settings
 from simulator.endpoints import collector_section
-from simulator.model import SIM_VIDEO
+from simulator.model import SCENARIO_START, SIM_VIDEO
 from simulator.server import SimulatorServer
+from storage import read
+from storage.db import make_engine
 from viralwatch import catalog
 
 DEMO_INTERVAL_SECONDS = 20
+# The files SQLite keeps next to a database (WAL mode) and our upgrade lock file.
+SIDE_FILES = ("-wal", "-shm", ".upgrade-lock")
+
+
+class DemoError(Exception):
+    """The demo cannot use the database it was given; the message says why and what to do."""
 
 
 def demo_settings(sim_url: str, database: Path, host: str, port: int) -> Settings:
@@ -42,6 +55,42 @@ def demo_settings(sim_url: str, database: Path, host: str, port: int) -> Setting
     )
 
 
+def prepare_database(path: Path, resume: bool, start_hour: float) -> datetime:
+    """Get `path` ready for a demo; returns the simulated moment to start at.
+
+    A new demo deletes the previous demo's database (and refuses to touch any other file);
+    `resume` keeps it and returns the last moment it recorded.
+    """
+    if not path.parent.is_dir():
+        raise DemoError(f"folder {path.parent} does not exist; pass another --database")
+    start = SCENARIO_START + timedelta(hours=start_hour)
+    if not path.exists():
+        return start
+    last = last_demo_moment(path)
+    if resume:
+        return last or start
+    for name in (str(path), *(f"{path}{suffix}" for suffix in SIDE_FILES)):
+        Path(name).unlink(missing_ok=True)
+    return start
+
+
+def last_demo_moment(path: Path) -> datetime | None:
+    """The simulated time of the last run a demo database recorded; DemoError when `path` is not
+    a demo database (so a demo never deletes or mixes with real data)."""
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        slugs = {video.slug for video in read.list_videos(engine)}
+        runs = read.latest_runs(engine)
+    except SQLAlchemyError:
+        raise DemoError(f"{path} is not a demo database; pass another --database") from None
+    finally:
+        engine.dispose()
+    if slugs - {SIM_VIDEO["slug"]}:
+        raise DemoError(f"{path} tracks videos other than the demo's; pass another --database")
+    finished = [run.finished_at or run.started_at for run in runs]
+    return max(finished, default=None)
+
+
 def clock_driver(sim: SimulatorServer, speed: float) -> object:
     """A service that moves the simulated clock `speed` seconds per real second."""
 
@@ -55,9 +104,9 @@ def clock_driver(sim: SimulatorServer, speed: float) -> object:
     return drive
 
 
-def start_simulator(start_hour: float) -> SimulatorServer:
+def start_simulator(start: datetime) -> SimulatorServer:
     sim = SimulatorServer()
-    sim.world.clock.set(sim.world.model.at(start_hour))
+    sim.world.clock.set(start)
     return sim.start()
 
 
