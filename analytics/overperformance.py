@@ -18,21 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
-from analytics.series import DEFAULT_MAX_GAP_HOURS, Series, hours_between, points
+from analytics.series import DEFAULT_MAX_GAP_HOURS, PostHistory, hours_between, points
 
 AGE_BUCKETS_HOURS = (0, 1, 2, 3, 4, 6, 8, 12, 18, 24, 36, 48, 72, 96, 120, 168, 336, 720)
 """Lower edges of the age buckets: narrow while counters move fast, wide once they settle."""
 
 DEFAULT_MINIMUM_POSTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class PostHistory:
-    """One post's readings of one counter, with what makes posts comparable."""
-
-    platform: str
-    published_at: datetime
-    readings: Series
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,16 @@ DEFAULT_MAX_GAP_HOURS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
+class PostHistory:
+    """One post's readings of one counter, with the platform and publication time that make
+    posts comparable (overperformance) and date a platform's pickup (spread)."""
+
+    platform: str
+    published_at: datetime
+    readings: Series
+
+
+@dataclass(frozen=True, slots=True)
 class Interval:
     """The time between two consecutive readings and what the counter did in it."""
 

@@ -3,11 +3,11 @@ import pytest
 from analytics.overperformance import (
     InsufficientBaseline,
     Overperformance,
-    PostHistory,
     age_bucket,
     overperformance,
     value_at_age,
 )
+from analytics.series import PostHistory
 from tests.analytics.curves import at, every
 
 
