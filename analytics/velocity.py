@@ -20,45 +20,41 @@ Method (the notes the dashboard shows beside each number):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from analytics.series import (
     DEFAULT_MAX_GAP_HOURS,
-    Interval,
+    Measured,
     Series,
     WindowGrowth,
-    growth_in_window,
     hours_between,
-    intervals,
-    overlap_hours,
+    measure,
     window_before,
 )
 
 
 def velocity(
-    readings: Series,
+    readings: Series | Measured,
     end: datetime,
     window_hours: float = 1.0,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> WindowGrowth:
     """Growth per measured hour over `window_hours` up to `end` (see `.per_hour`)."""
-    start, end = window_before(end, window_hours)
-    return growth_in_window(intervals(readings, max_gap_hours), start, end)
+    return measure(readings, max_gap_hours).window(*window_before(end, window_hours))
 
 
 def acceleration(
-    readings: Series,
+    readings: Series | Measured,
     end: datetime,
     window_hours: float = 1.0,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> float | None:
     """Change of velocity per hour between the window before `end` and the one before that."""
-    spans = intervals(readings, max_gap_hours)
-    recent = growth_in_window(spans, *window_before(end, window_hours)).per_hour
+    measured = measure(readings, max_gap_hours)
+    recent = measured.window(*window_before(end, window_hours)).per_hour
     earlier_end = end - timedelta(hours=window_hours)
-    earlier = growth_in_window(spans, *window_before(earlier_end, window_hours)).per_hour
+    earlier = measured.window(*window_before(earlier_end, window_hours)).per_hour
     if recent is None or earlier is None:
         return None
     return (recent - earlier) / window_hours
@@ -76,21 +72,17 @@ class DoublingTime:
 
 
 def doubling_time(
-    readings: Series,
+    readings: Series | Measured,
     end: datetime,
     window_hours: float = 6.0,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> DoublingTime:
-    """ln 2 over the mean growth rate of ln(counter) in the measured part of the window."""
+    """ln 2 over the mean growth rate of ln(counter) in the measured part of the window.
+
+    ln needs positive counts: an interval starting from zero says nothing about doubling."""
     start, end = window_before(end, window_hours)
-    log_growth = measured = 0.0
-    for span in intervals(readings, max_gap_hours):
-        inside = overlap_hours(span, start, end)
-        # ln needs positive counts: an interval starting from zero says nothing about doubling.
-        if inside <= 0 or span.is_gap or span.start_value <= 0 or span.end_value <= 0:
-            continue
-        log_growth += math.log(span.end_value / span.start_value) * inside / span.hours
-        measured += inside
+    found = measure(readings, max_gap_hours).totals([start, end])
+    log_growth, measured = float(found.log_growth[0]), float(found.log_hours[0])
     if measured <= 0 or log_growth <= 0:
         return DoublingTime(None, measured, start, end)
     return DoublingTime(math.log(2) * measured / log_growth, measured, start, end)
@@ -115,45 +107,35 @@ def bucket_starts(start: datetime, end: datetime, bucket_hours: float = 1.0) -> 
 
 
 def hourly_rates(
-    readings: Series,
+    readings: Series | Measured,
     start: datetime,
     end: datetime,
     bucket_hours: float = 1.0,
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> list[Bucket]:
     """Velocity of each bucket between `start` and `end`, buckets aligned to whole hours."""
-    spans = intervals(readings, max_gap_hours)
-    return rates_of(spans, bucket_starts(start, end, bucket_hours), bucket_hours)
-
-
-def rates_of(
-    spans: Sequence[Interval], starts: Sequence[datetime], bucket_hours: float
-) -> list[Bucket]:
-    step = timedelta(hours=bucket_hours)
-    buckets = []
-    first = 0
-    for bucket_start in starts:
-        # Intervals are sorted and disjoint: skip those that ended before this bucket.
-        while first < len(spans) and spans[first].end <= bucket_start:
-            first += 1
-        nearby = [s for s in spans[first:] if s.start < bucket_start + step]
-        window = growth_in_window(nearby, bucket_start, bucket_start + step)
-        buckets.append(Bucket(bucket_start, window.per_hour, window.measured_hours))
-    return buckets
+    starts = bucket_starts(start, end, bucket_hours)
+    edges = [*starts, starts[-1] + timedelta(hours=bucket_hours)] if starts else []
+    found = measure(readings, max_gap_hours).totals(edges)
+    return [
+        Bucket(moment, float(growth / hours) if hours > 0 else None, float(hours))
+        for moment, growth, hours in zip(starts, found.growth, found.measured_hours, strict=True)
+    ]
 
 
 def inflection(
-    readings: Series, bucket_hours: float = 1.0, max_gap_hours: float = DEFAULT_MAX_GAP_HOURS
+    readings: Series | Measured,
+    bucket_hours: float = 1.0,
+    max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
 ) -> datetime | None:
     """When growth peaked: vertex of the parabola through the fastest bucket and its two
     neighbours. None while the fastest bucket is the first or the latest one, or a neighbour
     was not measured (the peak is not established yet)."""
-    spans = intervals(readings, max_gap_hours)
-    if not spans:
+    measured = measure(readings, max_gap_hours)
+    if measured.origin is None:
         return None
-    buckets = rates_of(
-        spans, bucket_starts(spans[0].start, spans[-1].end, bucket_hours), bucket_hours
-    )
+    last = measured.origin + timedelta(hours=float(measured.hours[-1]))
+    buckets = hourly_rates(measured, measured.origin, last, bucket_hours)
     known = [(n, b.per_hour) for n, b in enumerate(buckets) if b.per_hour is not None]
     if not known:
         return None

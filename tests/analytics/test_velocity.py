@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from analytics.series import intervals
+from analytics.series import measure
 from analytics.velocity import acceleration, doubling_time, hourly_rates, inflection, velocity
 from tests.analytics.curves import at, every, exponential, logistic, sample
 
@@ -39,7 +39,9 @@ def test_a_gap_in_collection_is_a_gap_not_a_zero():
     assert window.measured_hours == pytest.approx(2)
     assert window.per_hour == pytest.approx(100)
     assert velocity(readings, at(5), window_hours=1, max_gap_hours=3).per_hour is None
-    assert [s.growth for s in intervals(readings, 3)] == [100, None, 100]
+    totals = measure(readings, 3).totals([at(0), at(1), at(9), at(10)])
+    assert list(totals.growth) == [100, 0, 100]
+    assert list(totals.gap_hours) == [0, 8, 0]
 
 
 def test_hidden_counters_are_skipped_not_zero():
