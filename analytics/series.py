@@ -147,8 +147,9 @@ def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_
     is_gap = step > max_gap_hours
     rise = np.diff(values)
     has_log = ~is_gap & (values[:-1] > 0) & (values[1:] > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_rise = np.where(has_log, np.log(values[1:] / values[:-1]), 0.0)
+    log_rise = np.log(np.where(has_log, values[1:], 1.0)) - np.log(
+        np.where(has_log, values[:-1], 1.0)
+    )
 
     def running(increments: Floats) -> Floats:
         return np.concatenate(([0.0], np.cumsum(increments)))
