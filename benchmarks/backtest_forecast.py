@@ -227,9 +227,13 @@ def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str,
         lines.append(f"| {name} | {ours_figures} | {figures} |")
     lines += [
         "",
-        'Declined: the forecast said "no forecast" (fewer than 3 measured hours in the last 4 h,'
-        " for example right after the outage). Early origins carry most of the error: growth",
-        "that comes from posts not yet made cannot be seen in the readings.",
+        'Declined: the forecast said "no forecast" (fewer than 3 measured hours in the last',
+        "4 h, for example right after the outage).",
+        "",
+        "Where it is weak (see the rows by origin): early on (hours 4-12) growth that will come",
+        "from posts not made yet cannot be seen in the readings; once a spread slows down (hours",
+        "36-48) the damped trend also fades the slowdown and overshoots, and the band holds fewer",
+        "outcomes there. The nominal coverage holds over a spread's whole life, not at each stage.",
         "",
     ]
     return "\n".join(lines)
