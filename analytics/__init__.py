@@ -13,4 +13,9 @@ Two rules hold everywhere:
   and never counts as growth.
 - A gap in collection (two readings further apart than `max_gap_hours`) is a gap: it counts neither
   as growth nor as zero, and it is reported so a page can say so.
+
+Modules: `series` (readings -> measured growth; `combined_growth` sums posts into a video's or a
+platform's series without counting first readings), `velocity` (velocity, acceleration,
+doubling time, hourly rates, inflection), `overperformance`, `bursts`, `forecast` (backtested by
+`make backtest`, docs/FORECAST.md) and `spread` (pickup order, share of growth per platform).
 """

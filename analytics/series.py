@@ -14,7 +14,7 @@ spacing, and one vectorised pass for thousands of buckets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -42,7 +42,8 @@ class PostHistory:
 
 @dataclass(frozen=True, slots=True)
 class WindowGrowth:
-    """Growth measured inside a time window, and how much of the window was measured."""
+    """Growth measured inside a time window, and how much of the window was measured; the rest
+    of the window lies before the first or after the latest reading (not read yet)."""
 
     start: datetime
     end: datetime
@@ -104,6 +105,12 @@ class Measured:
             between(r.log_hours),
         )
 
+    def growth_at(self, moments: Sequence[datetime]) -> Floats:
+        """Growth measured from the first reading up to each moment (0 before it)."""
+        if len(self.hours) < 2:
+            return np.zeros(len(moments))
+        return np.interp(self.offsets(moments), self.hours, self.running.growth)
+
     def window(self, start: datetime, end: datetime) -> WindowGrowth:
         found = self.totals([start, end])
         return WindowGrowth(
@@ -133,7 +140,7 @@ def points(readings: Series) -> list[tuple[datetime, float]]:
 
 
 def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_HOURS) -> Measured:
-    """Running totals of what the readings measured (a `Measured` passes through)."""
+    """Running totals of what the readings measured (a `Measured` passes through as it is)."""
     if isinstance(readings, Measured):
         return readings
     found = points(readings)
@@ -162,6 +169,22 @@ def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_
         running(np.where(has_log, step, 0.0)),
     )
     return Measured(origin, hours, values, totals)
+
+
+def combined_growth(
+    posts: Iterable[Series | Measured],
+    moments: Sequence[datetime],
+    max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
+) -> list[tuple[datetime, float]]:
+    """A series of the growth measured on all `posts` together up to each moment.
+
+    Summing raw counters would count each post's first reading (all its history) as growth the
+    moment it is found; this sums only what was measured, so a video's or platform's series can
+    go into `velocity`, `find_bursts` or `forecast` (add the latest total back to a forecast)."""
+    total = np.zeros(len(moments))
+    for post in posts:
+        total += measure(post, max_gap_hours).growth_at(moments)
+    return [(moment, float(value)) for moment, value in zip(moments, total, strict=True)]
 
 
 def window_before(end: datetime, window_hours: float) -> tuple[datetime, datetime]:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from analytics.series import measure
+from analytics.series import combined_growth, measure
 from analytics.velocity import acceleration, doubling_time, hourly_rates, inflection, velocity
 from tests.analytics.curves import at, every, exponential, logistic, sample
 
@@ -96,3 +96,11 @@ def test_naive_datetimes_are_refused_with_a_clear_message():
     naive = at(0).replace(tzinfo=None)
     with pytest.raises(ValueError, match="no timezone"):
         velocity([(naive, 1)], at(1))
+
+
+def test_combined_growth_does_not_count_a_new_posts_history():
+    old = [(at(h), 100.0 * h) for h in range(0, 11)]
+    found_late = [(at(h), 1_000_000 + 50.0 * (h - 6)) for h in range(6, 11)]  # first seen at 6
+    combined = combined_growth([old, found_late], [at(h) for h in range(0, 11)])
+    assert [v for _, v in combined] == [100.0 * h + 50.0 * max(0, h - 6) for h in range(0, 11)]
+    assert velocity(combined, at(10)).per_hour == pytest.approx(150)
