@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from analytics.series import DEFAULT_MAX_GAP_HOURS, Series, hours_between, points
+from analytics.series import DEFAULT_MAX_GAP_HOURS, Measured, Series, hours_between, measure
 from analytics.velocity import hourly_rates, velocity
 
 VELOCITY_WINDOW_HOURS = 2.0
@@ -84,12 +84,12 @@ def band_ratios(
     return math.exp(float(low)), math.exp(float(high))
 
 
-def trend(readings: Series, end: datetime, max_gap_hours: float) -> float | None:
+def trend(measured: Measured, end: datetime) -> float | None:
     """Slope of ln(1 + hourly rate) over the trend window; None with too few measured hours."""
     start = end - timedelta(hours=TREND_WINDOW_HOURS)
     buckets = [
         b
-        for b in hourly_rates(readings, start, end, max_gap_hours=max_gap_hours)
+        for b in hourly_rates(measured, start, end)
         if b.per_hour is not None and b.measured_hours >= 0.5
     ]
     if len(buckets) < MIN_TREND_HOURS:
@@ -100,20 +100,21 @@ def trend(readings: Series, end: datetime, max_gap_hours: float) -> float | None
 
 
 def forecast(
-    readings: Series,
+    readings: Series | Measured,
     horizons_hours: Sequence[float] = (6.0, 24.0),
     max_gap_hours: float = DEFAULT_MAX_GAP_HOURS,
     band: Mapping[float, tuple[float, float]] = BAND,
 ) -> list[Forecast] | NoForecast:
     """Forecasts of the cumulative counter `horizons_hours` after its latest reading."""
-    found = points(readings)
-    if not found:
+    measured = measure(readings, max_gap_hours)
+    latest_at = measured.latest_at
+    if latest_at is None:
         return NoForecast("no readings yet")
-    latest_at, latest = found[-1]
-    now = velocity(readings, latest_at, VELOCITY_WINDOW_HOURS, max_gap_hours).per_hour
+    latest = float(measured.values[-1])
+    now = velocity(measured, latest_at, VELOCITY_WINDOW_HOURS).per_hour
     if now is None:
         return NoForecast(f"no growth measured in the last {VELOCITY_WINDOW_HOURS:g} h")
-    slope = trend(readings, latest_at, max_gap_hours)
+    slope = trend(measured, latest_at)
     if slope is None:
         return NoForecast(
             f"fewer than {MIN_TREND_HOURS} measured hours in the last {TREND_WINDOW_HOURS:g} h"

@@ -75,6 +75,7 @@ class Measured:
 
     origin: datetime | None
     """Time of the first reading; None without readings."""
+    latest_at: datetime | None
     hours: Floats
     """Reading times, hours after `origin`."""
     values: Floats
@@ -146,11 +147,12 @@ def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_
     found = points(readings)
     if not found:
         empty = np.zeros(0)
-        return Measured(None, empty, empty, Totals(empty, empty, empty, empty, empty))
+        return Measured(None, None, empty, empty, Totals(empty, empty, empty, empty, empty))
     origin = found[0][0]
     hours = np.array([hours_between(origin, t) for t, _ in found])
     values = np.array([v for _, v in found])
-    step = np.diff(hours)
+    # From the datetimes themselves, so a gap is decided exactly at `max_gap_hours`.
+    step = np.array([hours_between(t0, t1) for (t0, _), (t1, _) in pairwise(found)])
     is_gap = step > max_gap_hours
     rise = np.diff(values)
     has_log = ~is_gap & (values[:-1] > 0) & (values[1:] > 0)
@@ -168,7 +170,7 @@ def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_
         running(log_rise),
         running(np.where(has_log, step, 0.0)),
     )
-    return Measured(origin, hours, values, totals)
+    return Measured(origin, found[-1][0], hours, values, totals)
 
 
 def combined_growth(

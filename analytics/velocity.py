@@ -132,10 +132,9 @@ def inflection(
     neighbours. None while the fastest bucket is the first or the latest one, or a neighbour
     was not measured (the peak is not established yet)."""
     measured = measure(readings, max_gap_hours)
-    if measured.origin is None:
+    if measured.origin is None or measured.latest_at is None:
         return None
-    last = measured.origin + timedelta(hours=float(measured.hours[-1]))
-    buckets = hourly_rates(measured, measured.origin, last, bucket_hours)
+    buckets = hourly_rates(measured, measured.origin, measured.latest_at, bucket_hours)
     known = [(n, b.per_hour) for n, b in enumerate(buckets) if b.per_hour is not None]
     if not known:
         return None
