@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= $(if $(wildcard viralwatch.toml),viralwatch.toml,config/viralwatch.example.toml)
 export VIRALWATCH_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast lint bench demo browser clean screenshots
+.PHONY: run test test-fast lint bench backtest demo browser clean screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "viralwatch needs Python 3.11+"'
@@ -35,7 +35,7 @@ test: $(BIN)/.installed-test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov-report=term:skip-covered
+	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov=analytics --cov-report=term:skip-covered
 
 test-fast: $(BIN)/.installed-test
 	$(BIN)/pytest -q -m "not slow"
@@ -47,6 +47,10 @@ lint: $(BIN)/.installed-test
 
 bench: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks
+
+# Forecast backtest on simulated spreads: rewrites docs/FORECAST.md.
+backtest: $(BIN)/.installed-test
+	$(BIN)/python -m benchmarks.backtest_forecast
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench-results
