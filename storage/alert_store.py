@@ -8,7 +8,7 @@ Targets are stored by name and masked label; the Apprise URL itself never reache
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -298,3 +298,67 @@ def _alert_row(row: Any) -> AlertRow:
         title=row.title,
         payload=dict(row.payload),
     )
+
+
+# --- renderings shared by the CLI, the JSON API and CSV ----------------------------------------
+
+ALERTS_HEADER = (
+    "alert_id",
+    "fired_at",
+    "rule",
+    "kind",
+    "video",
+    "title",
+    "link",
+    "target",
+    "status",
+    "attempts",
+    "last_attempt_at",
+    "delivered_at",
+    "error",
+)
+
+
+def alert_rows(alerts: Sequence[AlertRow]) -> Iterator[tuple[Any, ...]]:
+    """One CSV row per alert and target (an alert without targets gets one row), in
+    ALERTS_HEADER order. Targets appear as their masked labels."""
+    for alert in alerts:
+        head = (alert.id, alert.fired_at, alert.rule, alert.kind, alert.video, alert.title)
+        link = alert.payload.get("link")
+        if not alert.deliveries:
+            yield (*head, link, None, None, None, None, None, None)
+        for d in alert.deliveries:
+            yield (
+                *head,
+                link,
+                d.target,
+                d.status,
+                d.attempts,
+                d.last_attempt_at,
+                d.delivered_at,
+                d.error,
+            )
+
+
+def alert_json(alert: AlertRow) -> dict[str, Any]:
+    """An alert as the JSON API shows it: payload and deliveries, targets masked."""
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "kind": alert.kind,
+        "video": alert.video,
+        "fired_at": alert.fired_at,
+        "title": alert.title,
+        "payload": alert.payload,
+        "deliveries": [
+            {
+                "target": d.target,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_attempt_at": d.last_attempt_at,
+                "delivered_at": d.delivered_at,
+                "error": d.error,
+            }
+            for d in alert.deliveries
+        ],
+    }

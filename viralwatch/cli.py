@@ -23,7 +23,7 @@ from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
 from storage.db import StorageError
 from storage.write import UnknownVideo, VideoExists, VideoInput
-from viralwatch import daemon
+from viralwatch import alerts_cli, daemon
 
 
 class SetupError(click.ClickException):
@@ -404,6 +404,9 @@ def _first_error(err: Exception) -> str:
         key = ".".join(str(p) for p in first["loc"])
         return f"{key}: {first['msg'].removeprefix('Value error, ')}"
     return str(err)
+
+
+cli.add_command(alerts_cli.alerts)
 
 
 def main() -> None:
