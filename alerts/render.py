@@ -30,7 +30,7 @@ def mask_target(name: str, url: str) -> str:
     except ValueError:
         return f"{name} (unreadable URL)"
     scheme = parts.scheme or "?"
-    if host and _ADDRESS_HOST.match(host) and "@" not in parts.netloc:
+    if host and _ADDRESS_HOST.match(host):
         return f"{name} ({scheme}://{host})"
     return f"{name} ({scheme}://…)"
 

@@ -31,7 +31,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"json://viralwatch:{URL_PASSWORD}@127.0.0.1:{self.port}/{URL_PATH_TOKEN}"
+        return f"json://alerter:{URL_PASSWORD}@127.0.0.1:{self.port}/{URL_PATH_TOKEN}"
 
     def bodies(self) -> list[str]:
         with self.lock:
