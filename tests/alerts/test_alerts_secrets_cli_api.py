@@ -16,8 +16,8 @@ from alerts.service import build_alert_service
 from collectors.base import Observation, PostRef
 from config.settings import load_settings
 from dashboard.alerts_routes import alerts_router
-from storage.models import Alert, AlertDelivery
 from storage.db import make_engine, upgrade
+from storage.models import Alert, AlertDelivery
 from storage.write import StorageSink, VideoInput
 from tests.alerts.conftest import URL_SECRETS
 from viralwatch.cli import cli
