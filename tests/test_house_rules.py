@@ -11,7 +11,7 @@ import pytest
 from collectors.registry import BUILTIN_COLLECTORS, collector_classes
 from tests.conftest import REPO, SHARED_FIXTURES
 
-PACKAGES = ("collectors", "storage", "dashboard", "config", "simulator", "viralwatch")
+PACKAGES = ("collectors", "storage", "dashboard", "config", "simulator", "viralwatch", "alerts")
 
 
 def sources(package: str) -> list[Path]:
@@ -43,8 +43,9 @@ def test_environment_is_read_only_by_the_cli():
     ("package", "forbidden"),
     [
         ("collectors", ("storage", "dashboard", "viralwatch", "simulator")),
-        ("storage", ("dashboard", "viralwatch", "simulator")),
-        ("dashboard", ("collectors.runner", "viralwatch", "simulator")),
+        ("storage", ("dashboard", "viralwatch", "simulator", "alerts")),
+        ("alerts", ("collectors", "dashboard", "viralwatch", "simulator")),
+        ("dashboard", ("collectors.runner", "viralwatch", "simulator", "alerts")),
         ("config", ("collectors", "storage", "dashboard", "viralwatch", "simulator")),
         ("simulator", ("collectors", "storage", "dashboard", "viralwatch")),
     ],

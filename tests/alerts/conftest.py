@@ -28,6 +28,7 @@ class Receiver:
     messages: list[dict] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -50,6 +51,7 @@ def receiver() -> Iterator[Receiver]:
                 state.requests += 1
                 if state.status < 300:
                     state.messages.append(body)
+                    state.arrived.set()
             self.send_response(state.status)
             self.send_header("content-length", "0")
             self.end_headers()
