@@ -111,8 +111,10 @@ def secret_fragments(url: str) -> set[str]:
         fragments.update({userinfo, *userinfo.split(":")})
     fragments.update(s for s in parts.path.split("/") if s)
     fragments.update(v for _, v in parse_qsl(parts.query) if v)
-    if "…" in mask_target("", url) and parts.hostname:
-        fragments.add(parts.hostname)
+    if "…" in mask_target("", url):
+        # Not an address, so likely a token: as written (urlsplit lowercases hostname).
+        host = netloc.rsplit("@", 1)[-1]
+        fragments.update({host, host.split(":")[0]})
     fragments.add(parts.path)
     return {f for f in fragments if f}
 
