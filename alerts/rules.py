@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -266,14 +266,16 @@ _STATE_WORDS = {"failed": "failing", "rate_limited": "rate-limited", "auth_faile
 
 
 def period_bounds(now: datetime, period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The last complete hour or day (in `zone`) before `now`, as aware datetimes."""
+    """The last complete hour or day (in `zone`) before `now`, in UTC (a day is 23 or 25 hours
+    long when the clocks change)."""
     local = now.astimezone(zone)
     if period == "hourly":
-        end = local.replace(minute=0, second=0, microsecond=0)
+        end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
         return end - timedelta(hours=1), end
     end = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    start = (end - timedelta(days=1)).replace(tzinfo=zone)  # midnight again across DST changes
-    return start, end
+    # Wall-clock arithmetic within one zone: the day before's midnight, whatever its length.
+    start = end - timedelta(days=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
@@ -299,7 +301,8 @@ def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
         "posts": sum(r.posts for r in totals),
         **{c: sum(getattr(r, c) for r in totals) for c in ("views", "likes", "shares")},
     }
-    label = start.strftime("%Y-%m-%d %H:%M") if rule.period == "hourly" else f"{start:%Y-%m-%d}"
+    local = start.astimezone(scope.zone)
+    label = f"{local:%Y-%m-%d %H:%M}" if rule.period == "hourly" else f"{local:%Y-%m-%d}"
     return Finding(
         headline=f"{rule.period} digest for {label} ({scope.zone.key})",
         numbers=numbers,
