@@ -95,6 +95,10 @@ class Evaluator:
         )
         if cooling and rule.kind != "digest":
             return None
+        if rule.kind == "digest" and previous is not None:
+            start, _end = rules.period_bounds(now, rule.period, self.zone)
+            if previous.payload.get("period") == start.isoformat():
+                return None  # this period's digest went out: skip its queries
         scope = rules.Scope(self.engine, video, now, self.zone)
         finding = rules.evaluate(scope, rule, self.measures)
         if finding is None:
@@ -150,6 +154,7 @@ class Evaluator:
                 for item in items
             ],
             "subjects": [item.subject for item in items],
+            "period": finding.period_key,
             "fired_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "fired_at_utc": now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "link": f"{base}{finding.path}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ class Receiver:
     def bodies(self) -> list[str]:
         with self.lock:
             return [m["message"] for m in self.messages]
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[logging.Logger]:
+    """The CLI's logging setup replaces the root handlers and level: put them back after, so
+    later tests do not inherit a DEBUG root."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

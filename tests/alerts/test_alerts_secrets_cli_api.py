@@ -52,7 +52,9 @@ def write_config(tmp_path, db_url):
     return path
 
 
-def test_apprise_urls_never_leak(tmp_path, db_url, receiver, monkeypatch, caplog, clock):
+def test_apprise_urls_never_leak(
+    tmp_path, db_url, receiver, monkeypatch, caplog, clock, root_logging
+):
     monkeypatch.setenv("VIRALWATCH_ALERTS__TARGETS__HOOK", receiver.url)
     broken = f"json://127.0.0.1:9/{URL_SECRETS[1]}-broken"  # nothing listens on port 9
     monkeypatch.setenv("VIRALWATCH_ALERTS__TARGETS__BROKEN", broken)
@@ -69,8 +71,8 @@ def test_apprise_urls_never_leak(tmp_path, db_url, receiver, monkeypatch, caplog
     outputs.append(failing)
 
     # The CLI's logging setup replaced pytest's capture handler: put it back for the daemon side.
-    logging.getLogger().addHandler(caplog.handler)
-    logging.getLogger().setLevel(logging.DEBUG)
+    root_logging.handlers[:] = [caplog.handler]
+    root_logging.setLevel(logging.DEBUG)
     settings = load_settings(config)
     engine = make_engine(db_url)
     upgrade(engine)
