@@ -35,7 +35,7 @@ test: $(BIN)/.installed-test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov=analytics --cov-report=term:skip-covered
+	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov=analytics --cov=alerts --cov-report=term:skip-covered
 
 test-fast: $(BIN)/.installed-test
 	$(BIN)/pytest -q -m "not slow"

@@ -4,9 +4,9 @@ Velocity, acceleration, doubling time, overperformance, bursts, forecasts and cr
 spread, computed from plain series: sequences of `(observed_at, cumulative counter)` readings,
 timezone-aware UTC, possibly unevenly spaced, with gaps and hidden (None) counters.
 
-The read side (`storage/read.py`, `dashboard/`) imports this package; it imports nothing from the
-project, does no I/O and keeps no state, so every measure is tested on constructed series with
-known answers.
+The read side (`storage/read.py`, `dashboard/`) imports this package. It may import nothing from
+the project (numpy and scipy only), does no I/O and keeps no state, so every measure is tested on
+constructed series with known answers.
 
 Two rules hold everywhere:
 - Growth is only what was measured between two readings. A series' first reading is its baseline

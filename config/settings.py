@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -173,6 +175,154 @@ class VideoSettings(Section):
         return value
 
 
+# --- alerts (issue 12) ---------------------------------------------------------------------------
+
+ALERT_KINDS = (
+    "threshold",
+    "new_platform",
+    "new_account",
+    "overperform",
+    "burst",
+    "health",
+    "digest",
+)
+COUNTER_NAMES = ("views", "likes", "shares", "comments", "quotes")
+CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class AlertRuleSettings(Section):
+    """One `[[alerts.rules]]` entry; keys a kind does not use are ignored by it."""
+
+    name: str = Field(description="Rule id for the CLI, the alert list and dedupe (a-z, 0-9, -)")
+    kind: str = Field(description=f"What fires it: {', '.join(ALERT_KINDS)}")
+    targets: list[str] = Field(description="Names of [alerts.targets] entries to send to")
+    video: str = Field("", description="Only this video (slug); empty means every video")
+    platform: str = Field("", description="threshold: only this platform; empty means overall")
+    counter: str = Field("views", description=f"Counter measured: {', '.join(COUNTER_NAMES)}")
+    measure: str = Field(
+        "total", description="threshold: 'total' (sum of latest) or 'velocity' (growth per hour)"
+    )
+    threshold: float = Field(0, ge=0, description="threshold: fire at or above this value")
+    window_minutes: int = Field(
+        60, ge=5, description="velocity, burst, overperform: how far back growth is measured"
+    )
+    factor: float = Field(
+        3.0, gt=1, description="overperform, burst: how many times the baseline counts as out"
+    )
+    min_followers: int = Field(
+        10_000, ge=0, description="new_account: followers an account needs to be reported"
+    )
+    minutes: int = Field(
+        30, ge=1, description="health: how long a collector must be failing or paused"
+    )
+    period: str = Field("daily", description="digest: 'hourly' or 'daily'")
+    top: int = Field(5, ge=1, le=50, description="digest, overperform: how many posts to list")
+    cooldown_minutes: int = Field(
+        60, ge=0, description="Quiet time after an alert of this rule and video fires"
+    )
+    during_quiet_hours: bool = Field(
+        False, description="Send even during alerts.quiet_hours (e.g. for health rules)"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        return _one_of(value, ALERT_KINDS)
+
+    @field_validator("counter")
+    @classmethod
+    def _counter(cls, value: str) -> str:
+        return _one_of(value, COUNTER_NAMES)
+
+    @field_validator("measure")
+    @classmethod
+    def _measure(cls, value: str) -> str:
+        return _one_of(value, ("total", "velocity"))
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        return _one_of(value, ("hourly", "daily"))
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one [alerts.targets] entry")
+        return value
+
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return value
+
+
+class AlertsSettings(Section):
+    enabled: bool = Field(True, description="Evaluate the rules after each write of the daemon")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Dashboard address used for links in alerts"
+    )
+    timezone: str = Field("UTC", description="IANA time zone of quiet_hours and digest days")
+    quiet_hours: str = Field(
+        "", description="'22:00-07:00': hold alerts back in these hours; empty means never"
+    )
+    delivery_attempts: int = Field(
+        4, ge=1, le=10, description="Tries per target before a delivery is marked failed"
+    )
+    retry_backoff_seconds: float = Field(
+        5.0, ge=0, description="Wait before the 2nd try; doubled before each further try"
+    )
+    targets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Apprise URLs by name (secrets: prefer VIRALWATCH_ALERTS__TARGETS__<NAME>)",
+    )
+    rules: list[AlertRuleSettings] = Field(default_factory=list, description="[[alerts.rules]]")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone such as Europe/Kyiv") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        parts = value.split("-") if value else []
+        if value and (len(parts) != 2 or not all(CLOCK_TIME.match(p) for p in parts)):
+            raise ValueError("use HH:MM-HH:MM, e.g. 22:00-07:00")
+        return value
+
+    @model_validator(mode="after")
+    def _rules_name_known_targets(self) -> AlertsSettings:
+        names = set()
+        for index, rule in enumerate(self.rules):
+            if rule.name in names:
+                raise ValueError(f"rules.{index}.name {rule.name!r} is used twice")
+            names.add(rule.name)
+            for target in rule.targets:
+                if target not in self.targets:
+                    raise ValueError(
+                        f"rules.{index}.targets names {target!r}; add it under [alerts.targets]"
+                    )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything viralwatch can be told, in one place."""
 
@@ -195,6 +345,9 @@ class Settings(BaseSettings):
     )
     videos: list[VideoSettings] = Field(
         default_factory=list, description="Footage tracked from the config file"
+    )
+    alerts: AlertsSettings = Field(
+        default_factory=AlertsSettings, description="Alert rules and where they are sent"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -187,3 +187,50 @@ class CollectorRun(Base):
     observations_written: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str | None] = mapped_column(Text)
     retry_at: Mapped[datetime | None]
+
+
+# --- alerts (issue 12): appended, additive only -------------------------------------------------
+
+
+class Alert(Base):
+    """One fired alert: a rule's message about one video ("" for collection health).
+
+    `dedupe_key` makes firing an insert guarded by a unique key, so daemons sharing a database
+    fire each alert once (alerts/ derives it from the previous alert of the same rule and video).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule", "video_slug", "dedupe_key", name="uq_alerts_rule_video_dedupe"),
+        Index("ix_alerts_fired_at", "fired_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    video_slug: Mapped[str] = mapped_column(String(80), default="")
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    fired_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What happened: summary, numbers, items (posts, platforms, collectors), link."""
+
+
+class AlertDelivery(Base):
+    """Delivery of one alert to one target. `target` is the masked label, never the URL."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target_name", name="uq_alert_deliveries_alert_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    target_name: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, sent or failed (after the last try)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -11,7 +11,16 @@ import pytest
 from collectors.registry import BUILTIN_COLLECTORS, collector_classes
 from tests.conftest import REPO, SHARED_FIXTURES
 
-PACKAGES = ("collectors", "storage", "dashboard", "config", "simulator", "viralwatch")
+PACKAGES = (
+    "collectors",
+    "storage",
+    "dashboard",
+    "config",
+    "simulator",
+    "viralwatch",
+    "alerts",
+    "analytics",
+)
 
 
 def sources(package: str) -> list[Path]:
@@ -55,9 +64,20 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "simulator": (),
     "collectors": ("config.settings", "config.redact"),
     "storage": ("collectors.base", "config.redact"),
-    "dashboard": ("storage.read", "storage.write", "config.settings"),
-    "viralwatch": ("collectors", "storage", "dashboard", "config", "simulator"),
-    "benchmarks": ("collectors", "storage", "dashboard", "config", "simulator", "viralwatch"),
+    "dashboard": ("storage.read", "storage.write", "storage.alert_store", "config.settings"),
+    "analytics": (),
+    # Alerts read what storage holds and the settings; they never see a collector or a page.
+    "alerts": ("storage.read", "storage.alert_store", "config.settings", "analytics"),
+    "viralwatch": ("collectors", "storage", "dashboard", "config", "simulator", "alerts"),
+    "benchmarks": (
+        "collectors",
+        "storage",
+        "dashboard",
+        "config",
+        "simulator",
+        "viralwatch",
+        "analytics",
+    ),
 }
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from viralwatch import alerts_cli  # click only until one of its commands runs
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -523,6 +525,9 @@ def _first_error(err: Exception) -> str:
         key = ".".join(str(p) for p in first["loc"])
         return f"{key}: {first['msg'].removeprefix('Value error, ')}"
     return str(err)
+
+
+cli.add_command(alerts_cli.alerts)
 
 
 def main() -> None:

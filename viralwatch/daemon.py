@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from alerts.service import build_alert_service
 from collectors.base import Clock, RunReport, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
@@ -203,9 +204,15 @@ class Daemon:
     """APScheduler jobs per collector: discovery and refresh, never overlapping themselves."""
 
     def __init__(
-        self, settings: Settings, sink: StorageSink, clock: Clock, schedule_clock: Clock = utc_now
+        self,
+        settings: Settings,
+        sink: StorageSink,
+        clock: Clock,
+        schedule_clock: Clock = utc_now,
+        after_write: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.after_write = after_write  # the alerts hook: returns at once (issue 12)
         self.sink = sink
         self.clock = clock  # stamps the data (observed_at, first_seen_at)
         self.schedule_clock = schedule_clock  # drives APScheduler: always wall-clock time
@@ -314,6 +321,8 @@ class Daemon:
             report.observations_written,
             report.requests,
         )
+        if self.after_write is not None:
+            self.after_write()
         if report.retry_at is not None and not self.stopping.is_set():
             retry_at = self.schedule_clock() + (report.retry_at - self.clock())
             for kind in ("discover", "refresh"):
@@ -342,13 +351,19 @@ async def run_forever(
     collect: bool = True,
     schedule_clock: Clock = utc_now,
 ) -> None:
-    """Run the daemon (and e.g. the dashboard) until SIGINT/SIGTERM, then stop cleanly."""
-    daemon = Daemon(settings, sink, clock, schedule_clock)
+    """Run the daemon (and e.g. the dashboard) until SIGINT/SIGTERM, then stop cleanly.
+
+    Alert rules are evaluated in their own thread after each collector run (issue 12)."""
+    alerts = build_alert_service(sink.engine, settings.alerts, clock) if collect else None
+    daemon = Daemon(settings, sink, clock, schedule_clock, alerts.after_write if alerts else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
+        if alerts is not None:
+            alerts.start()
+            stack.push_async_callback(asyncio.to_thread, alerts.stop)
         if collect:
             stack.push_async_callback(daemon.stop)
             daemon.start()

@@ -1,0 +1,331 @@
+"""What each rule kind finds in the stored data right now (pure reads, no side effects).
+
+Rules are evaluated against state, not events: a threshold is "at or above now", a platform is
+new while no earlier alert named it. So nothing is lost while a cooldown or quiet hours hold an
+alert back; it goes out, batched, at the next evaluation that may fire.
+
+`overperform` and `burst` take their numbers from a pluggable `Measure` (see `Measures`): the
+interim ones here are simple (ratio to the platform mean, growth against the preceding windows)
+until the analytics package's overperformance and burst detection is wired in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from config.settings import AlertRuleSettings
+from storage import alert_store, read
+
+# Baseline windows the interim burst measure averages over.
+BURST_BASELINE_WINDOWS = 6
+# Posts on a platform before the interim overperformance measure trusts its mean.
+MIN_POSTS_FOR_BASELINE = 3
+# Candidates (largest latest counter first) the digest checks for growth in its period.
+DIGEST_CANDIDATES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing an alert reports: a platform, a post, an account or a collector.
+
+    `subject` is its identity for de-duplication. `label`, `detail` and `url` may hold untrusted
+    post text and are escaped by the renderer for each target's format.
+    """
+
+    subject: str
+    label: str
+    numbers: dict[str, float] = field(default_factory=dict)
+    detail: str | None = None
+    url: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule found for one video: a headline built from our own words and numbers."""
+
+    headline: str
+    numbers: dict[str, float] = field(default_factory=dict)
+    items: tuple[Item, ...] = ()
+    once_per_subject: bool = False
+    """Items already named by an earlier alert of the rule and video are dropped."""
+    period_key: str | None = None
+    """Digests: one alert per period, whatever the cooldown."""
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    engine: Engine
+    video: str
+    now: datetime
+    zone: ZoneInfo
+
+
+Measure = Callable[[Scope, AlertRuleSettings], list[Item]]
+
+
+def interim_overperformance(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
+    """Posts whose latest counter is at least `factor` times their platform's mean for the
+    video (platforms with fewer than 3 posts have no baseline)."""
+    totals = {r.platform: r for r in read.platform_totals(scope.engine, video=scope.video)}
+    posts, _ = read.list_posts(scope.engine, scope.video, sort=rule.counter, limit=rule.top * 4)
+    items = []
+    for post in posts:
+        value = getattr(post, rule.counter)
+        total = totals.get(post.platform)
+        if value is None or total is None or total.posts < MIN_POSTS_FOR_BASELINE:
+            continue
+        mean = getattr(total, rule.counter) / total.posts
+        if mean > 0 and value >= rule.factor * mean:
+            numbers = {rule.counter: value, "baseline": round(mean, 1), "factor": value / mean}
+            items.append(_post_item(post, numbers))
+    return items[: rule.top]
+
+
+def interim_burst(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
+    """Growth of `counter` in the last `window_minutes` against the mean of the 6 windows
+    before it; a burst when at least `factor` times that and at least `threshold`."""
+    window = timedelta(minutes=rule.window_minutes)
+    end = _five_minute_floor(scope.now) + timedelta(minutes=5)
+    since = end - window * (BURST_BASELINE_WINDOWS + 1)
+    rows = read.rollup_deltas(
+        scope.engine,
+        scope.video,
+        bucket_minutes=5,
+        platforms=[rule.platform] if rule.platform not in ("", "each") else [],
+        since=since,
+        by_platform=False,
+    )
+    recent = sum(getattr(r, rule.counter) for r in rows if r.bucket_start >= end - window)
+    before = sum(getattr(r, rule.counter) for r in rows if r.bucket_start < end - window)
+    baseline = before / BURST_BASELINE_WINDOWS
+    if recent < max(rule.threshold, 1) or recent < rule.factor * baseline:
+        return []
+    numbers: dict[str, float] = {"growth": recent, "baseline": round(baseline, 1)}
+    if baseline:
+        numbers["factor"] = round(recent / baseline, 2)
+    return [Item("burst", f"{rule.counter} burst", numbers)]
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """The pluggable measures: pass the analytics package's functions here to replace these."""
+
+    overperform: Measure = interim_overperformance
+    burst: Measure = interim_burst
+
+
+def evaluate(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Finding | None:
+    """What `rule` finds for `scope.video` now, or None."""
+    if rule.kind == "threshold":
+        return _threshold(scope, rule)
+    if rule.kind == "new_platform":
+        return _new_platform(scope)
+    if rule.kind == "new_account":
+        return _new_account(scope, rule)
+    if rule.kind == "overperform":
+        return _posts_finding(scope, measures.overperform(scope, rule), rule, "overperform")
+    if rule.kind == "burst":
+        return _burst(scope, measures.burst(scope, rule), rule)
+    if rule.kind == "health":
+        return _health(scope, rule)
+    return _digest(scope, rule)
+
+
+def _threshold(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    values = _measured(scope, rule)
+    crossed = {platform: v for platform, v in values.items() if v >= rule.threshold}
+    if not crossed:
+        return None
+    what = rule.counter if rule.measure == "total" else f"{rule.counter} per hour"
+    items = tuple(
+        Item(f"{platform or 'all'}", platform or "all platforms", {what: round(v, 1)})
+        for platform, v in sorted(crossed.items())
+    )
+    where = ", ".join(i.label for i in items)
+    return Finding(
+        headline=f"{what} at or above {_number(rule.threshold)} on {where}",
+        numbers={"threshold": rule.threshold},
+        items=items,
+        # Totals only grow: one alert per crossing. Velocity may fire again after the cooldown.
+        once_per_subject=rule.measure == "total",
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _measured(scope: Scope, rule: AlertRuleSettings) -> dict[str, float]:
+    """Per platform ("each"), for one platform, or overall (key "")."""
+    platforms = [rule.platform] if rule.platform not in ("", "each") else []
+    if rule.measure == "total":
+        rows = read.platform_totals(scope.engine, video=scope.video, platforms=platforms)
+        pairs = [(r.platform, float(getattr(r, rule.counter))) for r in rows]
+    else:
+        since = _five_minute_floor(scope.now - timedelta(minutes=rule.window_minutes))
+        deltas = read.rollup_deltas(
+            scope.engine, scope.video, bucket_minutes=5, platforms=platforms, since=since
+        )
+        per_hour = 60 / rule.window_minutes
+        pairs = [(r.platform, getattr(r, rule.counter) * per_hour) for r in deltas]
+    values: dict[str, float] = {}
+    for platform, value in pairs:
+        key = platform if rule.platform == "each" else rule.platform
+        values[key] = values.get(key, 0.0) + value
+    return values
+
+
+def _new_platform(scope: Scope) -> Finding | None:
+    rows = [r for r in read.platform_totals(scope.engine, video=scope.video) if r.posts]
+    if not rows:
+        return None
+    items = tuple(Item(r.platform, r.platform, {"posts": r.posts, "views": r.views}) for r in rows)
+    return Finding(
+        headline="the footage reached a new platform",
+        items=items,
+        once_per_subject=True,
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _new_account(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    since = scope.now - timedelta(minutes=rule.window_minutes)
+    posts = alert_store.posts_first_seen_since(scope.engine, scope.video, since)
+    items = tuple(
+        Item(
+            f"{p.platform}:{p.author}",
+            p.author or "(unknown account)",
+            {"followers": p.followers},
+            detail=p.text,
+            url=p.url,
+            path=f"/posts/{p.id}",
+        )
+        for p in posts
+        if p.followers is not None and p.followers >= rule.min_followers
+    )
+    if not items:
+        return None
+    return Finding(
+        headline=f"carried by an account with at least {_number(rule.min_followers)} followers",
+        items=items,
+        once_per_subject=True,
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _posts_finding(
+    scope: Scope, items: list[Item], rule: AlertRuleSettings, kind: str
+) -> Finding | None:
+    if not items:
+        return None
+    return Finding(
+        headline=f"{len(items)} post(s) {kind} their platform's {rule.counter} by "
+        f"{_number(rule.factor)}x or more",
+        items=tuple(items),
+        once_per_subject=True,
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _burst(scope: Scope, items: list[Item], rule: AlertRuleSettings) -> Finding | None:
+    if not items:
+        return None
+    return Finding(
+        headline=f"a burst of {rule.counter} in the last {rule.window_minutes} minutes",
+        items=tuple(items),
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _health(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    late = scope.now - timedelta(minutes=rule.minutes)
+    items = tuple(
+        Item(
+            f"{c.collector}@{c.since.isoformat()}",
+            c.collector,
+            {"minutes": int((scope.now - c.since).total_seconds() // 60)},
+            detail=f"{_STATE_WORDS.get(c.status, c.status)}: {c.message or 'no message'}",
+        )
+        for c in alert_store.unhealthy_collectors(scope.engine)
+        if c.since <= late
+    )
+    if not items:
+        return None
+    return Finding(
+        headline=f"collection unhealthy for more than {rule.minutes} minutes",
+        items=items,
+        once_per_subject=True,
+    )
+
+
+_STATE_WORDS = {"failed": "failing", "rate_limited": "rate-limited", "auth_failed": "paused"}
+
+
+def period_bounds(now: datetime, period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The last complete hour or day (in `zone`) before `now`, in UTC (a day is 23 or 25 hours
+    long when the clocks change)."""
+    local = now.astimezone(zone)
+    if period == "hourly":
+        end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        return end - timedelta(hours=1), end
+    end = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Wall-clock arithmetic within one zone: the day before's midnight, whatever its length.
+    start = end - timedelta(days=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    start, end = period_bounds(scope.now, rule.period, scope.zone)
+    posts, _ = read.list_posts(
+        scope.engine, scope.video, sort=rule.counter, limit=DIGEST_CANDIDATES
+    )
+    before = read.counters_at(scope.engine, [p.id for p in posts], start)
+    growth = []
+    for post in posts:
+        value = getattr(post, rule.counter) or 0
+        earlier = getattr(before[post.id], rule.counter) if post.id in before else None
+        if value - (earlier or 0) > 0:
+            growth.append((value - (earlier or 0), post))
+    growth.sort(key=lambda pair: (-pair[0], pair[1].id))
+    items = [_post_item(p, {f"{rule.counter} growth": g}) for g, p in growth[: rule.top]]
+    totals = read.platform_totals(scope.engine, video=scope.video)
+    for row in totals:
+        appeared = row.first_appeared_at
+        if appeared is not None and start <= appeared < end:
+            items.append(Item(f"platform:{row.platform}", f"new platform: {row.platform}"))
+    numbers: dict[str, float] = {
+        "posts": sum(r.posts for r in totals),
+        **{c: sum(getattr(r, c) for r in totals) for c in ("views", "likes", "shares")},
+    }
+    local = start.astimezone(scope.zone)
+    label = f"{local:%Y-%m-%d %H:%M}" if rule.period == "hourly" else f"{local:%Y-%m-%d}"
+    return Finding(
+        headline=f"{rule.period} digest for {label} ({scope.zone.key})",
+        numbers=numbers,
+        items=tuple(items),
+        period_key=start.isoformat(),
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _post_item(post: read.PostRow, numbers: dict[str, float]) -> Item:
+    return Item(
+        f"post:{post.id}",
+        f"{post.platform} post by {post.author or 'unknown'}",
+        numbers,
+        detail=post.text,
+        url=post.url,
+        path=f"/posts/{post.id}",
+    )
+
+
+def _five_minute_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
