@@ -224,40 +224,6 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
     return max(0.0, (when - now).total_seconds())
 
 
-def matches_video(text: str | None, links: Sequence[str], video: TrackedVideo) -> str | None:
-    """How a post matches `video` ("url:…", "hashtag:…", "keyword:…"), or None.
-
-    URL first (strongest evidence), then hashtags, then keyword phrases; case-insensitive.
-    """
-    for url in video.urls:
-        norm = normalise_url(url)
-        if any(normalise_url(link) == norm for link in links) or (
-            text and norm in normalise_url_text(text)
-        ):
-            return f"url:{url}"
-    lowered = (text or "").casefold()
-    for tag in video.hashtags:
-        if re.search(rf"#{re.escape(tag.casefold())}(?![\w])", lowered):
-            return f"hashtag:{tag}"
-    for phrase in video.keywords:
-        if phrase.casefold() in lowered:
-            return f"keyword:{phrase}"
-    return None
-
-
-def normalise_url(url: str) -> str:
-    """Compare URLs loosely: no scheme, no www., no trailing slash, lowercase host."""
-    url = url.strip()
-    url = re.sub(r"^https?://", "", url, flags=re.I)
-    url = re.sub(r"^(www\.|m\.)", "", url, flags=re.I)
-    host, _, rest = url.partition("/")
-    return (host.lower() + ("/" + rest if rest else "")).rstrip("/")
-
-
-def normalise_url_text(text: str) -> str:
-    return re.sub(r"https?://(www\.|m\.)?", "", text, flags=re.I)
-
-
 def parse_timestamp(value: Any) -> datetime | None:
     """A platform timestamp (ISO 8601 string or UNIX seconds) as aware UTC, or None."""
     if value is None or value == "":

@@ -50,7 +50,9 @@ def test_guardian_item_maps_outlet_link_byline_and_time(shared_fixtures):
     parsed = load(shared_fixtures, GUARDIAN)
     entry = parsed.entries[0]
     ref = RssCollector.from_payload(entry, parsed.feed.get("title"), "feed")
-    assert ref.author == "The Guardian"
+    # The item's byline is its author; the feed's title names the outlet (issue 9).
+    assert ref.author == "David Smith in Washington"
+    assert ref.extra["outlet"] == "The Guardian"
     assert ref.platform_post_id == entry.id and ref.url == entry.link
     assert ref.text == "Trump State of the Union address promised unity but emphasized discord"
     assert ref.published_at == datetime(2018, 1, 31, 7, 26, 5, tzinfo=UTC)
@@ -64,7 +66,8 @@ def test_atom_entry_uses_its_id_and_published_time(shared_fixtures):
     assert ref.platform_post_id == "http://heise.de/-3088438"
     assert ref.url.startswith("http://www.heise.de/developer/meldung/")
     assert ref.published_at == datetime(2016, 2, 1, 16, 22, tzinfo=UTC)
-    assert ref.author == "heise developer neueste Meldungen"
+    assert ref.author is None  # the entry names no author; the feed title is the outlet
+    assert ref.extra["outlet"] == "heise developer neueste Meldungen"
 
 
 def test_podcast_feed_matches_on_enclosure_media_url(shared_fixtures):
@@ -112,9 +115,11 @@ async def test_outlet_feeds_give_every_footage_story_and_no_noise(
     by_url = {r.url: r for r in found}
     for post in footage(sim):
         ref = by_url[post.id]
-        assert (ref.author, ref.text) == (post.channel, post.title)
+        # The byline is the author, the feed's title the outlet (issue 9).
+        assert (ref.author, ref.text) == (f"{post.channel} staff", post.title)
+        assert ref.extra["outlet"] == post.channel
         assert ref.published_at == post.created_at.replace(microsecond=0)
-    atom = [r for r in found if news.is_atom(sim.world, r.author)]
+    atom = [r for r in found if news.is_atom(sim.world, r.extra["outlet"])]
     assert atom and all(r.platform_post_id.startswith("tag:") for r in atom)
 
 
@@ -148,7 +153,7 @@ async def test_a_missing_feed_is_skipped_and_the_rest_still_read(
 ):
     config = RssSettings(feeds=[sim.base_url("rss") + "/feeds/gone.xml", *feed_urls(sim)[:1]])
     found = await RssCollector(http_client, clock, config).discover(sim_video)
-    assert found and {r.author for r in found} == {news.outlets(sim.world)[0]}
+    assert found and {r.extra["outlet"] for r in found} == {news.outlets(sim.world)[0]}
 
 
 async def test_one_broken_source_does_not_hide_the_others(sim, http_client, clock, sim_video):
@@ -182,5 +187,7 @@ async def test_runner_stores_news_pickups_without_observations(
     refresh = await runner.refresh()
     assert refresh.status == "ok" and refresh.requests == 0 and refresh.observations_written == 0
     stored = list(read.iter_posts(engine, read.PostFilter(platform="rss")))
-    assert {p.author for p in stored} == {p.channel for p in footage(sim)}
+    # Outlet feeds carry bylines; Google News items name only their source outlet.
+    bylines = {f"{p.channel} staff" for p in footage(sim)}
+    assert {p.author for p in stored} == bylines | {p.channel for p in footage(sim)}
     assert all(p.first_seen_at and p.latest_observed_at is None for p in stored)
