@@ -64,7 +64,7 @@ class HackerNewsCollector:
         url = hit.get("url") or None
         # story_text and comment_text are HTML (`&#x2F;`, `&quot;`, `<p>`); titles are plain.
         body, links = html_to_text(hit.get("story_text") or hit.get("comment_text") or "")
-        title = str(hit.get("title") or hit.get("story_title") or "")
+        title = str(hit.get("title") or "")
         text = "\n\n".join(part for part in (title, body) if part)
         links = [url, *links] if url else links
         matched = "" if video is None else matches_video(text, links, video)

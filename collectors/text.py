@@ -5,7 +5,8 @@
   prefixed with "> ", `<pre>` keeps its spaces and line breaks; entities are decoded and
   `<script>`/`<style>` dropped. It also returns the `href` of every link.
 - `feed_text` decodes a feedparser field by its declared type: `text/html` (RSS titles, Atom
-  `type="html"`, YouTube's `media:description`) through `html_to_text`, plain text as is.
+  `type="html"`, YouTube's `media:description`) through `html_to_text` (entities only, line
+  breaks kept, when it holds no markup), plain text as is.
 - `feed_date` reads a feed date leniently where the instant is still unambiguous (a weekday
   name in another language, `Sex, 03 Jan 2025 23:47:02 -0300`) and returns None, never a
   guess, where it is not (no time zone, unknown month name).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -90,15 +92,19 @@ def _tidy(text: str) -> str:
 # --- feeds --------------------------------------------------------------------------------
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_TAG = re.compile(r"<[a-zA-Z/!]")
 
 
 def feed_text(entry: Any, name: str) -> tuple[str, list[str]]:
     """Field `name` of a feedparser entry as plain text (and its links), by declared type."""
     value = entry.get(name) or ""
     detail = entry.get(f"{name}_detail") or {}
-    if detail.get("type") in _HTML_TYPES:
+    if detail.get("type") not in _HTML_TYPES:
+        return str(value).strip(), []
+    if _TAG.search(value):
         return html_to_text(value)
-    return str(value).strip(), []
+    # Declared HTML without markup (YouTube's media:description): entities only, lines kept.
+    return html.unescape(value).strip(), []
 
 
 _WEEKDAY_PREFIX = re.compile(r"^\s*[^\W\d_]+\.?\s*,\s*")
@@ -107,10 +113,11 @@ _WEEKDAY_PREFIX = re.compile(r"^\s*[^\W\d_]+\.?\s*,\s*")
 def feed_date(entry: Any, *names: str) -> datetime | None:
     """The first of `names` (e.g. "published", "updated") feedparser or we can read, as UTC."""
     for name in names:
-        parsed = entry.get(f"{name}_parsed")
+        # dict.get: feedparser's own get() maps "updated" to "published" with a warning.
+        parsed = dict.get(entry, f"{name}_parsed")
         if parsed:
             return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-        when = lenient_date(entry.get(name))
+        when = lenient_date(dict.get(entry, name))
         if when is not None:
             return when
     return None

@@ -191,3 +191,64 @@ async def test_runner_stores_news_pickups_without_observations(
     bylines = {f"{p.channel} staff" for p in footage(sim)}
     assert {p.author for p in stored} == bylines | {p.channel for p in footage(sim)}
     assert all(p.first_seen_at and p.latest_observed_at is None for p in stored)
+
+
+# Issue 9: fields decoded by declared type, bylines kept, non-English weekdays read.
+FOLHA_RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel>
+  <title>Folha Mundo</title>
+  <link>https://folha.example/mundo</link>
+  <item>
+    <title>Soldado capturado liga para a m&#xE3;e &amp;amp; v&#xED;deo viraliza</title>
+    <link>https://folha.example/mundo/2025/01/soldado.shtml</link>
+    <guid isPermaLink="true">https://folha.example/mundo/2025/01/soldado.shtml</guid>
+    <pubDate>Sex, 03 Jan 2025 23:47:02 -0300</pubDate>
+    <dc:creator>Ana Souza</dc:creator>
+    <description>&lt;p&gt;O v&#xED;deo &lt;a href="https://youtu.be/Qm7cTs2vXa0?si=k"&gt;no YouTube&lt;/a&gt;
+      mostra um soldado capturado&lt;/p&gt;</description>
+  </item>
+  <item>
+    <title>Sem data</title>
+    <link>https://folha.example/mundo/2025/01/sem-data.shtml</link>
+    <pubDate>amanh&#xE3;</pubDate>
+  </item>
+</channel>
+</rss>"""
+
+ATOM_HTML_TITLE = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Desk &amp; Wire</title>
+  <id>tag:desk.example,2025:feed</id>
+  <updated>2025-01-03T10:00:00Z</updated>
+  <entry>
+    <id>tag:desk.example,2025:1</id>
+    <title type="html">Soldier &amp;amp; mother: the &lt;em&gt;call&lt;/em&gt;</title>
+    <link rel="alternate" type="text/html" href="https://desk.example/1"/>
+    <updated>2025-01-03T10:00:00Z</updated>
+    <summary type="html">&lt;p&gt;Captured soldier calls home&lt;/p&gt;</summary>
+  </entry>
+</feed>"""
+
+
+def test_rss_item_is_decoded_keeps_its_byline_and_reads_a_portuguese_date():
+    parsed = parse_feed(FOLHA_RSS)
+    video = TrackedVideo(slug="v", title="v", urls=("https://www.youtube.com/watch?v=Qm7cTs2vXa0",))
+    first, undated = refs(parsed)
+    assert first is not None and undated is not None
+    assert first.text == "Soldado capturado liga para a mãe & vídeo viraliza"
+    assert first.author == "Ana Souza" and first.extra["outlet"] == "Folha Mundo"
+    assert first.published_at == datetime(2025, 1, 4, 2, 47, 2, tzinfo=UTC)
+    assert first.extra["summary"] == "O vídeo no YouTube mostra um soldado capturado"
+    matched = RssCollector.from_payload(parsed.entries[0], "Folha Mundo", "feed", video)
+    assert matched is not None and matched.matched_by.startswith("url:")
+    assert undated.published_at is None and undated.author is None
+
+
+def test_atom_html_title_is_decoded_and_matches_by_phrase():
+    parsed = parse_feed(ATOM_HTML_TITLE)
+    video = TrackedVideo(slug="v", title="v", keywords=("soldier & mother",))
+    (ref,) = refs(parsed, video)
+    assert ref is not None and ref.text == "Soldier & mother: the call"
+    assert ref.matched_by == "keyword:soldier & mother"
+    assert ref.author is None
