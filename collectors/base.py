@@ -7,11 +7,13 @@ to a `Sink` (implemented by `storage/write.py`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol
+
+from collectors.identity import canonical_url, post_identity, strip_tracking, with_scheme
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
@@ -173,6 +175,34 @@ class Sink(Protocol):
     def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
         """Active posts of `platform` whose last observation is older than `due_before`."""
         ...
+
+
+def manual_post(
+    url: str, platforms: Collection[str] | None = None, lemmy_hosts: Collection[str] = ()
+) -> PostRef:
+    """The post a hand-added URL stands for (matched_by "manual").
+
+    A post of a collected platform (`platforms`; None: every platform we know) becomes that
+    platform's own post, keyed as its collector keys it, so the collector refreshes it and
+    finds no second copy. Any other URL is a `urls` post read by yt-dlp, keyed by its
+    canonical form (tracking parameters never make a second post) and fetched without
+    tracking parameters.
+    """
+    identity = post_identity(url, lemmy_hosts)
+    if identity is not None and (platforms is None or identity.platform in platforms):
+        return PostRef(
+            platform=identity.platform,
+            platform_post_id=identity.platform_post_id,
+            url=identity.url,
+            matched_by="manual",
+            extra=dict(identity.extra),
+        )
+    return PostRef(
+        platform="urls",
+        platform_post_id=canonical_url(url),
+        url=strip_tracking(with_scheme(url)),
+        matched_by="manual",
+    )
 
 
 # --- the error tree -----------------------------------------------------------------------

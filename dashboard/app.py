@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collectors.base import Clock, PostRef
+from collectors.base import Clock
 from config.settings import Settings, VideoSettings
 from dashboard import charts, export, pages, security
 from dashboard.pages import TableParams, View
@@ -573,8 +573,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
             return manage_page(
                 request, url_errors={slug: error}, form={"post_url": url}, status_code=400
             )
-        ref = PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
-        added = sink.record_posts(slug, [ref])
+        added = sink.follow_post_url(slug, url)
         notice = "url-added" if added else "url-known"
         return RedirectResponse(f"/manage?notice={notice}#video-{quote(slug)}", 303)
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collectors.base import PostRef, utc_now
+from collectors.base import utc_now
 from config.settings import ConfigError, Settings, VideoSettings, find_config_file, load_settings
 from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
@@ -321,16 +321,19 @@ def posts() -> None:
 @click.option("--video", "slug", required=True, help="Slug of the tracked video it carries")
 @click.pass_obj
 def posts_add(obj: Context, url: str, slug: str) -> None:
-    """Follow a post URL on any site yt-dlp supports (refreshed by the `urls` collector)."""
+    """Follow a post URL: a collected platform's post is refreshed by its collector, any
+    other site yt-dlp supports by the `urls` collector."""
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
     _engine, sink = obj.storage()
-    ref = PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
     try:
-        added = sink.record_posts(slug, [ref])
+        ref = sink.follow_post_url(slug, url)
     except UnknownVideo as err:
         raise click.ClickException(f"{err}; see `viralwatch videos list`") from None
-    click.echo("following " + url if added else f"already following {url}")
+    if ref is None:
+        click.echo(f"already following {url}")
+    else:
+        click.echo(f"following {url} ({ref.platform} post {ref.platform_post_id})")
 
 
 @cli.group()

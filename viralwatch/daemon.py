@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
@@ -16,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from collectors.base import Clock, RunReport, utc_now
+from collectors.base import Clock, PostRef, RunReport, manual_post, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
@@ -47,6 +48,21 @@ class Wiring:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
 
+def url_identifier(settings: Settings) -> Callable[[str], PostRef]:
+    """Hand-added URL -> post: a platform's own post where that platform's collector runs
+    (it alone can refresh any post of it), a yt-dlp `urls` post everywhere else."""
+    classes = collector_classes()
+    collected = {
+        plan.name
+        for plan in plan_collectors(settings)
+        if plan.state == "enabled"
+        and plan.name != "urls"
+        and getattr(classes[plan.name], "platform", plan.name) == plan.name
+    }
+    lemmy_hosts = tuple(settings.collectors.lemmy.instances)
+    return functools.partial(manual_post, platforms=frozenset(collected), lemmy_hosts=lemmy_hosts)
+
+
 def open_storage(settings: Settings, clock: Clock) -> tuple[Engine, StorageSink]:
     """Engine with the schema upgraded, and the sink on it; config videos synced in."""
     engine = make_engine(
@@ -60,7 +76,7 @@ def open_storage(settings: Settings, clock: Clock) -> tuple[Engine, StorageSink]
         raise StorageError(
             f"cannot open database {describe_url(engine)}: {reason}; check storage.url"
         ) from None
-    sink = StorageSink(engine, clock)
+    sink = StorageSink(engine, clock, url_identifier(settings))
     sink.sync_config_videos(
         [
             VideoInput(
