@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -263,6 +264,12 @@ class CollectorsSettings(Section):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+NO_SEARCH_TERM = (
+    "give at least one keyword, hashtag or URL to look for (keywords, hashtags and urls are "
+    "all empty)"
+)
+
+
 class VideoSettings(Section):
     slug: str = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
     title: str = Field(description="Human title of the footage")
@@ -277,6 +284,22 @@ class VideoSettings(Section):
         if not SLUG_PATTERN.match(value):
             raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
         return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give the footage a title (it is empty)")
+        return value.strip()
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        phrases = [" ".join(v.split()) for v in value]
+        if not all(phrases):
+            # An empty phrase is contained in every text: it would match every post.
+            raise ValueError("an empty keyword would match every post: remove it or give a phrase")
+        return phrases
 
     @field_validator("hashtags")
     @classmethod
@@ -296,6 +319,12 @@ class VideoSettings(Section):
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2022-03-02T00:00:00Z")
         return value
+
+    @model_validator(mode="after")
+    def _has_search_term(self) -> VideoSettings:
+        if not (self.keywords or self.hashtags or self.urls):
+            raise ValueError(NO_SEARCH_TERM)
+        return self
 
 
 class Settings(BaseSettings):

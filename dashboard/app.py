@@ -795,17 +795,14 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
 
 def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, str]]:
     """A VideoInput from the manage form, or per-field error messages."""
+    # Empty title, empty keyword, no search term: VideoSettings' rules, shared with CLI and config.
     errors: dict[str, str] = {}
     title = form["title"].strip()
-    if not title:
-        errors["title"] = "give the footage a title"
-    elif len(title) > 300:
+    if len(title) > 300:
         errors["title"] = "keep the title under 300 characters"
     keywords = _split(form["keywords"], r"[\n,]")
     hashtags = _split(form["hashtags"], r"[\s,]")
     urls = _split(form["urls"], r"\s")
-    if not (keywords or hashtags or urls):
-        errors["keywords"] = "give at least one keyword, hashtag or URL to look for"
     if any(len(k) > 200 for k in keywords) or len(keywords) > 50:
         errors["keywords"] = "at most 50 keywords of up to 200 characters"
     started_at = None
@@ -817,7 +814,7 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
     try:
         settings_video = VideoSettings(
             slug=form["slug"].strip(),
-            title=title or "untitled",
+            title=title,
             keywords=keywords,
             hashtags=hashtags,
             urls=urls,
@@ -825,7 +822,8 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
         )
     except ValidationError as err:
         for problem in err.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "slug"
+            # The one model-level rule is "no search term": shown under keywords.
+            field = str(problem["loc"][0]) if problem["loc"] else "keywords"
             message = problem["msg"].removeprefix("Value error, ")
             if field == "slug":
                 message = (

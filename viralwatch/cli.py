@@ -405,7 +405,8 @@ def _first_error(err: Exception) -> str:
     if callable(errors):
         first = errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        return f"{key}: {first['msg'].removeprefix('Value error, ')}"
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{key}: {message}" if key else message
     return str(err)
 
 
