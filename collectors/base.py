@@ -189,6 +189,10 @@ def manual_post(
     tracking parameters.
     """
     identity = post_identity(url, lemmy_hosts)
+    if identity and identity.platform == "bluesky" and "at://did:" not in identity.platform_post_id:
+        # A handle-form Bluesky URL: getPosts answers under the DID, so a handle key would
+        # read as deleted. yt-dlp reads it until handles are resolved when added.
+        identity = None
     if identity is not None and (platforms is None or identity.platform in platforms):
         return PostRef(
             platform=identity.platform,

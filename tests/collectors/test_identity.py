@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from collectors.base import manual_post
 from collectors.identity import canonical_url, post_identity, same_link, urls_in_text
 
 YT = "dQw4w9WgXcQ"
@@ -169,3 +170,27 @@ def test_urls_written_in_text_are_found_without_their_punctuation():
         "www.example.com/story",
         "https://example.org/a",
     ]
+
+
+def test_a_hand_added_platform_url_becomes_that_platforms_post():
+    ref = manual_post("https://youtu.be/dQw4w9WgXcQ?si=x", platforms={"youtube"})
+    assert (ref.platform, ref.platform_post_id, ref.matched_by) == ("youtube", YT, "manual")
+    assert ref.url == f"https://www.youtube.com/watch?v={YT}"
+    toot = manual_post("https://mastodon.social/@kyivwitness/113358687695262945")
+    assert toot.key == ("mastodon", MASTODON_URI)
+    assert toot.extra == {"instance": "https://mastodon.social", "id": "113358687695262945"}
+
+
+def test_a_hand_added_url_of_an_uncollected_site_stays_with_yt_dlp():
+    ref = manual_post("https://Vimeo.com/123456/?utm_source=tw&fbclid=x")
+    assert ref.key == ("urls", "https://vimeo.com/123456")
+    assert ref.url == "https://Vimeo.com/123456/"  # what yt-dlp fetches: as given, untracked
+    uncollected = manual_post(f"https://youtu.be/{YT}", platforms={"reddit"})
+    assert uncollected.key == ("urls", YT_CANONICAL)
+
+
+def test_a_handle_form_bluesky_url_is_read_by_yt_dlp_until_resolved():
+    by_handle = manual_post("https://bsky.app/profile/witness.bsky.social/post/3kq2pjc7tbw2c")
+    assert by_handle.platform == "urls"
+    by_did = manual_post(f"https://bsky.app/profile/{DID}/post/3kq2pjc7tbw2c")
+    assert by_did.key == ("bluesky", BSKY_URI)
