@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -109,6 +109,7 @@ def strip_tracking(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
+@lru_cache(maxsize=8192)  # the same links recur across posts and passes
 def canonical_url(url: str) -> str:
     """The form two URLs are compared in (see the module docstring for the rules)."""
     identity = post_identity(url)
