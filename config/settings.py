@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -322,9 +323,20 @@ class VideoSettings(Section):
 
     @model_validator(mode="after")
     def _has_search_term(self) -> VideoSettings:
-        if not (self.keywords or self.hashtags or self.urls):
-            raise ValueError(NO_SEARCH_TERM)
+        problem = search_terms_problem(self.keywords, self.hashtags, self.urls)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def search_terms_problem(
+    keywords: Sequence[str], hashtags: Sequence[str], urls: Sequence[str]
+) -> str | None:
+    """Why a video with these terms could find nothing, or None (forms check it early, beside
+    their other field errors)."""
+    if any(tag.strip("# ") for tag in hashtags) or any(k.strip() for k in keywords) or urls:
+        return None
+    return NO_SEARCH_TERM
 
 
 class Settings(BaseSettings):

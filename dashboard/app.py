@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectors.base import Clock
-from config.settings import Settings, VideoSettings
+from config.settings import Settings, VideoSettings, search_terms_problem
 from dashboard import charts, export, pages, security
 from dashboard.pages import TableParams, View
 from dashboard.series import (
@@ -803,6 +803,8 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
     keywords = _split(form["keywords"], r"[\n,]")
     hashtags = _split(form["hashtags"], r"[\s,]")
     urls = _split(form["urls"], r"\s")
+    if problem := search_terms_problem(keywords, hashtags, urls):
+        errors["keywords"] = problem
     if any(len(k) > 200 for k in keywords) or len(keywords) > 50:
         errors["keywords"] = "at most 50 keywords of up to 200 characters"
     started_at = None
