@@ -7,7 +7,7 @@ to a `Sink` (implemented by `storage/write.py`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     # Only for the protocol's annotation: storage imports these records and needs no settings.
     from config.settings import CollectorSettings
 
+from collectors.identity import canonical_url, post_identity, strip_tracking, with_scheme
 from config.redact import mask_url
 
 Clock = Callable[[], datetime]
@@ -215,6 +216,38 @@ class Sink(Protocol):
         ...
 
 
+def manual_post(
+    url: str, platforms: Collection[str] | None = None, lemmy_hosts: Collection[str] = ()
+) -> PostRef:
+    """The post a hand-added URL stands for (matched_by "manual").
+
+    A post of a collected platform (`platforms`; None: every platform we know) becomes that
+    platform's own post, keyed as its collector keys it, so the collector refreshes it and
+    finds no second copy. Any other URL is a `urls` post read by yt-dlp, keyed by its
+    canonical form (tracking parameters never make a second post) and fetched without
+    tracking parameters.
+    """
+    identity = post_identity(url, lemmy_hosts)
+    if identity and identity.platform == "bluesky" and "at://did:" not in identity.platform_post_id:
+        # A handle-form Bluesky URL: getPosts answers under the DID, so a handle key would
+        # read as deleted. yt-dlp reads it until handles are resolved when added.
+        identity = None
+    if identity is not None and (platforms is None or identity.platform in platforms):
+        return PostRef(
+            platform=identity.platform,
+            platform_post_id=identity.platform_post_id,
+            url=identity.url,
+            matched_by="manual",
+            extra=dict(identity.extra),
+        )
+    return PostRef(
+        platform="urls",
+        platform_post_id=canonical_url(url),
+        url=strip_tracking(with_scheme(url)),
+        matched_by="manual",
+    )
+
+
 # --- the error tree -----------------------------------------------------------------------
 
 
@@ -260,40 +293,6 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def matches_video(text: str | None, links: Sequence[str], video: TrackedVideo) -> str | None:
-    """How a post matches `video` ("url:…", "hashtag:…", "keyword:…"), or None.
-
-    URL first (strongest evidence), then hashtags, then keyword phrases; case-insensitive.
-    """
-    for url in video.urls:
-        norm = normalise_url(url)
-        if any(normalise_url(link) == norm for link in links) or (
-            text and norm in normalise_url_text(text)
-        ):
-            return f"url:{url}"
-    lowered = (text or "").casefold()
-    for tag in video.hashtags:
-        if re.search(rf"#{re.escape(tag.casefold())}(?![\w])", lowered):
-            return f"hashtag:{tag}"
-    for phrase in video.keywords:
-        if phrase.casefold() in lowered:
-            return f"keyword:{phrase}"
-    return None
-
-
-def normalise_url(url: str) -> str:
-    """Compare URLs loosely: no scheme, no www., no trailing slash, lowercase host."""
-    url = url.strip()
-    url = re.sub(r"^https?://", "", url, flags=re.I)
-    url = re.sub(r"^(www\.|m\.)", "", url, flags=re.I)
-    host, _, rest = url.partition("/")
-    return (host.lower() + ("/" + rest if rest else "")).rstrip("/")
-
-
-def normalise_url_text(text: str) -> str:
-    return re.sub(r"https?://(www\.|m\.)?", "", text, flags=re.I)
 
 
 def parse_timestamp(value: Any) -> datetime | None:

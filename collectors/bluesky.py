@@ -57,10 +57,10 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     as_object,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings, HttpUrl
 
@@ -105,6 +105,22 @@ def _embedded_links(embed: Any) -> list[str]:
         links.append(str(external["uri"]))
     links += _embedded_links(embed.get("media"))  # recordWithMedia wraps the external card
     return links
+
+
+def _web_urls(post: dict[str, Any]) -> list[str]:
+    """Both web forms (handle and DID) of a post view and of the post view it quotes, so a
+    tracked bsky.app URL matches whichever form it was copied in."""
+    urls: list[str] = []
+    embed = as_object(post.get("embed"))
+    quoted = as_object(embed.get("record"))
+    if isinstance(quoted.get("record"), dict):
+        quoted = quoted["record"]  # app.bsky.embed.recordWithMedia#view
+    for view in (post, quoted):
+        uri = view.get("uri")
+        if isinstance(uri, str) and "/app.bsky.feed.post/" in uri:
+            handle = as_object(view.get("author")).get("handle")
+            urls += [post_web_url(uri, None), post_web_url(uri, handle or None)]
+    return urls
 
 
 def _quoted_uri(embed: Any) -> str | None:
@@ -188,6 +204,7 @@ class BlueskyCollector:
                 if feature.get("tag"):
                     tags.append(str(feature["tag"]))
         links += _embedded_links(record.get("embed")) + _embedded_links(post.get("embed"))
+        links += _web_urls(post)
         hashtags = " ".join(f"#{tag}" for tag in tags)
         matched = "" if video is None else matches_video(f"{text} {hashtags}", links, video)
         if matched is None:

@@ -38,10 +38,10 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings
 

@@ -31,11 +31,12 @@ from collectors.base import (
     RefreshItem,
     TrackedVideo,
     as_count,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.text import html_to_text
 from config.settings import CollectorSettings
 
 HITS_PER_PAGE = 100
@@ -76,8 +77,12 @@ class HackerNewsCollector:
         if not object_id:
             return None
         url = hit.get("url") or None
-        text = " ".join(filter(None, [hit.get("title"), hit.get("story_text")]))
-        matched = "" if video is None else matches_video(text, [url] if url else [], video)
+        # story_text and comment_text are HTML (`&#x2F;`, `&quot;`, `<p>`); titles are plain.
+        body, links = html_to_text(hit.get("story_text") or hit.get("comment_text") or "")
+        title = str(hit.get("title") or "")
+        text = "\n\n".join(part for part in (title, body) if part)
+        links = [url, *links] if url else links
+        matched = "" if video is None else matches_video(text, links, video)
         if matched is None:
             return None
         return PostRef(
@@ -85,7 +90,7 @@ class HackerNewsCollector:
             platform_post_id=str(object_id),
             url=f"https://news.ycombinator.com/item?id={object_id}",
             author=hit.get("author"),
-            text=hit.get("title") or hit.get("story_text"),
+            text=text or None,
             published_at=parse_timestamp(hit.get("created_at_i") or hit.get("created_at")),
             matched_by=matched,
             extra={"link": url} if url else {},

@@ -26,6 +26,7 @@ instance and local id to refresh it through. Bodies are Markdown, stored as they
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections import defaultdict
@@ -47,11 +48,11 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
-    normalise_url,
     parse_timestamp,
 )
 from collectors.http import decode_json, expect, fetch, gather_limited
+from collectors.identity import canonical_url
+from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings, HttpUrl
 
@@ -113,8 +114,9 @@ class LemmyCollector:
         post = post_view.get("post")
         if not isinstance(post, dict) or not post.get("ap_id") or post.get("id") is None:
             return None
-        title = post.get("name") or ""
-        body = post.get("body") or ""
+        # Lemmy 0.18-0.19 store titles (and bodies) HTML-escaped: `&amp;` for `&`.
+        title = html.unescape(str(post.get("name") or ""))
+        body = html.unescape(str(post.get("body") or ""))
         links = [post["url"]] if post.get("url") else []
         links += _LINK.findall(body)
         matched = "" if video is None else matches_video(f"{title}\n{body}", links, video)
@@ -235,7 +237,7 @@ class LemmyCollector:
         for view in views:
             post = view.get("post") or {}
             if post.get("url") and post.get("ap_id"):
-                by_link[normalise_url(post["url"])][post["ap_id"]] = post
+                by_link[canonical_url(post["url"])][post["ap_id"]] = post
         parents: dict[str, str] = {}
         for family in by_link.values():
             if len(family) < 2:

@@ -16,7 +16,8 @@ Counters: reblogs_count -> shares, favourites_count -> likes, replies_count -> c
 quotes_count -> quotes (4.5+; absent on older servers, stored as NULL). No views.
 Quirks: ids are per-instance snowflakes, so a post is keyed by its global `uri` and remembers
 which instance and local id to refresh it through. A boost is a wrapper whose `reblog` holds the
-original: counters live on the original. Content is HTML; we store it as plain text.
+original: counters live on the original. Content is HTML; we store it as plain text
+(`collectors.text.html_to_text`), led by the content warning (`spoiler_text`) as `CW: …`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import Any, ClassVar
 
 import httpx
 from pydantic import Field, SecretStr
-from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
     AuthFailed,
@@ -42,11 +42,12 @@ from collectors.base import (
     RefreshItem,
     TrackedVideo,
     as_count,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.text import html_to_text
 from config.settings import CollectorSettings, HttpUrl
 
 PAGE_LIMIT = 40
@@ -54,18 +55,16 @@ MAX_TIMELINE_PAGES = 5
 BATCH_IDS = 20
 # Each cascade lookup is a request; stay far inside 300 requests per 5 minutes.
 CASCADE_STATUSES_PER_PASS = 20
+CONTENT_WARNING_PREFIX = "CW: "
 
 
-def html_to_text(content: str) -> tuple[str, list[str]]:
-    """Plain text and link targets of Mastodon status HTML (entities decoded)."""
-    if not content:
-        return "", []
-    tree = LexborHTMLParser(content)
-    links = [a.attributes.get("href") or "" for a in tree.css("a")]
-    for br in tree.css("br"):
-        br.replace_with("\n")
-    paragraphs = [p.text(separator="") for p in tree.css("p")] or [tree.text(separator="")]
-    return "\n\n".join(t.strip() for t in paragraphs).strip(), [link for link in links if link]
+def status_text(status: dict[str, Any]) -> tuple[str, list[str]]:
+    """Plain text and links of a Status: its content warning first, marked as such."""
+    text, links = html_to_text(status.get("content") or "")
+    warning = " ".join(str(status.get("spoiler_text") or "").split())
+    if warning:
+        text = f"{CONTENT_WARNING_PREFIX}{warning}\n\n{text}".strip()
+    return text, links
 
 
 class MastodonSettings(CollectorSettings):
@@ -114,7 +113,7 @@ class MastodonCollector:
             status = status["reblog"]
         if not status.get("id") or not status.get("uri"):
             return None
-        text, links = html_to_text(status.get("content") or "")
+        text, links = status_text(status)
         card = status.get("card")
         if isinstance(card, dict) and card.get("url"):
             links.append(card["url"])

@@ -11,8 +11,8 @@ URLs arrive without HTML entities:
   `url:<link>` query per video URL;
 - `GET /api/info?url=<url>`: every submission of exactly that link;
 - `GET /api/info?id=t3_a,t3_b,…`: counters for up to 100 fullnames per call. Unknown ids are
-  silently left out, deleted or removed posts come back with `removed_by_category` set; both
-  mark the post gone;
+  silently left out, deleted or removed posts come back with `removed_by_category` set, or
+  (older format) with `[deleted]`/`[removed]` as author or selftext; all mark the post gone;
 - `GET /duplicates/<id>`: an array of two Listings (the post, then other submissions of its
   link); the ones carrying `crosspost_parent` become cascade children (relation "crosspost").
 Rate limits: 100 queries per minute per OAuth client id (since July 2023), reported per
@@ -53,13 +53,12 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
-    normalise_url,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
+from collectors.identity import canonical_url
+from collectors.matching import matches_video
 from collectors.registry import register
-from collectors.youtube import video_id_from_url
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.reddit")
@@ -96,6 +95,9 @@ def _things(listing: Any) -> list[dict[str, Any]]:
     ]
 
 
+_GONE_MARKERS = ("[deleted]", "[removed]")
+
+
 def _links(data: dict[str, Any]) -> list[str]:
     links = [data.get("url"), data.get("url_overridden_by_dest")]
     for parent in data.get("crosspost_parent_list") or []:
@@ -106,13 +108,7 @@ def _links(data: dict[str, Any]) -> list[str]:
         for link in links
         if isinstance(link, str) and link
     ]
-    # Shared YouTube links carry extras (&feature=share, youtu.be): add the canonical form.
-    canonical = [
-        f"https://www.youtube.com/watch?v={vid}"
-        for link in found
-        if (vid := video_id_from_url(link))
-    ]
-    return list(dict.fromkeys(found + canonical))
+    return list(dict.fromkeys(found))
 
 
 class RedditSettings(CollectorSettings):
@@ -171,7 +167,7 @@ class RedditCollector:
         if not isinstance(data, dict) or not data.get("id") or "title" not in data:
             return None
         selftext = data.get("selftext") or ""
-        if selftext in ("[deleted]", "[removed]"):
+        if selftext in _GONE_MARKERS:
             selftext = ""
         text = "\n\n".join(part for part in (data.get("title") or "", selftext) if part)
         links = _links(data)
@@ -186,7 +182,7 @@ class RedditCollector:
             platform=cls.name,
             platform_post_id=str(data["id"]),
             url=_SITE + permalink,
-            author=None if author in (None, "[deleted]") else author,
+            author=None if author in (None, *_GONE_MARKERS) else author,
             text=text,
             published_at=parse_timestamp(data.get("created_utc")),
             matched_by=matched,
@@ -215,6 +211,10 @@ class RedditCollector:
         category = data.get("removed_by_category")
         if category:
             return f"removed on Reddit ({category})"
+        # Older listings (and some still) mark deletions only by replacing author or selftext.
+        for field in ("selftext", "author"):
+            if data.get(field) in _GONE_MARKERS:
+                return f"{str(data[field]).strip('[]')} on Reddit ({field} {data[field]})"
         return None
 
     # --- HTTP ---------------------------------------------------------------------------
@@ -359,7 +359,7 @@ class RedditCollector:
         for query in keyword_queries(video.keywords):
             things += await self._search(query, video)
         for url in video.urls:
-            things += await self._search(f"url:{normalise_url(url)}", video)
+            things += await self._search(f"url:{url_search_term(url)}", video)
             things += _things(await self._listing("/api/info", {"url": url}))
         found: dict[str, PostRef] = {}
         for data in things:
@@ -420,6 +420,11 @@ class RedditCollector:
             as_count(originals[0].get("num_crossposts")) or 0 if originals else 0
         )
         return children
+
+
+def url_search_term(url: str) -> str:
+    """A URL as Reddit's `url:` search wants it: canonical form without the scheme."""
+    return canonical_url(url).removeprefix("https://")
 
 
 def keyword_queries(phrases: Sequence[str]) -> list[str]:

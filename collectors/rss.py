@@ -22,17 +22,15 @@ Counters: none. News items have no counters, so `refresh` returns [] without any
 
 from __future__ import annotations
 
-import calendar
 import io
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import feedparser
 import httpx
 from pydantic import Field
-from selectolax.lexbor import LexborHTMLParser
 
 from collectors.base import (
     Clock,
@@ -44,10 +42,11 @@ from collectors.base import (
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
-    matches_video,
 )
 from collectors.http import fetch
+from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.text import feed_date, feed_text
 from config.settings import CollectorSettings, HttpUrl, OptionalHttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.rss")
@@ -60,23 +59,6 @@ SUMMARY_CHARS = 500
 def parse_feed(content: bytes) -> Any:
     """feedparser's result for a feed body. Pure: the bytes are read as a stream, never a URL."""
     return feedparser.parse(io.BytesIO(content))
-
-
-def _html_text(value: str) -> tuple[str, list[str]]:
-    if not value:
-        return "", []
-    tree = LexborHTMLParser(value)
-    links = [a.attributes.get("href") or "" for a in tree.css("a")]
-    body = tree.body
-    text = body.text(separator=" ") if body is not None else ""
-    return " ".join(text.split()), [link for link in links if link]
-
-
-def _when(entry: Any) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
 
 
 class RssSettings(CollectorSettings):
@@ -123,8 +105,9 @@ class RssCollector:
         key = entry.get("id") or link
         if not key:
             return None
-        title = entry.get("title") or ""
-        summary, links = _html_text(entry.get("summary") or "")
+        title, _ = feed_text(entry, "title")
+        summary, links = feed_text(entry, "summary")
+        summary = " ".join(summary.split())
         links += [x.get("href") for x in entry.get("links") or [] if x.get("href")]
         links += [x.get("url") for x in entry.get("media_content") or [] if x.get("url")]
         if link:
@@ -136,17 +119,21 @@ class RssCollector:
         extra = {"source": source, "link": link}
         if outlet.get("href"):
             extra["outlet_url"] = outlet["href"]
-        if entry.get("author"):
-            extra["byline"] = entry["author"]
+        byline = " ".join(str(entry.get("author") or "").split())
+        if byline:
+            extra["byline"] = byline
+        if outlet.get("title") or feed_title:
+            extra["outlet"] = outlet.get("title") or feed_title
         if summary:
             extra["summary"] = summary[:SUMMARY_CHARS]
         return PostRef(
             platform=cls.name,
             platform_post_id=str(key),
             url=link,
-            author=outlet.get("title") or feed_title,
+            # The item's own byline; a feed's title names the outlet, not who wrote the item.
+            author=byline or outlet.get("title") or None,
             text=title,
-            published_at=_when(entry),
+            published_at=feed_date(entry, "published", "updated"),
             matched_by=matched,
             extra=extra,
         )

@@ -51,11 +51,12 @@ from collectors.base import (
     Quota,
     RefreshItem,
     TrackedVideo,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import fetch
+from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.text import html_to_text
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.telegram")
@@ -130,14 +131,7 @@ def _message_text(node: LexborNode) -> tuple[str, list[str]]:
     ]
     if not candidates:
         return "", []
-    text_node = candidates[-1]
-    links = [a.attributes.get("href") or "" for a in text_node.css("a")]
-    copy = LexborHTMLParser(text_node.html or "")
-    for br in copy.css("br"):
-        br.replace_with("\n")
-    body = copy.body
-    text = (body.text(separator="") if body is not None else "").strip()
-    return text, [link for link in links if link]
+    return html_to_text(candidates[-1].html or "")
 
 
 def parse_page(page_html: str) -> ChannelPage:

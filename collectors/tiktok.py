@@ -49,11 +49,11 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
     parse_retry_after,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings
 

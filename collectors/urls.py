@@ -1,7 +1,9 @@
 """The tip line: post URLs a person added by hand, read through yt-dlp's metadata extraction.
 
-Posts arrive through `viralwatch posts add URL --video SLUG` (platform "urls", the URL as
-`platform_post_id`), so `discover` finds nothing by itself. `refresh` reads each URL with
+Posts arrive through `viralwatch posts add URL --video SLUG` or the dashboard (platform "urls",
+the URL's canonical form as `platform_post_id`), so `discover` finds nothing by itself. A URL
+of a platform whose own collector runs becomes that platform's post instead
+(`collectors.base.manual_post`), so it is never counted twice. `refresh` reads each URL with
 `yt_dlp.YoutubeDL(...).extract_info(url, download=False)` (no download, no playlist expansion,
 a socket timeout from the HTTP client's timeout) in worker threads, `URLS_CONCURRENCY` at once.
 Any site yt-dlp supports works: TikTok, X, Instagram, Facebook, Vimeo, Rumble, YouTube, and

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -52,10 +51,11 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.identity import post_identity, urls_in_text
+from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings
 
@@ -67,15 +67,11 @@ MAX_SEARCH_PAGES = 2
 IDS_PER_CALL = 50  # videos.list and batchGetStats: at most 50 ids
 SHORT_LIMIT_SECONDS = 60.0
 
-_VIDEO_ID = re.compile(
-    r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/)|youtu\.be/)([\w-]{11})"
-)
-
 
 def video_id_from_url(url: str) -> str | None:
-    """The 11-character id in a YouTube watch, shorts, embed, live or youtu.be URL."""
-    found = _VIDEO_ID.search(url)
-    return found.group(1) if found else None
+    """The 11-character id of any YouTube video URL (rules in `collectors.identity`)."""
+    identity = post_identity(url)
+    return identity.platform_post_id if identity and identity.platform == "youtube" else None
 
 
 def seconds_until_pacific_midnight(now: datetime) -> float:
@@ -159,7 +155,7 @@ class YouTubeCollector:
         if is_search:
             title, description = html.unescape(title), html.unescape(description)
         text = "\n\n".join(part for part in (title, description) if part)
-        links = re.findall(r"https?://\S+", description)
+        links = urls_in_text(description)
         matched = "" if video is None else matches_video(text, links, video)
         if matched is None:
             return None

@@ -42,11 +42,11 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
-    matches_video,
-    parse_timestamp,
 )
 from collectors.http import fetch
+from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.text import feed_date, feed_text
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube_rss")
@@ -126,8 +126,8 @@ class YouTubeRssCollector:
         video_id = _video_id(entry)
         if video_id is None:
             return None
-        title = entry.get("title") or ""
-        description = entry.get("summary") or ""
+        title, _ = feed_text(entry, "title")
+        description, _ = feed_text(entry, "summary")
         text = "\n\n".join(part for part in (title, description) if part)
         links = [entry.get("link") or ""]
         links += [link.get("href") or "" for link in entry.get("links") or []]
@@ -141,7 +141,7 @@ class YouTubeRssCollector:
             url=entry.get("link") or f"https://www.youtube.com/watch?v={video_id}",
             author=entry.get("author") or None,
             text=text,
-            published_at=parse_timestamp(entry.get("published")),
+            published_at=feed_date(entry, "published", "updated"),
             matched_by=matched,
             extra={"channel_id": entry.get("yt_channelid")},
         )

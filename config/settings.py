@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -140,6 +141,12 @@ class CollectorsSettings(Section):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+NO_SEARCH_TERM = (
+    "give at least one keyword, hashtag or URL to look for (keywords, hashtags and urls are "
+    "all empty)"
+)
+
+
 class VideoSettings(Section):
     slug: str = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
     title: str = Field(description="Human title of the footage")
@@ -154,6 +161,22 @@ class VideoSettings(Section):
         if not SLUG_PATTERN.match(value):
             raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
         return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give the footage a title (it is empty)")
+        return value.strip()
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        phrases = [" ".join(v.split()) for v in value]
+        if not all(phrases):
+            # An empty phrase is contained in every text: it would match every post.
+            raise ValueError("an empty keyword would match every post: remove it or give a phrase")
+        return phrases
 
     @field_validator("hashtags")
     @classmethod
@@ -173,6 +196,23 @@ class VideoSettings(Section):
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2022-03-02T00:00:00Z")
         return value
+
+    @model_validator(mode="after")
+    def _has_search_term(self) -> VideoSettings:
+        problem = search_terms_problem(self.keywords, self.hashtags, self.urls)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def search_terms_problem(
+    keywords: Sequence[str], hashtags: Sequence[str], urls: Sequence[str]
+) -> str | None:
+    """Why a video with these terms could find nothing, or None (forms check it early, beside
+    their other field errors)."""
+    if any(tag.strip("# ") for tag in hashtags) or any(k.strip() for k in keywords) or urls:
+        return None
+    return NO_SEARCH_TERM
 
 
 # --- alerts (issue 12) ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -89,9 +89,17 @@ def five_minute_start(moment: datetime) -> datetime:
 class StorageSink:
     """`collectors.base.Sink` on a SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        identify_url: Callable[[str], base.PostRef] = base.manual_post,
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.identify_url = identify_url
+        """Hand-added URL -> the post it stands for (the composition root says which
+        platforms are collected)."""
 
     # --- videos -------------------------------------------------------------------------
 
@@ -194,11 +202,11 @@ class StorageSink:
 
     # --- posts --------------------------------------------------------------------------
 
-    def follow_post_url(self, video_slug: str, url: str) -> bool:
-        """Follow a post URL added by hand (the `urls` collector reads it through yt-dlp);
-        False when it is already followed. Raises UnknownVideo."""
-        ref = base.PostRef(platform="urls", platform_post_id=url, url=url, matched_by="manual")
-        return self.record_posts(video_slug, [ref]) > 0
+    def follow_post_url(self, video_slug: str, url: str) -> base.PostRef | None:
+        """Follow a post URL added by hand: the post it stands for, or None when that post is
+        already stored (added before, or found by a collector). Raises UnknownVideo."""
+        ref = self.identify_url(url)
+        return ref if self.record_posts(video_slug, [ref]) else None
 
     def record_posts(self, video_slug: str | None, posts: Sequence[base.PostRef]) -> int:
         """Insert posts not seen before; returns how many were new.

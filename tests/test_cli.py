@@ -211,9 +211,9 @@ def test_videos_add_list_remove(tmp_path, db_url):
         "https://t.me/a/1",
     )
     assert added.exit_code == 0, added.output
-    again = invoke(path, "videos", "add", "clip-1", "--title", "x")
+    again = invoke(path, "videos", "add", "clip-1", "--title", "x", "--hashtag", "x")
     assert again.exit_code == 1 and "already tracked" in again.output
-    bad = invoke(path, "videos", "add", "Bad Slug", "--title", "x")
+    bad = invoke(path, "videos", "add", "Bad Slug", "--title", "x", "--hashtag", "x")
     assert bad.exit_code == 2 and "lowercase" in bad.output
     assert_one_line_error(bad, "lowercase")
     listed = invoke(path, "videos", "list").output
@@ -222,6 +222,29 @@ def test_videos_add_list_remove(tmp_path, db_url):
     assert "clip-1" not in invoke(path, "videos", "list").output
     missing = invoke(path, "videos", "remove", "clip-1", "--yes")
     assert missing.exit_code == 1 and "no tracked video" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--title", "Clip", "--keyword", ""), "keywords: an empty keyword would match every post"),
+        (
+            ("--title", "Clip", "--keyword", "soldier", "--keyword", "  "),
+            "keywords: an empty keyword",
+        ),
+        (("--title", "  ", "--keyword", "soldier"), "title: give the footage a title"),
+        (("--title", "Clip"), "give at least one keyword, hashtag or URL"),
+        (("--title", "Clip", "--hashtag", "#"), "give at least one keyword, hashtag or URL"),
+    ],
+)
+def test_videos_add_refuses_empty_terms_naming_the_field(tmp_path, args, message):
+    # Issue 9: `--keyword ""` was stored and matched every post.
+    path = tmp_path / "c.toml"
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
+    result = invoke(path, "videos", "add", "clip-1", *args)
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+    assert "clip-1" not in invoke(path, "videos", "list").output
 
 
 def test_posts_add_follows_a_url_for_the_urls_collector(config, db_url):

@@ -419,17 +419,21 @@ def posts() -> None:
 @click.option("--video", "slug", required=True, help="Slug of the tracked video it carries")
 @click.pass_obj
 def posts_add(obj: Context, url: str, slug: str) -> None:
-    """Follow a post URL on any site yt-dlp supports (refreshed by the `urls` collector)."""
+    """Follow a post URL: a collected platform's post is refreshed by its collector, any
+    other site yt-dlp supports by the `urls` collector."""
     from storage.write import UnknownVideo
 
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
     _engine, sink = obj.storage()
     try:
-        added = sink.follow_post_url(slug, url)
+        ref = sink.follow_post_url(slug, url)
     except UnknownVideo as err:
         raise click.ClickException(f"{err}; see `viralwatch videos list`") from None
-    click.echo("following " + url if added else f"already following {url}")
+    if ref is None:
+        click.echo(f"already following {url}")
+    else:
+        click.echo(f"following {url} ({ref.platform} post {ref.platform_post_id})")
 
 
 @cli.group()
@@ -523,7 +527,8 @@ def _first_error(err: Exception) -> str:
     if callable(errors):
         first = errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        return f"{key}: {first['msg'].removeprefix('Value error, ')}"
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{key}: {message}" if key else message
     return str(err)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -20,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from alerts.service import build_alert_service
-from collectors.base import Clock, RunReport, utc_now
+from collectors.base import Clock, PostRef, RunReport, manual_post, utc_now
 from collectors.http import build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
@@ -60,6 +61,21 @@ class Wiring:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
 
+def url_identifier(settings: Settings) -> Callable[[str], PostRef]:
+    """Hand-added URL -> post: a platform's own post where that platform's collector runs
+    (it alone can refresh any post of it), a yt-dlp `urls` post everywhere else."""
+    classes = collector_classes()
+    collected = {
+        plan.name
+        for plan in plan_collectors(settings)
+        if plan.state == "enabled"
+        and plan.name != "urls"
+        and classes[plan.name].platform == plan.name
+    }
+    lemmy_hosts = tuple(settings.collectors.lemmy.instances)
+    return functools.partial(manual_post, platforms=frozenset(collected), lemmy_hosts=lemmy_hosts)
+
+
 def open_storage(
     settings: Settings, clock: Clock, *, migrate: bool = False
 ) -> tuple[Engine, StorageSink]:
@@ -74,7 +90,7 @@ def open_storage(
     engine = make_engine(url, sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
     if not migrate:
         check_schema(engine)
-        return engine, StorageSink(engine, clock)
+        return engine, StorageSink(engine, clock, url_identifier(settings))
     try:
         upgrade(engine)
     except CommandError as err:
@@ -87,7 +103,7 @@ def open_storage(
         raise StorageError(
             f"cannot open database {describe_url(engine)}: {mask_url(reason)}; check storage.url"
         ) from None
-    sink = StorageSink(engine, clock)
+    sink = StorageSink(engine, clock, url_identifier(settings))
     applied = sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
     if applied:
         logger.info("applied config videos: %s", ", ".join(applied))

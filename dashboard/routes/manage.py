@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from config.settings import VideoSettings
+from config.settings import VideoSettings, search_terms_problem
 from dashboard import pages, security
 from dashboard.context import Dashboard, DashDep, check_csrf, http_url
 from dashboard.errors import BadParameter
@@ -145,18 +145,17 @@ def video_form(video: read.VideoRow) -> dict[str, str]:
 
 def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, str]]:
     """A VideoInput from the manage form, or per-field error messages."""
+    # Empty title, empty keyword, no search term: VideoSettings' rules, shared with CLI and config.
     errors: dict[str, str] = {}
     title = form["title"].strip()
-    if not title:
-        errors["title"] = "give the footage a title"
-    elif len(title) > 300:
+    if len(title) > 300:
         errors["title"] = "keep the title under 300 characters"
     # Keywords are phrases (split on lines and commas); hashtags and URLs hold no spaces.
     keywords = _split(form["keywords"], r"[\n,]")
     hashtags = _split(form["hashtags"], r"[\s,]")
     urls = _split(form["urls"], r"\s")
-    if not (keywords or hashtags or urls):
-        errors["keywords"] = "give at least one keyword, hashtag or URL to look for"
+    if problem := search_terms_problem(keywords, hashtags, urls):
+        errors["keywords"] = problem
     # Each keyword becomes a search on every platform: a cap keeps a pass inside the quotas.
     if any(len(k) > 200 for k in keywords) or len(keywords) > 50:
         errors["keywords"] = "at most 50 keywords of up to 200 characters"
@@ -169,7 +168,7 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
     try:
         settings_video = VideoSettings(
             slug=form["slug"].strip(),
-            title=title or "untitled",
+            title=title,
             keywords=keywords,
             hashtags=hashtags,
             urls=urls,
@@ -185,7 +184,8 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
 def _field_errors(err: ValidationError) -> dict[str, str]:
     found: dict[str, str] = {}
     for problem in err.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "slug"
+        # The one model-level rule is "no search term": shown under keywords.
+        field = str(problem["loc"][0]) if problem["loc"] else "keywords"
         message = problem["msg"].removeprefix("Value error, ")
         if field == "slug":
             message = (

@@ -107,3 +107,45 @@ async def test_bad_responses_become_source_unavailable(sim, http_client, clock, 
     sim.world.set_fault("hackernews", Fault(kind))
     with pytest.raises(SourceUnavailable):
         await _collector(http_client, sim, clock).discover(sim_video)
+
+
+# Issue 9: story_text is HTML; its escaped URL and phrase must match, decoded.
+ESCAPED_STORY = {
+    "created_at": "2026-03-02T10:00:00.000Z",
+    "title": "Ask HN: Is this footage real?",
+    "url": None,
+    "author": "fact_checker",
+    "points": 12,
+    "story_text": (
+        "A clip of a &quot;captured Russian soldier&quot; calling his mother is everywhere:"
+        "<p>https:&#x2F;&#x2F;youtu.be&#x2F;Qm7cTs2vXa0?si=abc<p>Who&#x27;s checked it?"
+    ),
+    "num_comments": 3,
+    "created_at_i": 1772445600,
+    "_tags": ["story", "author_fact_checker", "story_47000001", "ask_hn"],
+    "objectID": "47000001",
+}
+
+
+def test_story_text_is_decoded_before_matching_its_url_and_phrase():
+    by_url = TrackedVideo(
+        slug="v", title="v", urls=("https://www.youtube.com/watch?v=Qm7cTs2vXa0",)
+    )
+    ref = HackerNewsCollector.from_payload(ESCAPED_STORY, by_url)
+    assert ref is not None and ref.matched_by == "url:https://www.youtube.com/watch?v=Qm7cTs2vXa0"
+    assert "&#x2F;" not in ref.text and "<p>" not in ref.text
+    assert 'A clip of a "captured Russian soldier"' in ref.text and "Who's checked it?" in ref.text
+    by_phrase = TrackedVideo(slug="v", title="v", keywords=("captured Russian soldier",))
+    assert HackerNewsCollector.from_payload(ESCAPED_STORY, by_phrase) is not None
+
+
+def test_recorded_comment_text_is_stored_decoded(shared_fixtures):
+    body = json.loads(
+        (
+            shared_fixtures
+            / "hn_algolia/search_by_date_query-apple_tags-comment_hitsPerPage-1_2014.json"
+        ).read_text()
+    )
+    ref = HackerNewsCollector.from_payload(body["hits"][0])
+    assert ref is not None and "aren't contributing" in ref.text
+    assert "&#x27;" not in ref.text and "<i>" not in ref.text and "<p>" not in ref.text

@@ -265,3 +265,14 @@ async def test_runner_stores_posts_crosspost_parents_and_counters(
             post.counters(sim.world.now())["comments"],
         )
         assert row.views is None and row.shares is None
+
+
+def test_escaped_title_and_body_are_decoded_before_matching():
+    # Issue 9: Lemmy 0.18-0.19 store `&amp;` for `&` in titles and bodies.
+    phrase = TrackedVideo(slug="v", title="v", keywords=("soldier & mother",))
+    view = post_view(name="Soldier &amp; mother: the call", url=None)
+    ref = LemmyCollector.from_payload(view, "https://lemmy.example", phrase)
+    assert ref is not None and ref.matched_by == "keyword:soldier & mother"
+    assert ref.text == 'Soldier & mother: the call\n\nSeen on "Telegram" first'
+    prefix = TrackedVideo(slug="v", title="v", urls=("https://youtu.be/ab",))
+    assert LemmyCollector.from_payload(post_view(), "https://lemmy.example", prefix) is None

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from collectors.base import Gone, KnownPost, Observation, RateLimited, TrackedVideo
-from collectors.mastodon import MastodonCollector, MastodonSettings, html_to_text
+from collectors.mastodon import MastodonCollector, MastodonSettings
 from collectors.runner import CollectorRunner
+from collectors.text import html_to_text
 from simulator.model import MASTODON_INSTANCES
 from simulator.world import Fault
 from storage import read
@@ -236,3 +237,50 @@ def test_status_served_by_simulator_has_every_recorded_field(shared_fixtures, si
     }
     assert required <= set(recorded) and required <= set(served)
     assert type(served["favourites_count"]) is type(recorded["favourites_count"]) is int
+
+
+# Issue 9: Mastodon content keeps lists, quotes, code and line breaks; the CW is kept too.
+STRUCTURED_STATUS = {
+    "id": "113400000000000001",
+    "uri": "https://mastodon.social/users/kyivwitness/statuses/113400000000000001",
+    "url": "https://mastodon.social/@kyivwitness/113400000000000001",
+    "created_at": "2026-03-02T10:00:00.000Z",
+    "sensitive": True,
+    "spoiler_text": "war footage, distressing",
+    "visibility": "public",
+    "content": (
+        "<p>What the clip shows:</p>"
+        "<ul><li>a captured Russian soldier</li><li>a phone call home</li></ul>"
+        "<blockquote><p>Mum, I am alive</p></blockquote>"
+        "<pre><code>00:12  call starts\n00:47  call ends</code></pre>"
+        '<p>Original: <a href="https://t.me/kyiv_witness/418" rel="nofollow noopener" '
+        'target="_blank"><span class="invisible">https://</span>'
+        '<span class="">t.me/kyiv_witness/418</span><span class="invisible"></span></a></p>'
+    ),
+    "account": {"id": "1", "username": "kyivwitness", "acct": "kyivwitness"},
+    "tags": [],
+    "card": None,
+    "reblogs_count": 2,
+    "favourites_count": 5,
+    "replies_count": 1,
+}
+
+
+def test_status_text_keeps_structure_and_its_content_warning():
+    phrase = TrackedVideo(slug="v", title="v", keywords=("captured Russian soldier",))
+    ref = MastodonCollector.from_payload(STRUCTURED_STATUS, "https://mastodon.social", phrase)
+    assert ref is not None and ref.matched_by == "keyword:captured Russian soldier"
+    assert ref.text == (
+        "CW: war footage, distressing\n\n"
+        "What the clip shows:\n\n"
+        "- a captured Russian soldier\n- a phone call home\n\n"
+        "> Mum, I am alive\n\n"
+        "00:12  call starts\n00:47  call ends\n\n"
+        "Original: https://t.me/kyiv_witness/418"
+    )
+    warned = TrackedVideo(slug="v", title="v", keywords=("distressing",))
+    assert MastodonCollector.from_payload(STRUCTURED_STATUS, "x", warned) is not None
+    by_url = TrackedVideo(slug="v", title="v", urls=("https://t.me/s/kyiv_witness/418",))
+    assert MastodonCollector.from_payload(STRUCTURED_STATUS, "x", by_url) is not None
+    prefix = TrackedVideo(slug="v", title="v", urls=("https://t.me/kyiv_witness/41",))
+    assert MastodonCollector.from_payload(STRUCTURED_STATUS, "x", prefix) is None

@@ -506,3 +506,38 @@ async def test_runner_stores_posts_counters_and_crosspost_parents(
     crossposts = {p.id for p in sim.world.model.posts["reddit"] if p.parent_id == first.id}
     assert {c.platform_post_id for c in children} == crossposts
     assert all(c.relation == "crosspost" for c in children)
+
+
+def _old_format(**fields):
+    """A t3 `data` as /api/info returned it before `removed_by_category` existed."""
+    return {
+        "id": "t4ab9c",
+        "name": "t3_t4ab9c",
+        "title": "Captured soldier calls his mother",
+        "subreddit": "ukraine",
+        "author": "kyiv_witness",
+        "selftext": "Footage: https://youtu.be/Qm7cTs2vXa0",
+        "is_self": True,
+        "score": 812,
+        "num_comments": 96,
+        "num_crossposts": 3,
+        "created_utc": 1646215200.0,
+        "permalink": "/r/ukraine/comments/t4ab9c/captured_soldier_calls_his_mother/",
+        "url": "https://www.reddit.com/r/ukraine/comments/t4ab9c/captured_soldier_calls_his_mother/",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"author": "[deleted]", "selftext": "[deleted]"}, "deleted on Reddit (selftext [deleted])"),
+        ({"selftext": "[removed]"}, "removed on Reddit (selftext [removed])"),
+        ({"author": "[deleted]", "selftext": "", "is_self": False}, "deleted on Reddit (author [deleted])"),
+        ({"removed_by_category": "moderator"}, "removed on Reddit (moderator)"),
+        ({}, None),
+    ],
+)  # fmt: skip
+def test_older_deletion_markers_make_a_post_gone(fields, reason):
+    # Issue 9: posts removed in the older format were refreshed as live.
+    assert RedditCollector.gone_reason(_old_format(**fields)) == reason

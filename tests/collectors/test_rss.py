@@ -49,7 +49,9 @@ def test_guardian_item_maps_outlet_link_byline_and_time(shared_fixtures):
     parsed = load(shared_fixtures, GUARDIAN)
     entry = parsed.entries[0]
     ref = RssCollector.from_payload(entry, parsed.feed.get("title"), "feed")
-    assert ref.author == "The Guardian"
+    # The item's byline is its author; the feed's title names the outlet (issue 9).
+    assert ref.author == "David Smith in Washington"
+    assert ref.extra["outlet"] == "The Guardian"
     assert ref.platform_post_id == entry.id and ref.url == entry.link
     assert ref.text == "Trump State of the Union address promised unity but emphasized discord"
     assert ref.published_at == datetime(2018, 1, 31, 7, 26, 5, tzinfo=UTC)
@@ -63,7 +65,8 @@ def test_atom_entry_uses_its_id_and_published_time(shared_fixtures):
     assert ref.platform_post_id == "http://heise.de/-3088438"
     assert ref.url.startswith("http://www.heise.de/developer/meldung/")
     assert ref.published_at == datetime(2016, 2, 1, 16, 22, tzinfo=UTC)
-    assert ref.author == "heise developer neueste Meldungen"
+    assert ref.author is None  # the entry names no author; the feed title is the outlet
+    assert ref.extra["outlet"] == "heise developer neueste Meldungen"
 
 
 def test_podcast_feed_matches_on_enclosure_media_url(shared_fixtures):
@@ -111,9 +114,11 @@ async def test_outlet_feeds_give_every_footage_story_and_no_noise(
     by_url = {r.url: r for r in found}
     for post in footage(sim):
         ref = by_url[post.id]
-        assert (ref.author, ref.text) == (post.channel, post.title)
+        # The byline is the author, the feed's title the outlet (issue 9).
+        assert (ref.author, ref.text) == (f"{post.channel} staff", post.title)
+        assert ref.extra["outlet"] == post.channel
         assert ref.published_at == post.created_at.replace(microsecond=0)
-    atom = [r for r in found if news.is_atom(sim.world, r.author)]
+    atom = [r for r in found if news.is_atom(sim.world, r.extra["outlet"])]
     assert atom and all(r.platform_post_id.startswith("tag:") for r in atom)
 
 
@@ -147,7 +152,7 @@ async def test_a_missing_feed_is_skipped_and_the_rest_still_read(
 ):
     config = RssSettings(feeds=[sim.base_url("rss") + "/feeds/gone.xml", *feed_urls(sim)[:1]])
     found = await RssCollector(http_client, clock, config).discover(sim_video)
-    assert found and {r.author for r in found} == {news.outlets(sim.world)[0]}
+    assert found and {r.extra["outlet"] for r in found} == {news.outlets(sim.world)[0]}
 
 
 async def test_one_broken_source_does_not_hide_the_others(sim, http_client, clock, sim_video):
@@ -181,5 +186,68 @@ async def test_runner_stores_news_pickups_without_observations(
     refresh = await runner.refresh()
     assert refresh.status == "ok" and refresh.requests == 0 and refresh.observations_written == 0
     stored = list(read.iter_posts(engine, read.PostFilter(platform="rss")))
-    assert {p.author for p in stored} == {p.channel for p in footage(sim)}
+    # Outlet feeds carry bylines; Google News items name only their source outlet.
+    bylines = {f"{p.channel} staff" for p in footage(sim)}
+    assert {p.author for p in stored} == bylines | {p.channel for p in footage(sim)}
     assert all(p.first_seen_at and p.latest_observed_at is None for p in stored)
+
+
+# Issue 9: fields decoded by declared type, bylines kept, non-English weekdays read.
+FOLHA_RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel>
+  <title>Folha Mundo</title>
+  <link>https://folha.example/mundo</link>
+  <item>
+    <title>Soldado capturado liga para a m&#xE3;e &amp;amp; v&#xED;deo viraliza</title>
+    <link>https://folha.example/mundo/2025/01/soldado.shtml</link>
+    <guid isPermaLink="true">https://folha.example/mundo/2025/01/soldado.shtml</guid>
+    <pubDate>Sex, 03 Jan 2025 23:47:02 -0300</pubDate>
+    <dc:creator>Ana Souza</dc:creator>
+    <description>&lt;p&gt;O v&#xED;deo &lt;a href="https://youtu.be/Qm7cTs2vXa0?si=k"&gt;no YouTube&lt;/a&gt;
+      mostra um soldado capturado&lt;/p&gt;</description>
+  </item>
+  <item>
+    <title>Sem data</title>
+    <link>https://folha.example/mundo/2025/01/sem-data.shtml</link>
+    <pubDate>amanh&#xE3;</pubDate>
+  </item>
+</channel>
+</rss>"""
+
+ATOM_HTML_TITLE = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Desk &amp; Wire</title>
+  <id>tag:desk.example,2025:feed</id>
+  <updated>2025-01-03T10:00:00Z</updated>
+  <entry>
+    <id>tag:desk.example,2025:1</id>
+    <title type="html">Soldier &amp;amp; mother: the &lt;em&gt;call&lt;/em&gt;</title>
+    <link rel="alternate" type="text/html" href="https://desk.example/1"/>
+    <updated>2025-01-03T10:00:00Z</updated>
+    <summary type="html">&lt;p&gt;Captured soldier calls home&lt;/p&gt;</summary>
+  </entry>
+</feed>"""
+
+
+def test_rss_item_is_decoded_keeps_its_byline_and_reads_a_portuguese_date():
+    parsed = parse_feed(FOLHA_RSS)
+    video = TrackedVideo(slug="v", title="v", urls=("https://www.youtube.com/watch?v=Qm7cTs2vXa0",))
+    first, undated = refs(parsed)
+    assert first is not None and undated is not None
+    assert first.text == "Soldado capturado liga para a mãe & vídeo viraliza"
+    assert first.author == "Ana Souza" and first.extra["outlet"] == "Folha Mundo"
+    assert first.published_at == datetime(2025, 1, 4, 2, 47, 2, tzinfo=UTC)
+    assert first.extra["summary"] == "O vídeo no YouTube mostra um soldado capturado"
+    matched = RssCollector.from_payload(parsed.entries[0], "Folha Mundo", "feed", video)
+    assert matched is not None and matched.matched_by.startswith("url:")
+    assert undated.published_at is None and undated.author is None
+
+
+def test_atom_html_title_is_decoded_and_matches_by_phrase():
+    parsed = parse_feed(ATOM_HTML_TITLE)
+    video = TrackedVideo(slug="v", title="v", keywords=("soldier & mother",))
+    (ref,) = refs(parsed, video)
+    assert ref is not None and ref.text == "Soldier & mother: the call"
+    assert ref.matched_by == "keyword:soldier & mother"
+    assert ref.author is None

@@ -11,7 +11,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from collectors.base import Gone, KnownPost, Observation, RateLimited, SourceUnavailable
+from collectors.base import (
+    Gone,
+    KnownPost,
+    Observation,
+    RateLimited,
+    SourceUnavailable,
+    TrackedVideo,
+)
 from collectors.runner import CollectorRunner
 from collectors.telegram import (
     TelegramCollector,
@@ -263,3 +270,33 @@ async def test_runner_stores_messages_forward_parents_and_views(
     forwards = [p for p in stored.values() if p.relation == "forward"]
     assert forwards and {p.parent_platform_post_id for p in forwards} == {"kyiv_witness/4182"}
     assert all(p.views and p.likes is None for p in stored.values())
+
+
+# Issue 9: the preview's HTML keeps its line breaks and entities decoded; URLs match exactly.
+MESSAGE_PAGE = """<html><body><section class="tgme_channel_history js-message_history">
+<div class="tgme_widget_message_wrap js-widget_message_wrap">
+ <div class="tgme_widget_message js-widget_message" data-post="odesa_daily/20090">
+  <div class="tgme_widget_message_bubble">
+   <div class="tgme_widget_message_text js-message_text" dir="auto"><b>Update</b> &#8212; the
+     &quot;captured soldier&quot; clip:<br/><br/>source <a href="https://t.me/kyiv_witness/41821"
+     target="_blank">t.me/kyiv_witness/41821</a><br/>mirror <a
+     href="https://youtu.be/Qm7cTs2vXa0?si=F3x" target="_blank">youtu.be/Qm7cTs2vXa0</a></div>
+   <div class="tgme_widget_message_info"><span class="tgme_widget_message_views">4.1K</span>
+    <time datetime="2022-03-02T11:00:00+00:00" class="time">11:00</time></div>
+  </div></div></div>
+</section></body></html>"""
+
+
+def test_message_text_keeps_line_breaks_and_links_match_exactly():
+    (message,) = parse_page(MESSAGE_PAGE).messages
+    assert message.text == (
+        'Update — the "captured soldier" clip:\n\nsource t.me/kyiv_witness/41821\n'
+        "mirror youtu.be/Qm7cTs2vXa0"
+    )
+    prefix = TrackedVideo(slug="v", title="v", urls=("https://t.me/kyiv_witness/418",))
+    assert TelegramCollector.from_payload(message, prefix) is None
+    youtube = TrackedVideo(
+        slug="v", title="v", urls=("https://www.youtube.com/watch?v=Qm7cTs2vXa0",)
+    )
+    ref = TelegramCollector.from_payload(message, youtube)
+    assert ref is not None and ref.matched_by.startswith("url:")

@@ -206,3 +206,52 @@ async def test_runner_stores_feed_uploads_and_counters(
         counters["likes"],
         None,
     )
+
+
+# Issue 9: feedparser marks media:description text/html; it is stored decoded, lines kept.
+ESCAPED_FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015"
+      xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">
+ <link rel="self" href="http://www.youtube.com/feeds/videos.xml?channel_id=UCkyivwitness00000000000"/>
+ <id>yt:channel:kyivwitness00000000000</id>
+ <yt:channelId>kyivwitness00000000000</yt:channelId>
+ <title>Kyiv Witness</title>
+ <author><name>Kyiv Witness</name><uri>https://www.youtube.com/channel/UCkyivwitness00000000000</uri></author>
+ <published>2022-02-24T06:00:00+00:00</published>
+ <entry>
+  <id>yt:video:Qm7cTs2vXa0</id>
+  <yt:videoId>Qm7cTs2vXa0</yt:videoId>
+  <yt:channelId>UCkyivwitness00000000000</yt:channelId>
+  <title>Soldier &amp; mother: the call</title>
+  <link rel="alternate" href="https://www.youtube.com/watch?v=Qm7cTs2vXa0"/>
+  <author><name>Kyiv Witness</name><uri>https://www.youtube.com/channel/UCkyivwitness00000000000</uri></author>
+  <published>2022-03-02T10:00:00+00:00</published>
+  <updated>2022-03-02T12:00:00+00:00</updated>
+  <media:group>
+   <media:title>Soldier &amp; mother: the call</media:title>
+   <media:content url="https://www.youtube.com/v/Qm7cTs2vXa0?version=3" type="application/x-shockwave-flash" width="640" height="390"/>
+   <media:thumbnail url="https://i3.ytimg.com/vi/Qm7cTs2vXa0/hqdefault.jpg" width="480" height="360"/>
+   <media:description>A captured soldier &amp;amp; his mother.
+Source: t.me/kyiv_witness/418</media:description>
+   <media:community>
+    <media:starRating count="812" average="5.00" min="1" max="5"/>
+    <media:statistics views="120934"/>
+   </media:community>
+  </media:group>
+ </entry>
+</feed>"""
+
+
+def test_html_typed_description_is_decoded_with_its_lines():
+    (entry,) = parse_feed(ESCAPED_FEED)
+    video = TrackedVideo(slug="v", title="v", keywords=("soldier & his mother",))
+    ref = YouTubeRssCollector.from_payload(entry, video)
+    assert ref is not None and ref.matched_by == "keyword:soldier & his mother"
+    assert ref.text == (
+        "Soldier & mother: the call\n\nA captured soldier & his mother.\n"
+        "Source: t.me/kyiv_witness/418"
+    )
+    assert ref.author == "Kyiv Witness"
+    assert ref.published_at == datetime(2022, 3, 2, 10, 0, tzinfo=UTC)
+    telegram = TrackedVideo(slug="v", title="v", urls=("https://t.me/s/kyiv_witness/418",))
+    assert YouTubeRssCollector.from_payload(entry, telegram) is not None

@@ -113,11 +113,12 @@ def test_invalid_value_error_does_not_echo_secrets(monkeypatch):
 
 
 def test_bad_video_slug_and_naive_start_are_rejected(tmp_path):
-    path = write(tmp_path, "[[videos]]\nslug = 'Bad Slug'\ntitle = 't'\n")
+    path = write(tmp_path, "[[videos]]\nslug = 'Bad Slug'\ntitle = 't'\nhashtags = ['t']\n")
     with pytest.raises(ConfigError, match=r"videos\.0\.slug"):
         load_settings(path)
     path = write(
-        tmp_path, "[[videos]]\nslug = 'ok'\ntitle = 't'\nstarted_at = 2022-03-02T00:00:00\n"
+        tmp_path,
+        "[[videos]]\nslug = 'ok'\ntitle = 't'\nhashtags = ['t']\nstarted_at = 2022-03-02T00:00:00\n",
     )
     with pytest.raises(ConfigError, match="time zone"):
         load_settings(path)
@@ -155,3 +156,29 @@ def test_example_config_shows_each_collector_at_its_declared_cadence():
         section = settings.collectors.sections()[name]
         assert section.interval_seconds == cls.default_interval.total_seconds(), name
         assert section.refresh_interval_seconds == cls.default_refresh_interval.total_seconds()
+
+
+@pytest.mark.parametrize(
+    ("video", "where", "message"),
+    [
+        ("title = 'Clip'\nkeywords = ['']", "videos.0.keywords", "an empty keyword"),
+        ("title = 'Clip'\nkeywords = ['soldier', ' ']", "videos.0.keywords", "an empty keyword"),
+        ("title = ''\nkeywords = ['soldier']", "videos.0.title", "give the footage a title"),
+        ("title = 'Clip'", "videos.0", "give at least one keyword, hashtag or URL"),
+        ("title = 'Clip'\nhashtags = ['#']", "videos.0", "give at least one keyword, hashtag"),
+    ],
+)
+def test_empty_video_terms_are_refused_in_one_line_naming_the_field(
+    tmp_path, video, where, message
+):
+    # Issue 9: an empty keyword matched every post; a video with nothing to look for was kept.
+    path = write(tmp_path, f"[[videos]]\nslug = 'clip'\n{video}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    text = str(caught.value)
+    assert f"invalid setting {where} in" in text and message in text and "\n" not in text
+
+
+def test_keywords_are_kept_with_single_spaces():
+    video = VideoSettings(slug="clip", title=" Clip ", keywords=["  ukraine   war "])
+    assert (video.title, video.keywords) == ("Clip", ["ukraine war"])

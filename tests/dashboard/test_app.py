@@ -460,11 +460,13 @@ def test_follow_a_post_url_by_hand(dash_client: TestClient, dash_engine) -> None
         follow_redirects=False,
     )
     assert first.status_code == 303 and "url-added" in first.headers["location"]
-    post = read.find_post(dash_engine, "urls", url)
+    # Issue 9: a Dailymotion URL is the Dailymotion post its collector refreshes.
+    post = read.find_post(dash_engine, "dailymotion", "x8abc")
     assert post is not None and post.matched_by == "manual" and post.video == MAIN_SLUG
+    assert read.find_post(dash_engine, "urls", url) is None
     again = dash_client.post(
         f"/manage/videos/{MAIN_SLUG}/posts",
-        data={"csrf_token": token, "url": url},
+        data={"csrf_token": token, "url": "https://dai.ly/x8abc?utm_source=tw"},
         follow_redirects=False,
     )
     assert "url-known" in again.headers["location"]
