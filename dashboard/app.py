@@ -10,11 +10,11 @@ post URL by hand), behind a CSRF check.
 """
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import jinja2
 import plotly
@@ -122,10 +122,8 @@ def _templates() -> Jinja2Templates:
 def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clock) -> FastAPI:
     """The dashboard app on `engine`. Raises DashboardConfigError when `settings.dashboard.host`
     is not loopback and no `settings.dashboard.token` is set."""
-    token_secret = settings.dashboard.token
-    token = security.required_token(
-        settings.dashboard.host, token_secret.get_secret_value() if token_secret else None
-    )
+    guard = security.Guard(settings.dashboard)
+    token = guard.token
     refresh_seconds = settings.dashboard.refresh_seconds
     templates = _templates()
     app = FastAPI(
@@ -135,41 +133,9 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         redoc_url=None,
     )
 
-    # --- middleware: token, CSRF cookie, security headers ---------------------------------
+    # --- middleware: Host, Origin, token, session and CSRF, security headers --------------
 
-    @app.middleware("http")
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        if token is not None and not path.startswith(security.OPEN_PATHS):
-            if security.token_matches(request.query_params.get("token"), token):
-                response: Response = RedirectResponse(security.url_without_token(request), 303)
-                _set_session(response, request, token)
-                return _secure(response)
-            if not security.is_authorised(request, token):
-                if path.startswith(("/api/", "/export/", "/live/", "/openapi.json")):
-                    return _secure(
-                        JSONResponse(
-                            {"detail": "access token required: send Authorization: Bearer <token>"},
-                            401,
-                            headers={"www-authenticate": "Bearer"},
-                        )
-                    )
-                target = path + (f"?{request.url.query}" if request.url.query else "")
-                return _secure(RedirectResponse(f"/login?{urlencode({'next': target})}", 303))
-        csrf = request.cookies.get(security.CSRF_COOKIE)
-        request.state.csrf = csrf or security.new_csrf_token()
-        response = await call_next(request)
-        if not csrf:
-            response.set_cookie(
-                security.CSRF_COOKIE,
-                request.state.csrf,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-            )
-        return _secure(response)
+    app.middleware("http")(guard)
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, err: BadParameter) -> Response:
@@ -298,7 +264,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
                 401,
             )
         response = RedirectResponse(target, 303)
-        _set_session(response, request, token)
+        guard.sign_in(response, request)
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -306,7 +272,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         form = await request.form()
         check_csrf(request, form.get(security.CSRF_FIELD))
         response = RedirectResponse("/login", 303)
-        response.delete_cookie(security.AUTH_COOKIE)
+        guard.sign_out(response)
         return response
 
     def check_csrf(request: Request, submitted: Any) -> None:
@@ -863,23 +829,6 @@ def validate_post_url(url: str) -> str | None:
 
 def _split(text: str, pattern: str) -> list[str]:
     return [part.strip() for part in re.split(pattern, text) if part.strip()]
-
-
-def _set_session(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        security.AUTH_COOKIE,
-        security.session_value(token),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=int(timedelta(days=30).total_seconds()),
-    )
-
-
-def _secure(response: Response) -> Response:
-    for name, value in security.SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 def _json(payload: Any) -> Response:
