@@ -239,3 +239,7 @@ def test_pause_needs_this_sessions_token(dash_engine, dash_sink, dash_clock) -> 
     assert response.status_code == 403
     video = next(v for v in read.list_videos(dash_engine) if v.slug == MAIN_SLUG)
     assert not video.is_paused
+
+
+def test_pages_do_not_override_the_referrer_policy(dash_client) -> None:
+    assert 'content="no-referrer"' not in dash_client.get("/manage").text
