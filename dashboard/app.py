@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectors.base import Clock, PostRef
 from config.settings import Settings, VideoSettings
-from dashboard import charts, export, pages, security
+from dashboard import bidi, charts, export, pages, security
 from dashboard.pages import TableParams, View
 from dashboard.series import (
     BUCKET_NAMES,
@@ -104,7 +104,9 @@ def _templates() -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        finalize=bidi.finalize,
     )
+    env.filters["as_stored"] = bidi.as_stored
     env.filters["num"] = lambda v: "–" if v is None else f"{int(v):,}"
     env.filters["signed"] = lambda v: "–" if v is None else f"{int(v):+,}"
     env.filters["iso"] = lambda v: export.iso_utc(v) if v else ""
