@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectors.base import Clock, PostRef
 from config.settings import Settings, VideoSettings
-from dashboard import bidi, charts, export, pages, security
+from dashboard import bidi, charts, export, openapi, pages, security
 from dashboard.pages import TableParams, View
 from dashboard.series import (
     BUCKET_NAMES,
@@ -134,6 +134,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         docs_url=None,
         redoc_url=None,
     )
+    openapi.install(app)
 
     # --- middleware: Host, Origin, token, session and CSRF, security headers --------------
 
@@ -223,7 +224,8 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         return video
 
     def post_or_404(post_id: int) -> read.PostRow:
-        post = read.get_post(engine, post_id)
+        # An id beyond the database's integer range names no post (and would not bind).
+        post = read.get_post(engine, post_id) if 0 < post_id <= openapi.MAX_ID else None
         if post is None:
             raise HTTPException(404, f"no post with id {post_id}")
         return post

@@ -243,3 +243,21 @@ def test_pause_needs_this_sessions_token(dash_engine, dash_sink, dash_clock) -> 
 
 def test_pages_do_not_override_the_referrer_policy(dash_client) -> None:
     assert 'content="no-referrer"' not in dash_client.get("/manage").text
+
+
+@pytest.mark.parametrize("post_id", [2**63, 10**30, 0])
+def test_a_post_id_no_row_can_have_is_not_found(dash_client: TestClient, post_id: int) -> None:
+    # Found by schemathesis (issue 13): ids past 2**63 raised OverflowError (a 500).
+    assert dash_client.get(f"/api/posts/{post_id}/observations").status_code == 404
+    assert dash_client.get(f"/export/posts/{post_id}/observations.csv").status_code == 404
+    assert dash_client.get(f"/posts/{post_id}").status_code == 404
+
+
+def test_openapi_declares_errors_csv_and_parameter_values(dash_client: TestClient) -> None:
+    # issue 13: schemathesis found answers the document did not declare (400, 404, text/csv).
+    paths = dash_client.get("/openapi.json").json()["paths"]
+    series = paths["/api/videos/{slug}/series"]["get"]
+    assert {"200", "400", "401", "404", "422"} <= set(series["responses"])
+    assert "text/csv" in paths["/export/videos.csv"]["get"]["responses"]["200"]["content"]
+    ranges = next(p for p in series["parameters"] if p["name"] == "range")
+    assert ranges["schema"]["enum"] == ["1h", "24h", "7d", "all", "custom"]
