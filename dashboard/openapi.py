@@ -12,15 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
 
+from dashboard.api_schema import ANSWERS, ErrorDetail
 from dashboard.series import BUCKET_NAMES, RANGE_CHOICES, SERIES_METRICS
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"detail": {"type": "string"}},
-    "required": ["detail"],
-    "title": "ErrorDetail",
-}
+REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_RESPONSES = {
     "400": "A parameter is wrong; `detail` names it and what to use instead",
     "401": "An access token is configured and this request carries none (or a wrong one)",
@@ -59,13 +56,20 @@ def install(app: FastAPI) -> None:
 
 
 def amend(document: dict[str, Any]) -> dict[str, Any]:
-    document.setdefault("components", {}).setdefault("schemas", {})["ErrorDetail"] = ERROR_SCHEMA
+    models = [ErrorDetail, *ANSWERS.values()]
+    refs, definitions = models_json_schema(
+        [(model, "serialization") for model in models], ref_template=REF_TEMPLATE
+    )
+    document.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
     for path, operations in document["paths"].items():
         for operation in operations.values():
             _declare_errors(operation, has_ids="{" in path)
+            ok = operation["responses"]["200"]
             if "csv" in operation.get("tags", ()):
-                operation["responses"]["200"]["content"] = {
-                    "text/csv": {"schema": {"type": "string"}}
+                ok["content"] = {"text/csv": {"schema": {"type": "string"}}}
+            elif path in ANSWERS:
+                ok["content"] = {
+                    "application/json": {"schema": refs[(ANSWERS[path], "serialization")]}
                 }
             for parameter in operation.get("parameters", ()):
                 _narrow(parameter)

@@ -261,3 +261,21 @@ def test_openapi_declares_errors_csv_and_parameter_values(dash_client: TestClien
     assert "text/csv" in paths["/export/videos.csv"]["get"]["responses"]["200"]["content"]
     ranges = next(p for p in series["parameters"] if p["name"] == "range")
     assert ranges["schema"]["enum"] == ["1h", "24h", "7d", "all", "custom"]
+
+
+def test_openapi_describes_each_json_answer(dash_client: TestClient) -> None:
+    document = dash_client.get("/openapi.json").json()
+    ok = document["paths"]["/api/videos"]["get"]["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/VideoList"}
+    video = document["components"]["schemas"]["VideoSummary"]
+    assert video["additionalProperties"] is False and "growth_views_1h" in video["properties"]
+
+
+def test_observations_api_gives_utc_times_and_whole_counters(
+    dash_client: TestClient, dash_story
+) -> None:
+    # issue 13 (schemathesis): times came without a zone and counters as floats (641477.0).
+    post_id = dash_story.posts["yt-1"]
+    row = dash_client.get(f"/api/posts/{post_id}/observations").json()["observations"][-1]
+    assert row["observed_at"].endswith("Z")
+    assert isinstance(row["views"], int) and row["quotes"] is None
