@@ -224,7 +224,7 @@ def create_app(engine: Engine, settings: Settings, sink: StorageSink, clock: Clo
         return video
 
     def post_or_404(post_id: int) -> read.PostRow:
-        # An id beyond the database's integer range names no post (and would not bind).
+        # An id beyond the id column's range names no post (and would not bind).
         post = read.get_post(engine, post_id) if 0 < post_id <= openapi.MAX_ID else None
         if post is None:
             raise HTTPException(404, f"no post with id {post_id}")

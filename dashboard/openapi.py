@@ -23,7 +23,7 @@ ERROR_RESPONSES = {
     "401": "An access token is configured and this request carries none (or a wrong one)",
     "404": "No such video or post",
 }
-MAX_ID = 2**63 - 1  # database ids are signed 64-bit integers
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 SORT_CHOICES = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
 PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "range": RANGE_CHOICES,
