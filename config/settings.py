@@ -67,6 +67,23 @@ class DashboardSettings(Section):
     refresh_seconds: int = Field(
         30, ge=5, description="How often open pages refresh their data in place"
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the dashboard answers to besides loopback names and host "
+        "(its LAN or reverse-proxy name); requests naming any other Host are refused",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _bare_host_names(cls, names: list[str]) -> list[str]:
+        # Scheme, port or path here would never match a Host header: say so at start-up.
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?", name):
+                raise ValueError(
+                    f"allowed_hosts entry {name!r} is not a bare host name; write e.g. "
+                    '"viralwatch.lan" (no scheme, port or path)'
+                )
+        return names
 
 
 class SchedulerSettings(Section):

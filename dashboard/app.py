@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from config.settings import Settings
-from dashboard import security
+from dashboard import openapi, security
 from dashboard.context import HERE, Dashboard, build_templates
 from dashboard.errors import BadParameter
 from dashboard.platforms import Platforms
@@ -34,11 +34,8 @@ def create_app(
 ) -> FastAPI:
     """The dashboard app on `engine`. Raises DashboardConfigError when `settings.dashboard.host`
     is not loopback and no `settings.dashboard.token` is set."""
-    secret = settings.dashboard.token
-    token = security.required_token(
-        settings.dashboard.host, secret.get_secret_value() if secret else None
-    )
-    dash = Dashboard(engine, settings, sink, clock, platforms, token, build_templates(platforms))
+    guard = security.Guard(settings.dashboard)
+    dash = Dashboard(engine, settings, sink, clock, platforms, guard, build_templates(platforms))
     app = FastAPI(
         title="viralwatch dashboard",
         summary="Follow one piece of footage as it spreads; every number behind the charts.",
@@ -46,7 +43,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.dashboard = dash  # what handlers and parameter dependencies read (DashDep)
-    auth.install_guard(app, token)
+    openapi.install(app)
+    # Host, Origin, token, session and CSRF checks, security headers: every request.
+    app.middleware("http")(guard)
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, err: BadParameter) -> Response:

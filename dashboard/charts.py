@@ -6,12 +6,14 @@ Times go out as naive UTC strings; the page's script shifts them to the viewer's
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.bidi import show_bidi_controls
 from dashboard.gaps import Gap
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.series import PostSeries, Series
@@ -173,6 +175,12 @@ def reposts_figure(
     return figure
 
 
+def chart_text(text: str) -> str:
+    """Untrusted text for plotly labels: plotly reads <b>, <a href> … in them, so escape, and
+    show bidi controls rather than obey them."""
+    return html.escape(show_bidi_controls(text), quote=False)
+
+
 def timeline_figure(first: Sequence[AppearanceRow], catalog: Platforms = NO_PLATFORMS) -> go.Figure:
     """When the footage first reached each platform, and which author carried it there."""
     layout = _layout("Spread timeline: first post per platform", "")
@@ -198,7 +206,10 @@ def timeline_figure(first: Sequence[AppearanceRow], catalog: Platforms = NO_PLAT
                 "color": [catalog.colour(a.platform) for a in first],
                 "line": {"width": 1, "color": "#111"},
             },
-            customdata=[[a.author or "unknown author", a.platform_post_id] for a in first],
+            customdata=[
+                [chart_text(a.author or "unknown author"), chart_text(a.platform_post_id)]
+                for a in first
+            ],
             hovertemplate="<b>%{y}</b><br>%{x}<br>by %{customdata[0]}<extra></extra>",
         )
     )

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from config.settings import Settings
-from dashboard import charts, export, pages, security
+from dashboard import bidi, charts, export, openapi, pages, security
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from storage import read
@@ -56,7 +56,10 @@ def build_templates(platforms: Platforms) -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # Bidi controls in untrusted text are shown as [U+202E], never obeyed (issue 13).
+        finalize=bidi.finalize,
     )
+    env.filters["as_stored"] = bidi.as_stored
     # "–" for a hidden counter: empty is not zero (README, What the numbers mean).
     env.filters["num"] = lambda v: "–" if v is None else f"{int(v):,}"
     env.filters["signed"] = lambda v: "–" if v is None else f"{int(v):+,}"
@@ -81,8 +84,12 @@ class Dashboard:
     sink: StorageSink
     clock: Clock
     platforms: Platforms
-    token: str | None
+    guard: security.Guard
     templates: Jinja2Templates
+
+    @property
+    def token(self) -> str | None:
+        return self.guard.token
 
     def render(
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
@@ -113,7 +120,8 @@ class Dashboard:
         return video
 
     def post_or_404(self, post_id: int) -> read.PostRow:
-        post = read.get_post(self.engine, post_id)
+        # An id beyond the id column's range names no post (and would not bind).
+        post = read.get_post(self.engine, post_id) if 0 < post_id <= openapi.MAX_ID else None
         if post is None:
             raise HTTPException(404, f"no post with id {post_id}")
         return post

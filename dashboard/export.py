@@ -1,8 +1,10 @@
 """CSV renderings of the same series and rows the charts and tables use.
 
 Fixed column order, a header row, ISO 8601 UTC timestamps, and spreadsheet-safe cells: text that
-starts like a formula (= + - @, tab, carriage return) gets a leading apostrophe so Excel, Calc
-and Sheets show it as text instead of running it.
+starts like a formula gets a leading apostrophe so Excel, Calc and Sheets show it as text instead
+of running it. "Starts like a formula" means: a tab, CR or LF first, or = + - @ (in any
+compatibility form: fullwidth ＝, small ﹦, superscript ⁼ ...) as the first character after any
+white space and invisible characters (zero-width space, BOM, bidi marks, controls).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -23,6 +26,11 @@ from storage.read import AppearanceRow, PostRow
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
+FORMULA_SIGNS = frozenset("=+-@")
+# Invisible characters outside the Cf/Cc categories (Unicode default-ignorable code points).
+IGNORABLE_CHARS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0") | frozenset(
+    chr(c) for c in range(0xFE00, 0xFE10)
+)
 # `viralwatch export` columns, in this order.
 POST_COLUMNS = (
     "video",
@@ -66,7 +74,9 @@ def cell(value: Any) -> str:
     spreadsheet would run as a formula."""
     kind = value.__class__
     if kind is str:  # the common cases first: exports write millions of cells
-        return "'" + value if value[:1] in FORMULA_FIRST_CHARS else value
+        if "!" <= value[:1] <= "~" and value[0] not in FORMULA_SIGNS:
+            return value  # printable ASCII first: nothing hides in front of it
+        return "'" + value if runs_as_formula(value) else value
     if value is None:
         return ""
     if kind is int:
@@ -83,6 +93,18 @@ def cell(value: Any) -> str:
     if isinstance(value, int | np.integer):
         return str(int(value))
     return cell(str(value))
+
+
+def runs_as_formula(text: str) -> bool:
+    """True when a spreadsheet could read `text` as a formula, seen past white space and
+    invisible characters, with compatibility forms (fullwidth ＝ ...) folded to ASCII."""
+    if text[:1] in FORMULA_FIRST_CHARS:
+        return True
+    for char in text:
+        if char.isspace() or char in IGNORABLE_CHARS or unicodedata.category(char) in ("Cf", "Cc"):
+            continue
+        return unicodedata.normalize("NFKC", char)[:1] in FORMULA_SIGNS
+    return False
 
 
 def write_csv(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.io.json import to_json_plotly
@@ -238,8 +240,11 @@ def latest_data_at(summaries: Sequence[VideoSummary]) -> datetime | None:
 
 def json_ready(value: Any) -> Any:
     """Plain JSON values for API responses (datetimes as ISO 8601 UTC)."""
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | np.datetime64):
         return iso_utc(value)
+    # Counters travel as floats (NaN where hidden) in numpy series; in JSON they are whole.
+    if isinstance(value, float):
+        return None if math.isnan(value) else int(value) if value.is_integer() else value
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

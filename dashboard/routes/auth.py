@@ -1,63 +1,10 @@
-"""Access: the token guard (middleware), the CSRF cookie, security headers, sign in and out."""
+"""Sign in and out (the guard itself, security.Guard, runs as middleware for every request)."""
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from urllib.parse import urlencode
-
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
 
 from dashboard import security
 from dashboard.context import DashDep, check_csrf
-
-# Paths that answer a missing token with 401 JSON rather than a redirect to the login page.
-MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json")
-
-
-def install_guard(app: FastAPI, token: str | None) -> None:
-    """Every request: the token check (when one is set), a CSRF cookie, security headers."""
-
-    @app.middleware("http")
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if token is not None and not request.url.path.startswith(security.OPEN_PATHS):
-            refused = _refuse_or_sign_in(request, token)
-            if refused is not None:
-                return secure(refused)
-        csrf = request.cookies.get(security.CSRF_COOKIE)
-        request.state.csrf = csrf or security.new_csrf_token()
-        response = await call_next(request)
-        if not csrf:
-            response.set_cookie(
-                security.CSRF_COOKIE,
-                request.state.csrf,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-            )
-        return secure(response)
-
-
-def _refuse_or_sign_in(request: Request, token: str) -> Response | None:
-    """None when the request may go on; else the redirect or 401 to answer with."""
-    path = request.url.path
-    if security.token_matches(request.query_params.get("token"), token):
-        # A ?token= link signs in once and is dropped from the URL (and the history).
-        response: Response = RedirectResponse(security.url_without_token(request), 303)
-        set_session(response, request, token)
-        return response
-    if security.is_authorised(request, token):
-        return None
-    if path.startswith(MACHINE_PATHS):
-        return JSONResponse(
-            {"detail": "access token required: send Authorization: Bearer <token>"},
-            401,
-            headers={"www-authenticate": "Bearer"},
-        )
-    target = path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?{urlencode({'next': target})}", 303)
-
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,31 +26,14 @@ async def login(dash: DashDep, request: Request) -> Response:
         context = {"title": "Sign in", "next": target, "error": "That token is not right."}
         return dash.render(request, "login.html", context, 401)
     response = RedirectResponse(target, 303)
-    set_session(response, request, dash.token)
+    dash.guard.sign_in(response, request)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(dash: DashDep, request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form.get(security.CSRF_FIELD))
     response = RedirectResponse("/login", 303)
-    response.delete_cookie(security.AUTH_COOKIE)
-    return response
-
-
-def set_session(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        security.AUTH_COOKIE,
-        security.session_value(token),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=int(timedelta(days=30).total_seconds()),
-    )
-
-
-def secure(response: Response) -> Response:
-    for name, value in security.SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    dash.guard.sign_out(response)
     return response

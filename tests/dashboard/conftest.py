@@ -40,6 +40,7 @@ URL_GONE = "https://rumble.example/v4gone"
 URL_ERROR = 'HTTP Error 404: Not Found <img src=x onerror="alert(1)">'
 BLUESKY_NOTICE = "bluesky: search disabled: no login configured; set collectors.bluesky.handle"
 POSTS_WITH_COUNTERS = 25
+DASH_URL = "http://127.0.0.1:8000"
 
 
 class DashClock:
@@ -322,5 +323,6 @@ def dash_client(
     dash_engine: Engine, dash_settings: Settings, dash_sink: StorageSink, dash_clock: DashClock
 ) -> Iterator[TestClient]:
     app = create_app(dash_engine, dash_settings, dash_sink, dash_clock, dashboard_platforms())
-    with TestClient(app) as client:
+    # A loopback Host (the dashboard refuses others) and the Origin a browser sends on its forms.
+    with TestClient(app, base_url=DASH_URL, headers={"origin": DASH_URL}) as client:
         yield client
