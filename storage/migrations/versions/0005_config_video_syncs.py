@@ -11,8 +11,8 @@ here, so a video removed or edited at run time stays that way until its config e
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
