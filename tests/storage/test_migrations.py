@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from collectors.base import Observation, PostRef
 from storage.db import make_engine, upgrade
@@ -151,7 +151,7 @@ def test_five_minute_backfill_matches_live_writing(
         assert _rollup(migrated, Video5Min) == live
         # The backfill only adds a table: the rows it was built from are untouched.
         with migrated.connect() as conn:
-            assert len(conn.execute(select(ObservationRow.id)).all()) == 4 * 40 + 1
+            assert conn.execute(select(func.count()).select_from(ObservationRow)).scalar() == 4 * 40 + 1
     finally:
         migrated.dispose()
     # And the live 5-minute buckets add up to the live hourly ones.
