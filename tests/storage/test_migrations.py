@@ -151,7 +151,10 @@ def test_five_minute_backfill_matches_live_writing(
         assert _rollup(migrated, Video5Min) == live
         # The backfill only adds a table: the rows it was built from are untouched.
         with migrated.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(ObservationRow)).scalar() == 4 * 40 + 1
+            assert (
+                conn.execute(select(func.count()).select_from(ObservationRow)).scalar()
+                == 4 * 40 + 1
+            )
     finally:
         migrated.dispose()
     # And the live 5-minute buckets add up to the live hourly ones.
