@@ -33,6 +33,8 @@ class PostState:
     latest_at: Any
     latest: Counters
     latest_row_at: Any
+    """The row an unchanged reading confirms: NULL when none can be (no row yet, or the
+    latest row hides a counter the merged latest carries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,10 @@ def apply_reading(state: PostState, at: Any, values: Counters) -> Step:
         for new, old in zip(values, state.latest, strict=True)
     )
     state.latest_at = at
-    state.latest_row_at = at
     state.latest = merge(values, state.latest)
+    # A row that hides a counter the post showed before differs from the merged latest: the
+    # next reading then adds a row rather than confirm one it does not equal.
+    state.latest_row_at = at if state.latest == values else None
     return Step("new", deltas)
 
 

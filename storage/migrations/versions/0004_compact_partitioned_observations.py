@@ -9,7 +9,7 @@ Create Date: 2026-12-01
   WITHOUT ROWID table on SQLite (one b-tree instead of two), a table range-partitioned by month
   on PostgreSQL. Every existing row is copied as it is; `confirmed_until` starts NULL.
 - `posts.latest_row_at` names the row holding the latest counters; every reading was a row
-  until now, so it starts equal to latest_observed_at.
+  until now, so it starts equal to latest_observed_at (NULL where that row hides a counter).
 - `posts.platform_post_id` and `parent_platform_post_id` take 2,048 characters (a no-rewrite
   change on PostgreSQL; SQLite does not enforce VARCHAR lengths).
 - `collector_runs` gets an index on started_at, and `collector_latest_runs` the newest run of
@@ -41,7 +41,15 @@ def upgrade() -> None:
         for column in ("platform_post_id", "parent_platform_post_id"):
             op.alter_column("posts", column, type_=sa.String(2048), existing_type=sa.String(255))
     op.add_column("posts", sa.Column("latest_row_at", sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE posts SET latest_row_at = latest_observed_at")
+    # The latest row is the one at latest_observed_at, if it holds the latest counters (not when
+    # it hides a counter an older reading showed): only then can a reading confirm it.
+    same = "IS" if not is_postgres else "IS NOT DISTINCT FROM"
+    matches = " AND ".join(f"o.{c} {same} posts.latest_{c}" for c in COUNTERS)
+    op.execute(
+        "UPDATE posts SET latest_row_at = latest_observed_at WHERE EXISTS (SELECT 1 FROM "
+        "observations o WHERE o.post_id = posts.id AND o.observed_at = posts.latest_observed_at "
+        f"AND {matches})"
+    )
     op.create_index("ix_collector_runs_started", "collector_runs", ["started_at"])
     op.create_table(
         "collector_latest_runs",
