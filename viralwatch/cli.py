@@ -22,7 +22,7 @@ from config.settings import ConfigError, Settings, VideoSettings, find_config_fi
 from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
 from storage.db import StorageError
-from storage.write import UnknownVideo, VideoExists, VideoInput
+from storage.write import KeyTooLong, UnknownVideo, VideoExists, VideoInput
 from viralwatch import daemon
 
 
@@ -330,6 +330,8 @@ def posts_add(obj: Context, url: str, slug: str) -> None:
         added = sink.record_posts(slug, [ref])
     except UnknownVideo as err:
         raise click.ClickException(f"{err}; see `viralwatch videos list`") from None
+    except KeyTooLong as err:
+        raise click.ClickException(str(err)) from None
     click.echo("following " + url if added else f"already following {url}")
 
 
