@@ -122,10 +122,9 @@ class Observation(Base):
     """
 
     __tablename__ = "observations"
-    __table_args__: ClassVar[dict[str, Any]] = {
-        "sqlite_with_rowid": False,
-        "postgresql_partition_by": "RANGE (observed_at)",
-    }
+    __table_args__ = (
+        {"sqlite_with_rowid": False, "postgresql_partition_by": "RANGE (observed_at)"},
+    )
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE", name="fk_observations_post"), primary_key=True

@@ -217,7 +217,7 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
     if what == "posts":
         query = select(func.count()).select_from(_post_query(flt).subquery())
     else:
-        base = select(ObservationRow.id).join(Post, Post.id == ObservationRow.post_id)
+        base = select(ObservationRow.post_id).join(Post, Post.id == ObservationRow.post_id)
         base = base.join(TrackedVideo, TrackedVideo.id == Post.video_id)
         if flt.video:
             base = base.where(TrackedVideo.slug == flt.video)

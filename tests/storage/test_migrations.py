@@ -190,7 +190,8 @@ def _set_latest_from_newest_rows(engine: Engine) -> None:
         "ORDER BY o.observed_at DESC LIMIT 1)"
     )
     columns = ", ".join(
-        f"latest_{c} = {newest.format(c=c)}" for c in ("views", "likes", "shares", "comments", "quotes")
+        f"latest_{c} = {newest.format(c=c)}"
+        for c in ("views", "likes", "shares", "comments", "quotes")
     )
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -243,7 +244,9 @@ def test_a_migration_failing_midway_changes_nothing_and_can_be_retried(
         _drop_trigger(engine)
         upgrade(engine)
         after = _schema(engine)
-        assert after["version"] != "0003" and "confirmed_until" in after["tables"]["observations"][0]
+        assert (
+            after["version"] != "0003" and "confirmed_until" in after["tables"]["observations"][0]
+        )
     finally:
         engine.dispose()
 
@@ -280,6 +283,9 @@ def test_upgrading_a_0003_database_keeps_every_reading_and_total(
         at = clock.advance(days=1)
         assert sink.record_observations([Observation("youtube", "a", at, views=9)]) == 1
         with engine.connect() as conn:
-            assert conn.execute(select(Post.latest_views).where(Post.platform_post_id == "a")).scalar() == 9
+            assert (
+                conn.execute(select(Post.latest_views).where(Post.platform_post_id == "a")).scalar()
+                == 9
+            )
     finally:
         engine.dispose()

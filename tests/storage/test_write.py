@@ -207,7 +207,9 @@ def test_keys_of_2048_characters_are_stored_and_longer_ones_refused(sink, video,
     assert stored is not None and stored.platform_post_id == url and stored.views == 3
     with pytest.raises(KeyTooLong, match="platform_post_id is 2049 characters"):
         sink.record_posts(video, [PostRef("urls", url + "y")])
-    too_long_parent = PostRef("urls", "d", parent_platform="urls", parent_platform_post_id="p" * 3000)
+    too_long_parent = PostRef(
+        "urls", "d", parent_platform="urls", parent_platform_post_id="p" * 3000
+    )
     with pytest.raises(ValueError, match="parent_platform_post_id"):
         sink.record_posts(None, [too_long_parent])
 
