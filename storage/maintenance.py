@@ -125,7 +125,7 @@ def _carry_over(conn: Connection, boundary: datetime, post_ids: list[int] | None
         straddling = straddling.where(rows.c.post_id.in_(post_ids))
         posts = posts.where(Post.id.in_(post_ids))
     columns = ["post_id", "observed_at", *COUNTERS, "confirmed_until"]
-    conn.execute(insert(rows).from_select(columns, straddling))
+    conn.execute(insert(ObservationRow).from_select(columns, straddling))
     carried = (
         select(rows.c.post_id)
         .where(rows.c.post_id == Post.id, rows.c.observed_at == boundary)

@@ -279,9 +279,18 @@ class Daemon:
 
         def run() -> None:
             with job_lock(self.sink.engine, "storage:maintenance") as acquired:
-                if acquired:
-                    report = maintain(self.sink.engine, retention, self.clock())
-                    logger.debug("storage maintenance: %s", report)
+                if not acquired:
+                    return
+                report = maintain(self.sink.engine, retention, self.clock())
+                expired = report.collector_runs_deleted or report.observations_deleted
+                logger.log(
+                    logging.INFO if expired or report.partitions_dropped else logging.DEBUG,
+                    "storage maintenance: expired %d collector runs, %d observations, "
+                    "dropped partitions: %s",
+                    report.collector_runs_deleted,
+                    report.observations_deleted,
+                    ", ".join(report.partitions_dropped) or "none",
+                )
 
         await asyncio.to_thread(run)
 
