@@ -57,6 +57,7 @@ OBSERVATION_COLUMNS = (
     "shares",
     "comments",
     "quotes",
+    "confirmed_until",
 )
 ROWS_PER_CHUNK = 1000
 

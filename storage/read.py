@@ -69,6 +69,8 @@ class ObservationExportRow:
     shares: int | None
     comments: int | None
     quotes: int | None
+    confirmed_until: datetime | None = None
+    """The last time these counters were read again unchanged (None: not re-read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
             ObservationRow.shares,
             ObservationRow.comments,
             ObservationRow.quotes,
+            ObservationRow.confirmed_until,
         )
         .join(Post, Post.id == ObservationRow.post_id)
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
@@ -205,11 +208,7 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
         for row in result:
-            # select() types ten or more columns as an open-ended row: unpack them by name.
-            slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes = row
-            yield ObservationExportRow(
-                slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes
-            )
+            yield ObservationExportRow(*row)
 
 
 def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
@@ -703,18 +702,29 @@ def post_observations(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[CounterRow]:
-    """One post's observations in [since, until), oldest first."""
-    query = (
-        select(ObservationRow.post_id, ObservationRow.observed_at, *_observation_counters())
-        .where(ObservationRow.post_id == post_id)
-        .order_by(ObservationRow.observed_at)
-    )
-    if since is not None:
-        query = query.where(ObservationRow.observed_at >= since)
+    """One post's readings in [since, until), oldest first: each stored row, and where its
+    counters were read again unchanged, a point at the last such time (`confirmed_until`). A
+    gap between points is a time the post was not read."""
+    columns = (ObservationRow.observed_at, *_observation_counters(), ObservationRow.confirmed_until)
+    query = select(*columns).where(ObservationRow.post_id == post_id)
     if until is not None:
         query = query.where(ObservationRow.observed_at < until)
+    rows = []
     with engine.connect() as conn:
-        return [CounterRow(*r) for r in conn.execute(query)]
+        if since is not None:
+            # The row before the window may have been confirmed inside it.
+            before = query.where(ObservationRow.observed_at < since)
+            rows += conn.execute(before.order_by(ObservationRow.observed_at.desc()).limit(1)).all()
+            query = query.where(ObservationRow.observed_at >= since)
+        rows += conn.execute(query.order_by(ObservationRow.observed_at)).all()
+    points = []
+    for observed_at, *counters, confirmed_until in rows:
+        if since is None or observed_at >= since:
+            points.append(CounterRow(post_id, observed_at, *counters))
+        inside = since is None or confirmed_until is None or confirmed_until >= since
+        if confirmed_until is not None and inside and (until is None or confirmed_until < until):
+            points.append(CounterRow(post_id, confirmed_until, *counters))
+    return points
 
 
 def counters_at(engine: Engine, post_ids: Sequence[int], at: datetime) -> dict[int, CounterRow]:

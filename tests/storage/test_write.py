@@ -235,3 +235,13 @@ def test_unchanged_readings_add_no_rows_but_confirm_the_latest(sink, video, engi
     assert likes_growth == 4
     post = read.find_post(engine, "mastodon", "1")
     assert post is not None and post.latest_observed_at == t0 + timedelta(minutes=40)
+    # The series tells "read and unchanged until T" (a point at T) from "not read" (a gap).
+    points = read.post_observations(engine, post.id)
+    assert [(p.observed_at - t0, p.likes) for p in points] == [
+        (timedelta(0), 5),
+        (timedelta(minutes=20), 5),
+        (timedelta(minutes=30), 4),
+        (timedelta(minutes=40), 4),
+    ]
+    window = read.post_observations(engine, post.id, since=t0 + timedelta(minutes=15))
+    assert [p.observed_at - t0 for p in window] == [timedelta(minutes=m) for m in (20, 30, 40)]
