@@ -78,6 +78,7 @@ class Post(Base):
         Index("ix_posts_video_platform", "video_id", "platform"),
         Index("ix_posts_refresh", "platform", "is_gone", "latest_observed_at"),
         Index("ix_posts_parent", "parent_platform", "parent_platform_post_id"),
+        Index("ix_posts_matched_by", "matched_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -166,6 +167,11 @@ class VideoHourly(RollupColumns, Base):
     """
 
     __tablename__ = "video_hourly"
+    # Time ranges of one video (all platforms), and of every video (the overview).
+    __table_args__ = (
+        Index("ix_video_hourly_video_bucket", "video_id", "bucket_start"),
+        Index("ix_video_hourly_bucket", "bucket_start"),
+    )
 
 
 class Video5Min(RollupColumns, Base):
@@ -173,6 +179,10 @@ class Video5Min(RollupColumns, Base):
     points a day) and the exact "last hour" growth."""
 
     __tablename__ = "video_5min"
+    __table_args__ = (
+        Index("ix_video_5min_video_bucket", "video_id", "bucket_start"),
+        Index("ix_video_5min_bucket", "bucket_start"),
+    )
 
 
 class CollectorRun(Base):

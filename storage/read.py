@@ -9,7 +9,15 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, case, func, or_, select
 
-from storage.models import CollectorRun, Post, RollupColumns, TrackedVideo, Video5Min, VideoHourly
+from storage.models import (
+    CollectorLatestRun,
+    CollectorRun,
+    Post,
+    RollupColumns,
+    TrackedVideo,
+    Video5Min,
+    VideoHourly,
+)
 from storage.models import Observation as ObservationRow
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
@@ -99,13 +107,12 @@ class PostFilter:
 
 def list_videos(engine: Engine) -> list[VideoRow]:
     """Every tracked video with its post count, oldest first."""
-    counts = select(Post.video_id, func.count().label("n")).group_by(Post.video_id).subquery()
     videos = TrackedVideo.__table__
-    query = (
-        select(videos, func.coalesce(counts.c.n, 0).label("post_count"))
-        .outerjoin(counts, counts.c.video_id == videos.c.id)
-        .order_by(videos.c.id)
+    # A correlated count per video: one index range each, never a pass over every post.
+    count = (
+        select(func.count()).select_from(Post).where(Post.video_id == videos.c.id).scalar_subquery()
     )
+    query = select(videos, count.label("post_count")).order_by(videos.c.id)
     with engine.connect() as conn:
         return [
             VideoRow(
@@ -231,34 +238,28 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def _run_row(r: Any) -> RunRow:
+    return RunRow(
+        collector=r.collector,
+        kind=r.kind,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        status=r.status,
+        requests=r.requests,
+        posts_found=r.posts_found,
+        observations_written=r.observations_written,
+        error_message=r.error_message,
+        retry_at=r.retry_at,
+    )
+
+
 def latest_runs(engine: Engine) -> list[RunRow]:
     """The most recent run of each collector and kind (discover, refresh), by collector."""
-    newest = (
-        select(CollectorRun.collector, func.max(CollectorRun.id).label("id"))
-        .group_by(CollectorRun.collector, CollectorRun.kind)
-        .subquery()
-    )
-    query = (
-        select(CollectorRun.__table__)
-        .join(newest, newest.c.id == CollectorRun.id)
-        .order_by(CollectorRun.collector)
-    )
     with engine.connect() as conn:
-        return [
-            RunRow(
-                collector=r.collector,
-                kind=r.kind,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                status=r.status,
-                requests=r.requests,
-                posts_found=r.posts_found,
-                observations_written=r.observations_written,
-                error_message=r.error_message,
-                retry_at=r.retry_at,
-            )
-            for r in conn.execute(query)
-        ]
+        ids = list(conn.execute(select(CollectorLatestRun.run_id)).scalars())
+        query = select(CollectorRun.__table__).where(CollectorRun.id.in_(ids))
+        runs = [_run_row(r) for r in conn.execute(query.order_by(CollectorRun.collector))]
+    return runs
 
 
 # --- dashboard readers (issue 4): aggregates, rollups and single posts -------------------------
@@ -351,29 +352,32 @@ def platform_totals(
     """Per video and platform: posts and reshare edges counted apart, sums of latest counters
     (NULL counts as 0)."""
     reshares = func.coalesce(func.sum(case((_is_reshare(), 1), else_=0)), 0)
-    query = (
-        select(
-            TrackedVideo.slug,
-            Post.platform,
-            func.count() - reshares,
-            reshares,
-            *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in _COUNTERS),
-            func.min(case((_not_reshare(), _appeared_at()))),
-            func.max(Post.latest_observed_at),
-        )
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        .group_by(TrackedVideo.slug, Post.platform)
-        .order_by(TrackedVideo.slug, Post.platform)
-    )
+    videos = select(TrackedVideo.id, TrackedVideo.slug)
     if video is not None:
-        query = query.where(TrackedVideo.slug == video)
-    if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
+        videos = videos.where(TrackedVideo.slug == video)
     with engine.connect() as conn:
-        return [
-            PlatformTotalsRow(*(r[:2]), *(int(v) for v in r[2:9]), *r[9:])
-            for r in conn.execute(query)
-        ]
+        slugs = dict(conn.execute(videos).tuples().all())
+        # Posts by video id (an index range per video), never a pass over every post.
+        query = (
+            select(
+                Post.video_id,
+                Post.platform,
+                func.count() - reshares,
+                reshares,
+                *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in _COUNTERS),
+                func.min(case((_not_reshare(), _appeared_at()))),
+                func.max(Post.latest_observed_at),
+            )
+            .where(Post.video_id.in_(list(slugs)))
+            .group_by(Post.video_id, Post.platform)
+        )
+        if platforms:
+            query = query.where(Post.platform.in_(list(platforms)))
+        rows = []
+        for r in conn.execute(query):
+            values: list[Any] = [slugs[r[0]], r[1], *(int(v) for v in r[2:9]), *r[9:]]
+            rows.append(PlatformTotalsRow(*values))
+    return sorted(rows, key=lambda row: (row.video, row.platform))
 
 
 def rollup_table(bucket_minutes: int) -> type[RollupColumns]:
@@ -709,7 +713,7 @@ def post_observations(
     query = select(*columns).where(ObservationRow.post_id == post_id)
     if until is not None:
         query = query.where(ObservationRow.observed_at < until)
-    rows = []
+    rows: list[Any] = []
     with engine.connect() as conn:
         if since is not None:
             # The row before the window may have been confirmed inside it.
@@ -765,26 +769,21 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
         query = query.where(CollectorRun.started_at >= since)
     queries = [query]
     if since is not None:
+        # Per collector (a handful, from collector_latest_runs), one step down its index.
+        collectors = select(CollectorLatestRun.collector).distinct().subquery()
         last_before = (
-            select(func.max(CollectorRun.id))
+            select(CollectorRun.id)
+            .where(CollectorRun.collector == collectors.c.collector)
             .where(CollectorRun.started_at < since)
-            .group_by(CollectorRun.collector)
+            .order_by(CollectorRun.started_at.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        queries.append(columns.where(CollectorRun.id.in_(last_before)))
-    rows: dict[int, RunRow] = {}
+        ids = select(last_before.label("id")).select_from(collectors)
+        queries.append(columns.where(CollectorRun.id.in_(ids)))
+    rows: dict[tuple[Any, ...], RunRow] = {}
     with engine.connect() as conn:
         for q in queries:
             for r in conn.execute(q):
-                rows[r.id] = RunRow(
-                    collector=r.collector,
-                    kind=r.kind,
-                    started_at=r.started_at,
-                    finished_at=r.finished_at,
-                    status=r.status,
-                    requests=r.requests,
-                    posts_found=r.posts_found,
-                    observations_written=r.observations_written,
-                    error_message=r.error_message,
-                    retry_at=r.retry_at,
-                )
+                rows[(r.id,)] = _run_row(r)
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))

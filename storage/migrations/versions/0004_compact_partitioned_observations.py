@@ -13,7 +13,8 @@ Create Date: 2026-12-01
 - `posts.platform_post_id` and `parent_platform_post_id` take 2,048 characters (a no-rewrite
   change on PostgreSQL; SQLite does not enforce VARCHAR lengths).
 - `collector_runs` gets an index on started_at, and `collector_latest_runs` the newest run of
-  each collector and kind (backfilled).
+  each collector and kind (backfilled); the rollups get time-range indexes, posts one on
+  matched_by (the manual posts list).
 
 Runs in the single upgrade transaction (see env.py): if any step fails nothing is left behind.
 """
@@ -51,6 +52,10 @@ def upgrade() -> None:
         f"AND {matches})"
     )
     op.create_index("ix_collector_runs_started", "collector_runs", ["started_at"])
+    op.create_index("ix_posts_matched_by", "posts", ["matched_by"])
+    for table in ("video_hourly", "video_5min"):
+        op.create_index(f"ix_{table}_video_bucket", table, ["video_id", "bucket_start"])
+        op.create_index(f"ix_{table}_bucket", table, ["bucket_start"])
     op.create_table(
         "collector_latest_runs",
         sa.Column("collector", sa.String(32), nullable=False),
