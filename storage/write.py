@@ -409,16 +409,18 @@ class _ObservationBatch:
     def __init__(self, sql: _DriverSql) -> None:
         self.sql = sql
         self.fresh = 0
+        # Rows newer than their post's latest cannot collide with a stored one (the post is
+        # locked and every stored row is at or before its latest): they take the bulk path.
         self.rows: list[tuple[Any, ...]] = []
+        self.late_rows: list[tuple[Any, ...]] = []
         self.moments: set[datetime] = set()
         self.confirms: dict[int, tuple[Any, Any]] = {}  # post id -> (row's observed_at, until)
         self.states: dict[int, tuple[int, str, PostState]] = {}
-        # (video id, platform, bucket start as stored) -> counter deltas, then readings
-        self.rollups: tuple[dict[tuple[int, str, Any], list[int]], ...] = (
-            defaultdict(lambda: [0] * (len(COUNTERS) + 1)),
-            defaultdict(lambda: [0] * (len(COUNTERS) + 1)),
-        )
-        self._bucket_starts: dict[datetime, tuple[Any, Any]] = {}
+        # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
+        # the hourly rollup is summed from these at flush, so the two always agree.
+        self.five_minute: dict[tuple[int, str, Any], list[int]] = {}
+        self._hour_of: dict[Any, Any] = {}  # 5-minute bucket start -> its hour's, as stored
+        self._bucket_of: dict[datetime, Any] = {}
 
     def add(self, post: tuple[Any, ...], obs: base.Observation) -> None:
         post_id, video_id, latest_at, latest_row_at, *latest = post
@@ -436,7 +438,8 @@ class _ObservationBatch:
             return
         if step.kind == "late":
             if not is_covered(self.sql.row_at_or_before(post_id, at), at, values):
-                self._add_row(post_id, at, values, obs.observed_at)
+                self.late_rows.append((post_id, at, *values))
+                self.moments.add(obs.observed_at)
             return
         self.fresh += 1
         if step.kind == "confirm":
@@ -444,14 +447,17 @@ class _ObservationBatch:
         else:
             self.confirms.pop(post_id, None)  # the new row is the latest from now on
             self._add_row(post_id, at, values, obs.observed_at)
-        starts = self._bucket_starts.get(obs.observed_at)
-        if starts is None:  # a batch shares a handful of clock readings
-            starts = self._bucket_starts[obs.observed_at] = (
-                self.sql.timestamp(hour_start(obs.observed_at)),
-                self.sql.timestamp(five_minute_start(obs.observed_at)),
+        start = self._bucket_of.get(obs.observed_at)
+        if start is None:  # a batch shares a handful of clock readings
+            start = self._bucket_of[obs.observed_at] = self.sql.timestamp(
+                five_minute_start(obs.observed_at)
             )
-        for rollup, start in zip(self.rollups, starts, strict=True):
-            bucket = rollup[(video_id, obs.platform, start)]
+            self._hour_of[start] = self.sql.timestamp(hour_start(obs.observed_at))
+        key = (video_id, obs.platform, start)
+        bucket = self.five_minute.get(key)
+        if bucket is None:
+            self.five_minute[key] = [*step.deltas, 1]
+        else:
             for i, delta in enumerate(step.deltas):
                 bucket[i] += delta
             bucket[-1] += 1
@@ -463,7 +469,8 @@ class _ObservationBatch:
     def flush(self) -> None:
         sql = self.sql
         partitions.ensure_partitions(sql.conn, self.moments)
-        sql.insert_observations(self.rows)
+        sql.insert_new_observations(self.rows)
+        sql.insert_observations(self.late_rows)
         sql.confirm(
             [(until, post_id, row_at) for post_id, (row_at, until) in self.confirms.items()]
         )
@@ -473,8 +480,14 @@ class _ObservationBatch:
                 for post_id, (_, _, state) in self.states.items()
             ]
         )
-        for table, rollup in zip(("video_hourly", "video_5min"), self.rollups, strict=True):
-            sql.add_rollup(table, [(*key, *sums) for key, sums in rollup.items()])
+        hourly: dict[tuple[int, str, Any], list[int]] = {}
+        for (video_id, platform, start), sums in self.five_minute.items():
+            key = (video_id, platform, self._hour_of[start])
+            total = hourly.setdefault(key, [0] * len(sums))
+            for i, value in enumerate(sums):
+                total[i] += value
+        sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
+        sql.add_rollup("video_5min", [(*key, *sums) for key, sums in self.five_minute.items()])
 
 
 class _DriverSql:
@@ -517,16 +530,18 @@ class _DriverSql:
         found = {}
         columns = ", ".join(f"latest_{c}" for c in COUNTERS)
         lock = "" if self.is_sqlite else ' ORDER BY platform_post_id COLLATE "C" FOR UPDATE'
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for platform, ids in by_platform.items():
             for start in range(0, len(ids), LOOKUP_CHUNK):
                 chunk = ids[start : start + LOOKUP_CHUNK]
-                result = self.conn.exec_driver_sql(
+                # The driver's own cursor, inside this transaction: rows as plain tuples.
+                cursor.execute(
                     "SELECT platform_post_id, id, video_id, latest_observed_at, latest_row_at, "
                     f"{columns} FROM posts WHERE platform = {self.mark} "
                     f"AND platform_post_id IN ({self._marks(len(chunk))}){lock}",
                     (platform, *chunk),
                 )
-                for row in result:
+                for row in cursor.fetchall():
                     found[(platform, row[0])] = tuple(row[1:])
         return found
 
@@ -548,6 +563,23 @@ class _DriverSql:
                 rows,
             )
 
+    def insert_new_observations(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows known not to exist yet: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.is_sqlite:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO observations (post_id, observed_at, {self._COUNTER_COLUMNS}) "
+                f"VALUES ({self._marks(7)})",
+                rows,
+            )
+            return
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        statement = f"COPY observations (post_id, observed_at, {self._COUNTER_COLUMNS}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def confirm(self, rows: list[tuple[Any, ...]]) -> None:
         """(until, post id, row's observed_at): that row was read again, unchanged, at `until`."""
         if rows:
@@ -558,7 +590,10 @@ class _DriverSql:
             )
 
     def update_latest(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
+        """(latest_observed_at, counters…, latest_row_at, post id) per post."""
+        if not rows:
+            return
+        if self.is_sqlite:
             assignments = ", ".join(f"latest_{c} = {self.mark}" for c in COUNTERS)
             self.conn.exec_driver_sql(
                 f"UPDATE posts SET latest_observed_at = {self.mark}, {assignments}, "
@@ -566,6 +601,19 @@ class _DriverSql:
                 f"WHERE id = {self.mark}",
                 rows,
             )
+            return
+        # One statement for the batch on PostgreSQL: arrays of the new values, unnested.
+        columns = list(zip(*rows, strict=True))
+        types = ("timestamptz", *(["bigint"] * len(COUNTERS)), "timestamptz", "integer")
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        names = ", ".join(("at", *COUNTERS, "row_at", "id"))
+        assignments = ", ".join(f"latest_{c} = v.{c}" for c in COUNTERS)
+        self.conn.exec_driver_sql(
+            f"UPDATE posts SET latest_observed_at = v.at, {assignments}, latest_row_at = v.row_at, "
+            f"last_error = NULL, last_error_at = NULL FROM unnest({arrays}) AS v({names}) "
+            "WHERE posts.id = v.id",
+            tuple(list(column) for column in columns),
+        )
 
     def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Add (video_id, platform, bucket_start, deltas…, observations) rows to a rollup table."""
