@@ -76,7 +76,9 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("platform", "platform_post_id", name="uq_posts_platform_post"),
         Index("ix_posts_video_platform", "video_id", "platform"),
-        Index("ix_posts_refresh", "platform", "is_gone", "latest_observed_at"),
+        # Not on latest_observed_at: the writer updates it on every reading, and on PostgreSQL an
+        # update touching no indexed column is HOT (no index writes at all).
+        Index("ix_posts_refresh", "platform", "is_gone"),
         Index("ix_posts_parent", "parent_platform", "parent_platform_post_id"),
         Index("ix_posts_matched_by", "matched_by"),
     )

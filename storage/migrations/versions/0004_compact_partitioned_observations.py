@@ -14,7 +14,8 @@ Create Date: 2026-12-01
   change on PostgreSQL; SQLite does not enforce VARCHAR lengths).
 - `collector_runs` gets an index on started_at, and `collector_latest_runs` the newest run of
   each collector and kind (backfilled); the rollups get time-range indexes, posts one on
-  matched_by (the manual posts list).
+  matched_by (the manual posts list); ix_posts_refresh drops latest_observed_at so the
+  writer's updates of posts touch no index (HOT updates on PostgreSQL, fillfactor 70).
 
 Runs in the single upgrade transaction (see env.py): if any step fails nothing is left behind.
 """
@@ -53,6 +54,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_collector_runs_started", "collector_runs", ["started_at"])
     op.create_index("ix_posts_matched_by", "posts", ["matched_by"])
+    # The writer updates latest_* on every reading: with no index on them, PostgreSQL updates
+    # posts in place (HOT), given room in each page.
+    op.drop_index("ix_posts_refresh", "posts")
+    op.create_index("ix_posts_refresh", "posts", ["platform", "is_gone"])
+    if is_postgres:
+        op.execute("ALTER TABLE posts SET (fillfactor = 70)")
     for table in ("video_hourly", "video_5min"):
         op.create_index(f"ix_{table}_video_bucket", table, ["video_id", "bucket_start"])
         op.create_index(f"ix_{table}_bucket", table, ["bucket_start"])
