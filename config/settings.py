@@ -49,7 +49,7 @@ class StorageSettings(Section):
         5000, ge=0, description="How long SQLite waits for a lock before failing (ms)"
     )
     collector_runs_retention_days: int = Field(
-        90, ge=0, description="Days of collector runs kept (each collector's last ones stay); 0 = all"
+        90, ge=0, description="Days of collector runs kept (each collector's last stay); 0 = all"
     )
     observations_retention_days: int = Field(
         0,
