@@ -1,23 +1,36 @@
-"""Storage hot paths against raw-driver baselines measured in the same run.
+"""Storage hot paths against raw-driver baselines measured in the same run (issue 7).
 
-- write: `StorageSink.record_observations` (Core bulk insert + latest counters + hourly rollup,
-  one transaction per batch) against plain sqlite3 `executemany` of the same rows (the
-  PERFORMANCE.md ceiling). Target: within 3x of the raw insert while doing three times the work.
-- export: `read.iter_observations` + CSV writer against a raw sqlite3 cursor + csv; and peak
+- write (SQLite): `StorageSink.record_observations` (rows, latest counters, both rollups, row
+  locks; one transaction per batch) against a bare sqlite3 `executemany` of the same rows into a
+  table of the same shape. Target: at least 0.5 of the baseline's rows/s.
+- write (PostgreSQL): the same against COPY of the same rows into a table of the same shape.
+- rows per reading: a simulated day of 10,000 posts read every 10 minutes as a spread cools
+  (most posts stop changing): an unchanged reading costs no row.
+- export: `read.iter_observations` + CSV writer against a raw sqlite3 cursor + csv, and peak
   Python memory for 10x more rows (target ratio close to 1: memory stays flat).
+
+`VIRALWATCH_BENCH_QUICK=1` runs a smaller scale for iteration.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
+import random
 import sqlite3
 import tempfile
 import time
 import tracemalloc
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from collectors.base import Observation, PostRef
 from dashboard.export import OBSERVATION_COLUMNS, write_csv
@@ -25,50 +38,124 @@ from storage import read
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
 
-POSTS = 2_000
-ROUNDS = int(os.environ.get("VIRALWATCH_BENCH_ROUNDS", "50"))  # observations = POSTS * ROUNDS
-START = datetime(2022, 3, 2, tzinfo=UTC)
+QUICK = os.environ.get("VIRALWATCH_BENCH_QUICK") == "1"
+POSTS = 2_000 if QUICK else 10_000
+ROUNDS = 5 if QUICK else 20  # write benchmark: observations = POSTS * ROUNDS
+DAY_ROUNDS = 24 if QUICK else 144  # a day read every 10 minutes
+START = datetime(2026, 3, 2, tzinfo=UTC)
+POSTGRES_URL = os.environ.get(
+    "VIRALWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TABLE = (
+    "CREATE TABLE obs (post_id INTEGER NOT NULL, observed_at {ts} NOT NULL, views BIGINT, "
+    "likes BIGINT, shares BIGINT, comments BIGINT, quotes BIGINT, confirmed_until {ts}, "
+    "PRIMARY KEY (post_id, observed_at)){suffix}"
+)
 
 
-def _filled(path: Path, rounds: int) -> tuple[StorageSink, float]:
-    """A database with POSTS posts and POSTS*rounds observations; returns the sink and seconds."""
-    engine = make_engine(f"sqlite:///{path}")
+def _sink(url: str) -> StorageSink:
+    engine = make_engine(url)
     upgrade(engine)
-    moment = [START]
-    sink = StorageSink(engine, lambda: moment[0])
+    sink = StorageSink(engine, lambda: START)
     sink.add_video(VideoInput("bench", "bench"))
     sink.record_posts("bench", [PostRef("youtube", f"v{i}") for i in range(POSTS)])
+    return sink
+
+
+def _round(r: int) -> list[Observation]:
+    at = START + timedelta(minutes=10 * r)
+    return [
+        Observation("youtube", f"v{i}", at, views=r * i + 1, likes=r, comments=i)
+        for i in range(POSTS)
+    ]
+
+
+def _ours(sink: StorageSink) -> float:
+    batches = [_round(r) for r in range(ROUNDS)]
     began = time.perf_counter()
-    for r in range(rounds):
-        at = START + timedelta(minutes=10 * r)
-        sink.record_observations(
-            [
-                Observation("youtube", f"v{i}", at, views=r * i, likes=r, comments=i)
-                for i in range(POSTS)
-            ]
-        )
-    return sink, time.perf_counter() - began
+    for batch in batches:
+        sink.record_observations(batch)
+    return time.perf_counter() - began
 
 
-def _raw_insert(path: Path, rounds: int) -> float:
-    conn = sqlite3.connect(path)
+def _raw_rows(r: int, sqlite_text: bool) -> list[tuple[object, ...]]:
+    at = START + timedelta(minutes=10 * r)
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite_text else at
+    return [(i, stamp, r * i + 1, r, None, i, None) for i in range(POSTS)]
+
+
+def _raw_sqlite(path: Path) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(
-        "CREATE TABLE obs (post_id INTEGER, observed_at TEXT, views INTEGER, likes INTEGER,"
-        " shares INTEGER, comments INTEGER, quotes INTEGER, UNIQUE(post_id, observed_at))"
-    )
+    conn.execute(TABLE.format(ts="DATETIME", suffix=" WITHOUT ROWID"))
+    batches = [_raw_rows(r, True) for r in range(ROUNDS)]
     began = time.perf_counter()
-    for r in range(rounds):
-        at = (START + timedelta(minutes=10 * r)).isoformat()
-        with conn:
-            conn.executemany(
-                "INSERT INTO obs VALUES (?, ?, ?, ?, NULL, ?, NULL)",
-                [(i, at, r * i, r, i) for i in range(POSTS)],
-            )
+    for rows in batches:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO obs VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+        conn.execute("COMMIT")
     elapsed = time.perf_counter() - began
     conn.close()
     return elapsed
+
+
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _raw_copy(url: str) -> float:
+    engine = create_engine(url)
+    batches = [_raw_rows(r, False) for r in range(ROUNDS)]
+    with engine.connect() as conn:
+        conn.exec_driver_sql(TABLE.format(ts="timestamptz", suffix=""))
+        conn.commit()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        began = time.perf_counter()
+        for rows in batches:
+            with cursor.copy(
+                "COPY obs (post_id, observed_at, views, likes, shares, comments, quotes) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            conn.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+        elapsed = time.perf_counter() - began
+    engine.dispose()
+    return elapsed
+
+
+def _rows_per_reading(path: Path) -> tuple[int, int]:
+    """A day of readings as a spread cools: post i keeps changing with a probability that
+    decays over the day (half-life 2 hours, 2% still moving at the end)."""
+    sink = _sink(f"sqlite:///{path}")
+    rng = random.Random(7)
+    views = [0] * POSTS
+    readings = 0
+    for r in range(DAY_ROUNDS):
+        moving = 0.02 + 0.9 * math.exp(-r * math.log(2) / 12)
+        at = START + timedelta(minutes=10 * r)
+        batch = []
+        for i in range(POSTS):
+            if rng.random() < moving:
+                views[i] += rng.randint(1, 50)
+            batch.append(Observation("youtube", f"v{i}", at, views=views[i]))
+        sink.record_observations(batch)
+        readings += len(batch)
+    with sink.engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM observations")).scalar_one()
+    sink.engine.dispose()
+    return readings, int(rows)
 
 
 def _export(sink: StorageSink) -> int:
@@ -94,8 +181,9 @@ def _raw_export_seconds(path: Path) -> float:
     writer = csv.writer(_Null())
     cursor = conn.execute(
         "SELECT v.slug, p.platform, p.platform_post_id, p.url, o.observed_at, o.views, o.likes,"
-        " o.shares, o.comments, o.quotes FROM observations o JOIN posts p ON p.id = o.post_id"
-        " JOIN tracked_videos v ON v.id = p.video_id ORDER BY o.post_id, o.observed_at"
+        " o.shares, o.comments, o.quotes, o.confirmed_until FROM observations o"
+        " JOIN posts p ON p.id = o.post_id JOIN tracked_videos v ON v.id = p.video_id"
+        " ORDER BY o.post_id, o.observed_at"
     )
     for row in cursor:
         writer.writerow(row)
@@ -109,28 +197,58 @@ class _Null(io.TextIOBase):
 
 
 def run() -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    rows = POSTS * ROUNDS
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        small, _ = _filled(tmp_path / "small.db", max(1, ROUNDS // 10))
-        sink, ours = _filled(tmp_path / "big.db", ROUNDS)
-        raw = _raw_insert(tmp_path / "raw.db", ROUNDS)
-        rows = POSTS * ROUNDS
+        sink = _sink(f"sqlite:///{tmp_path / 'big.db'}")
+        ours = _ours(sink)
+        raw = _raw_sqlite(tmp_path / "raw.db")
+        results["storage.write_observations (sqlite)"] = {
+            "rows": rows,
+            "viralwatch rows/s": rows / ours,
+            "bare sqlite3 executemany rows/s (baseline)": rows / raw,
+            "throughput ratio viralwatch / baseline (target >= 0.5)": raw / ours,
+        }
+        small = _sink(f"sqlite:///{tmp_path / 'small.db'}")
+        for r in range(max(1, ROUNDS // 10)):
+            small.record_observations(_round(r))
         small_time, small_peak, small_rows = _export_seconds_and_peak(small)
         big_time, big_peak, big_rows = _export_seconds_and_peak(sink)
         raw_export = _raw_export_seconds(tmp_path / "big.db")
-    return {
-        "storage.write_observations (sqlite)": {
-            "rows": rows,
-            "viralwatch rows/s": rows / ours,
-            "raw sqlite3 executemany rows/s (baseline)": rows / raw,
-            "time ratio viralwatch / baseline": ours / raw,
-        },
-        "storage.export_observations_csv (sqlite)": {
+        results["storage.export_observations_csv (sqlite)"] = {
             "rows": big_rows,
             "viralwatch rows/s": big_rows / big_time,
             "time ratio viralwatch / raw sqlite3+csv": big_time / raw_export,
             f"peak memory ratio {big_rows} rows / {small_rows} rows": big_peak / max(small_peak, 1),
             "peak memory MiB (large export)": big_peak / 2**20,
             "baseline small export seconds": small_time,
-        },
+        }
+        readings, stored = _rows_per_reading(tmp_path / "day.db")
+        results[f"storage.rows_per_reading ({POSTS} posts, a day every 10 min)"] = {
+            "readings": readings,
+            "observation rows": stored,
+            "rows per reading": stored / readings,
+        }
+        sink.engine.dispose()
+        small.engine.dispose()
+    with _postgres_schema() as url:
+        sink = _sink(url)
+        ours = _ours(sink)
+        sink.engine.dispose()
+    with _postgres_schema() as url:
+        raw = _raw_copy(url)
+    results["storage.write_observations (postgresql)"] = {
+        "rows": rows,
+        "viralwatch rows/s": rows / ours,
+        "COPY rows/s (baseline)": rows / raw,
+        "throughput ratio viralwatch / baseline (target >= 0.5)": raw / ours,
     }
+    return results
+
+
+if __name__ == "__main__":
+    for name, figures in run().items():
+        print(f"{name}:")
+        for key, value in figures.items():
+            print(f"  {key:<55} {value:,.3f}")

@@ -56,6 +56,20 @@ class StorageSettings(Section):
     sqlite_busy_timeout_ms: int = Field(
         5000, ge=0, description="How long SQLite waits for a lock before failing (ms)"
     )
+    collector_runs_retention_days: int = Field(
+        90, ge=0, description="Days of collector runs kept (each collector's last stay); 0 = all"
+    )
+    observations_retention_days: int = Field(
+        0,
+        ge=0,
+        description="Days of counter history kept (whole months on PostgreSQL); 0 = keep forever",
+    )
+    partitions_ahead_months: int = Field(
+        2, ge=1, le=24, description="PostgreSQL: monthly observation partitions made in advance"
+    )
+    maintenance_interval_hours: int = Field(
+        6, ge=1, description="How often the daemon applies retention and creates partitions"
+    )
 
 
 class DashboardSettings(Section):

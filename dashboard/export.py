@@ -58,6 +58,7 @@ OBSERVATION_COLUMNS = (
     "url",
     "observed_at",
     *METRICS,
+    "confirmed_until",
 )
 ROWS_PER_CHUNK = 1000
 

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -44,11 +44,20 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 5000) -> Engine:
         raise StorageError(f"cannot use database backend {parsed.drivername!r}: {err}") from err
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+# Execution option that makes a SQLite transaction take the write lock when it begins.
+IMMEDIATE = "viralwatch_begin_immediate"
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling off,
+        # so transactions begin where SQLAlchemy says (the "begin" listener) and DDL is
+        # transactional too.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -57,6 +66,24 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
         cursor.close()
 
     return on_connect
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer must hold the lock from its first read: a deferred transaction that reads a
+    # post's latest counters, then writes, would race another writer (issue 7).
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: BEGIN IMMEDIATE on SQLite (writers queue on the busy timeout, so
+    what a writer reads stays true until it commits); a plain transaction on PostgreSQL, where
+    writers lock the rows they change (SELECT … FOR UPDATE)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(engine: Engine) -> Config:

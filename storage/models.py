@@ -42,6 +42,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Longest key a platform produces (URLs as keys, e.g. the `urls` collector): the writer refuses
+# longer ones with a clear message rather than letting the database truncate or fail.
+MAX_KEY_LENGTH = 2048
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
@@ -85,14 +90,17 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("platform", "platform_post_id", name="uq_posts_platform_post"),
         Index("ix_posts_video_platform", "video_id", "platform"),
-        Index("ix_posts_refresh", "platform", "is_gone", "latest_observed_at"),
+        # Not on latest_observed_at: the writer updates it on every reading, and on PostgreSQL an
+        # update touching no indexed column is HOT (no index writes at all).
+        Index("ix_posts_refresh", "platform", "is_gone"),
         Index("ix_posts_parent", "parent_platform", "parent_platform_post_id"),
+        Index("ix_posts_matched_by", "matched_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("tracked_videos.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(32))
-    platform_post_id: Mapped[str] = mapped_column(String(255))
+    platform_post_id: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     url: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
@@ -100,7 +108,7 @@ class Post(Base):
     first_seen_at: Mapped[datetime]
     matched_by: Mapped[str] = mapped_column(Text, default="")
     parent_platform: Mapped[str | None] = mapped_column(String(32))
-    parent_platform_post_id: Mapped[str | None] = mapped_column(String(255))
+    parent_platform_post_id: Mapped[str | None] = mapped_column(String(MAX_KEY_LENGTH))
     relation: Mapped[str | None] = mapped_column(String(16))
     is_gone: Mapped[bool] = mapped_column(Boolean, default=False)
     gone_at: Mapped[datetime | None]
@@ -116,17 +124,30 @@ class Post(Base):
     latest_shares: Mapped[int | None] = mapped_column(BigInteger)
     latest_comments: Mapped[int | None] = mapped_column(BigInteger)
     latest_quotes: Mapped[int | None] = mapped_column(BigInteger)
+    latest_row_at: Mapped[datetime | None]
+    """observed_at of the observation row holding the latest counters (an unchanged reading
+    extends that row's confirmed_until instead of adding a row)."""
 
 
 class Observation(Base):
-    """Append-only counter readings. NULL = the platform does not expose that counter."""
+    """Counter readings, one row per change. NULL = the platform does not expose that counter.
+
+    A reading equal to the post's latest adds no row: it moves that row's `confirmed_until`
+    forward, so a series tells "read and unchanged until T" from "not read". Keyed by
+    (post_id, observed_at), no surrogate id. On PostgreSQL the table is range-partitioned by
+    observed_at, one partition per month (see storage/partitions.py and migration 0004).
+    """
 
     __tablename__ = "observations"
-    __table_args__ = (UniqueConstraint("post_id", "observed_at", name="uq_observations_post_time"),)
+    __table_args__ = (
+        {"sqlite_with_rowid": False, "postgresql_partition_by": "RANGE (observed_at)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
-    observed_at: Mapped[datetime]
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE", name="fk_observations_post"), primary_key=True
+    )
+    observed_at: Mapped[datetime] = mapped_column(primary_key=True)
+    confirmed_until: Mapped[datetime | None]
     views: Mapped[int | None] = mapped_column(BigInteger)
     likes: Mapped[int | None] = mapped_column(BigInteger)
     shares: Mapped[int | None] = mapped_column(BigInteger)
@@ -162,6 +183,11 @@ class VideoHourly(RollupColumns, Base):
     """
 
     __tablename__ = "video_hourly"
+    # Time ranges of one video (all platforms), and of every video (the overview).
+    __table_args__ = (
+        Index("ix_video_hourly_video_bucket", "video_id", "bucket_start"),
+        Index("ix_video_hourly_bucket", "bucket_start"),
+    )
 
 
 class Video5Min(RollupColumns, Base):
@@ -169,11 +195,18 @@ class Video5Min(RollupColumns, Base):
     points a day) and the exact "last hour" growth."""
 
     __tablename__ = "video_5min"
+    __table_args__ = (
+        Index("ix_video_5min_video_bucket", "video_id", "bucket_start"),
+        Index("ix_video_5min_bucket", "bucket_start"),
+    )
 
 
 class CollectorRun(Base):
     __tablename__ = "collector_runs"
-    __table_args__ = (Index("ix_collector_runs_collector_started", "collector", "started_at"),)
+    __table_args__ = (
+        Index("ix_collector_runs_collector_started", "collector", "started_at"),
+        Index("ix_collector_runs_started", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collector: Mapped[str] = mapped_column(String(32))
@@ -187,6 +220,17 @@ class CollectorRun(Base):
     observations_written: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str | None] = mapped_column(Text)
     retry_at: Mapped[datetime | None]
+
+
+class CollectorLatestRun(Base):
+    """The newest run of each collector and kind, kept by write.py so the collectors table reads
+    a handful of rows however long `collector_runs` grows."""
+
+    __tablename__ = "collector_latest_runs"
+
+    collector: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer)
 
 
 # --- alerts (issue 12): appended, additive only -------------------------------------------------

@@ -12,7 +12,15 @@ from sqlalchemy import Engine, Select, case, func, or_, select
 # Re-exported: the dashboard reads these through storage and imports no collector.
 from collectors.base import COUNTERS as COUNTERS
 from collectors.base import Clock as Clock
-from storage.models import CollectorRun, Post, RollupColumns, TrackedVideo, Video5Min, VideoHourly
+from storage.models import (
+    CollectorLatestRun,
+    CollectorRun,
+    Post,
+    RollupColumns,
+    TrackedVideo,
+    Video5Min,
+    VideoHourly,
+)
 from storage.models import Observation as ObservationRow
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
@@ -72,6 +80,8 @@ class ObservationExportRow:
     shares: int | None
     comments: int | None
     quotes: int | None
+    confirmed_until: datetime | None = None
+    """The last time these counters were read again unchanged (None: not re-read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +116,15 @@ class PostFilter:
 def list_videos(engine: Engine) -> list[VideoRow]:
     """Every tracked video with its post count (reshares aside: they are edges, not posts with
     counters of their own), oldest first."""
-    counts = (
-        select(Post.video_id, func.count().label("n"))
-        .where(_not_reshare())
-        .group_by(Post.video_id)
-        .subquery()
-    )
     videos = TrackedVideo.__table__
-    query = (
-        select(videos, func.coalesce(counts.c.n, 0).label("post_count"))
-        .outerjoin(counts, counts.c.video_id == videos.c.id)
-        .order_by(videos.c.id)
+    # A correlated count per video: one index range each, never a pass over every post.
+    count = (
+        select(func.count())
+        .select_from(Post)
+        .where(Post.video_id == videos.c.id, _not_reshare())
+        .scalar_subquery()
     )
+    query = select(videos, count.label("post_count")).order_by(videos.c.id)
     with engine.connect() as conn:
         return [
             VideoRow(
@@ -203,6 +210,7 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
             ObservationRow.shares,
             ObservationRow.comments,
             ObservationRow.quotes,
+            ObservationRow.confirmed_until,
         )
         .join(Post, Post.id == ObservationRow.post_id)
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
@@ -219,11 +227,7 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
         for row in result:
-            # select() types ten or more columns as an open-ended row: unpack them by name.
-            slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes = row
-            yield ObservationExportRow(
-                slug, platform, post_id, url, observed_at, views, likes, shares, comments, quotes
-            )
+            yield ObservationExportRow(*row)
 
 
 def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
@@ -231,7 +235,7 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
     if what == "posts":
         query = select(func.count()).select_from(_post_query(flt).subquery())
     else:
-        base = select(ObservationRow.id).join(Post, Post.id == ObservationRow.post_id)
+        base = select(ObservationRow.post_id).join(Post, Post.id == ObservationRow.post_id)
         base = base.join(TrackedVideo, TrackedVideo.id == Post.video_id)
         if flt.video:
             base = base.where(TrackedVideo.slug == flt.video)
@@ -248,18 +252,11 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
 
 def latest_runs(engine: Engine) -> list[RunRow]:
     """The most recent run of each collector and kind (discover, refresh), by collector."""
-    newest = (
-        select(CollectorRun.collector, func.max(CollectorRun.id).label("id"))
-        .group_by(CollectorRun.collector, CollectorRun.kind)
-        .subquery()
-    )
-    query = (
-        select(CollectorRun.__table__)
-        .join(newest, newest.c.id == CollectorRun.id)
-        .order_by(CollectorRun.collector)
-    )
     with engine.connect() as conn:
-        return [run_row(r) for r in conn.execute(query)]
+        ids = list(conn.execute(select(CollectorLatestRun.run_id)).scalars())
+        query = select(CollectorRun.__table__).where(CollectorRun.id.in_(ids))
+        runs = [run_row(r) for r in conn.execute(query.order_by(CollectorRun.collector))]
+    return runs
 
 
 # --- dashboard readers (issue 4): aggregates, rollups and single posts -------------------------
@@ -351,29 +348,32 @@ def platform_totals(
     """Per video and platform: posts and reshare edges counted apart, sums of latest counters
     (NULL counts as 0)."""
     reshares = func.coalesce(func.sum(case((_is_reshare(), 1), else_=0)), 0)
-    query = (
-        select(
-            TrackedVideo.slug,
-            Post.platform,
-            func.count() - reshares,
-            reshares,
-            *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in COUNTERS),
-            func.min(case((_not_reshare(), _appeared_at()))),
-            func.max(Post.latest_observed_at),
-        )
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        .group_by(TrackedVideo.slug, Post.platform)
-        .order_by(TrackedVideo.slug, Post.platform)
-    )
+    videos = select(TrackedVideo.id, TrackedVideo.slug)
     if video is not None:
-        query = query.where(TrackedVideo.slug == video)
-    if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
+        videos = videos.where(TrackedVideo.slug == video)
     with engine.connect() as conn:
-        return [
-            PlatformTotalsRow(*(r[:2]), *(int(v) for v in r[2:9]), *r[9:])
-            for r in conn.execute(query)
-        ]
+        slugs = dict(conn.execute(videos).tuples().all())
+        # Posts by video id (an index range per video), never a pass over every post.
+        query = (
+            select(
+                Post.video_id,
+                Post.platform,
+                func.count() - reshares,
+                reshares,
+                *(func.coalesce(func.sum(getattr(Post, f"latest_{c}")), 0) for c in COUNTERS),
+                func.min(case((_not_reshare(), _appeared_at()))),
+                func.max(Post.latest_observed_at),
+            )
+            .where(Post.video_id.in_(list(slugs)))
+            .group_by(Post.video_id, Post.platform)
+        )
+        if platforms:
+            query = query.where(Post.platform.in_(list(platforms)))
+        rows = []
+        for r in conn.execute(query):
+            values: list[Any] = [slugs[r[0]], r[1], *(int(v) for v in r[2:9]), *r[9:]]
+            rows.append(PlatformTotalsRow(*values))
+    return sorted(rows, key=lambda row: (row.video, row.platform))
 
 
 def rollup_table(bucket_minutes: int) -> type[RollupColumns]:
@@ -702,18 +702,29 @@ def post_observations(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[CounterRow]:
-    """One post's observations in [since, until), oldest first."""
-    query = (
-        select(ObservationRow.post_id, ObservationRow.observed_at, *_observation_counters())
-        .where(ObservationRow.post_id == post_id)
-        .order_by(ObservationRow.observed_at)
-    )
-    if since is not None:
-        query = query.where(ObservationRow.observed_at >= since)
+    """One post's readings in [since, until), oldest first: each stored row, and where its
+    counters were read again unchanged, a point at the last such time (`confirmed_until`). A
+    gap between points is a time the post was not read."""
+    columns = (ObservationRow.observed_at, *_observation_counters(), ObservationRow.confirmed_until)
+    query = select(*columns).where(ObservationRow.post_id == post_id)
     if until is not None:
         query = query.where(ObservationRow.observed_at < until)
+    rows: list[Any] = []
     with engine.connect() as conn:
-        return [CounterRow(*r) for r in conn.execute(query)]
+        if since is not None:
+            # The row before the window may have been confirmed inside it.
+            before = query.where(ObservationRow.observed_at < since)
+            rows += conn.execute(before.order_by(ObservationRow.observed_at.desc()).limit(1)).all()
+            query = query.where(ObservationRow.observed_at >= since)
+        rows += conn.execute(query.order_by(ObservationRow.observed_at)).all()
+    points = []
+    for observed_at, *counters, confirmed_until in rows:
+        if since is None or observed_at >= since:
+            points.append(CounterRow(post_id, observed_at, *counters))
+        inside = since is None or confirmed_until is None or confirmed_until >= since
+        if confirmed_until is not None and inside and (until is None or confirmed_until < until):
+            points.append(CounterRow(post_id, confirmed_until, *counters))
+    return points
 
 
 def counters_at(engine: Engine, post_ids: Sequence[int], at: datetime) -> dict[int, CounterRow]:
@@ -754,15 +765,21 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
         query = query.where(CollectorRun.started_at >= since)
     queries = [query]
     if since is not None:
+        # Per collector (a handful, from collector_latest_runs), one step down its index.
+        collectors = select(CollectorLatestRun.collector).distinct().subquery()
         last_before = (
-            select(func.max(CollectorRun.id))
+            select(CollectorRun.id)
+            .where(CollectorRun.collector == collectors.c.collector)
             .where(CollectorRun.started_at < since)
-            .group_by(CollectorRun.collector)
+            .order_by(CollectorRun.started_at.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        queries.append(columns.where(CollectorRun.id.in_(last_before)))
-    rows: dict[int, RunRow] = {}
+        ids = select(last_before.label("id")).select_from(collectors)
+        queries.append(columns.where(CollectorRun.id.in_(ids)))
+    rows: dict[tuple[Any, ...], RunRow] = {}
     with engine.connect() as conn:
         for q in queries:
             for r in conn.execute(q):
-                rows[r.id] = run_row(r)
+                rows[(r.id,)] = run_row(r)
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))

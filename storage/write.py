@@ -20,8 +20,13 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
-from collectors.base import COUNTERS, Clock, KnownPost, RunReport
+from collectors.base import Clock, KnownPost, RunReport
+from storage import partitions
+from storage.db import write_transaction
+from storage.growth import COUNTERS, Counters, PostState, apply_reading, is_covered
 from storage.models import (
+    MAX_KEY_LENGTH,
+    CollectorLatestRun,
     CollectorRun,
     ConfigVideoSync,
     Post,
@@ -45,6 +50,25 @@ class VideoExists(ValueError):
 
 class UnknownVideo(LookupError):
     """No tracked video has that slug."""
+
+
+class KeyTooLong(ValueError):
+    """A post key is longer than the store keeps (MAX_KEY_LENGTH characters)."""
+
+
+# UTF-8 bytes a key may take: what a PostgreSQL b-tree entry holds beside the platform name.
+MAX_KEY_BYTES = 2600
+
+
+def check_key(field: str, value: str | None) -> None:
+    """Refuse a key the database could not index; KeyTooLong names the field."""
+    if value is None:
+        return
+    if len(value) > MAX_KEY_LENGTH or len(value.encode()) > MAX_KEY_BYTES:
+        raise KeyTooLong(
+            f"{field} is {len(value)} characters long ({value[:40]!r}…); the limit is "
+            f"{MAX_KEY_LENGTH:,} characters ({MAX_KEY_BYTES:,} bytes in UTF-8): shorten it"
+        )
 
 
 def video_fields(video: Any) -> dict[str, Any]:
@@ -112,7 +136,7 @@ class StorageSink:
             "urls": list(video.urls),
             "started_at": video.started_at,
         }
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             existing = conn.execute(
                 select(TrackedVideo.id).where(TrackedVideo.slug == video.slug)
             ).scalar()
@@ -168,7 +192,7 @@ class StorageSink:
 
     def set_video_paused(self, slug: str, is_paused: bool) -> None:
         """Pause or resume collection for a video; UnknownVideo when absent."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             result = conn.execute(
                 update(TrackedVideo).where(TrackedVideo.slug == slug).values(is_paused=is_paused)
             )
@@ -177,7 +201,7 @@ class StorageSink:
 
     def remove_video(self, slug: str) -> None:
         """Stop tracking a video and delete its posts and observations; UnknownVideo when absent."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             video_id = conn.execute(
                 select(TrackedVideo.id).where(TrackedVideo.slug == slug)
             ).scalar()
@@ -218,7 +242,10 @@ class StorageSink:
             return 0
         now = self.clock()
         unique = list({ref.key: ref for ref in posts}.values())
-        with self.engine.begin() as conn:
+        for ref in unique:
+            check_key("platform_post_id", ref.platform_post_id)
+            check_key("parent_platform_post_id", ref.parent_platform_post_id)
+        with write_transaction(self.engine) as conn:
             video_of = self._video_ids_for(conn, video_slug, unique)
             # Column values for a Core insert: one heterogeneous mapping per post.
             rows: list[dict[str, Any]] = [
@@ -330,7 +357,7 @@ class StorageSink:
     def mark_gone(self, gone: Sequence[base.Gone]) -> int:
         """Mark posts gone so they are no longer refreshed; returns how many changed."""
         changed = 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for item in gone:
                 result = conn.execute(
                     update(Post)
@@ -347,30 +374,22 @@ class StorageSink:
     # --- observations -------------------------------------------------------------------
 
     def record_observations(self, observations: Sequence[base.Observation]) -> int:
-        """Insert observations (idempotent per post and time); returns rows newer than the
-        post's latest. Updates latest counters and the hourly and 5-minute rollups in the same
-        transaction (each reading's deltas go to both, so the rollups always agree).
+        """Store readings in one transaction; returns how many were newer than their post's
+        latest. Keeps the invariant stated in storage/growth.py: a changed reading adds a row
+        and its growth to the hourly and 5-minute rollups, an unchanged one only extends the
+        latest row's confirmed_until, an older one arriving late joins the history without
+        growth, and the posts' rows are locked (BEGIN IMMEDIATE on SQLite, FOR UPDATE on
+        PostgreSQL) from the read of their latest counters to the commit.
 
         This is the hot path, so it speaks driver-level SQL: compiling and type-processing every
         row through SQLAlchemy costs several times the insert itself (see benchmarks/).
         """
         if not observations:
             return 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             sql = _DriverSql(conn)
-            posts = sql.latest_for([(o.platform, o.platform_post_id) for o in observations])
-            rows: list[tuple[Any, ...]] = []
-            # post id -> (observed_at as stored, merged latest counters)
-            latest_updates: dict[int, tuple[Any, list[int | None]]] = {}
-            fresh = 0
-            # (video id, platform, bucket start as stored) -> counter deltas, then observations
-            hourly: dict[tuple[int, str, Any], list[int]] = defaultdict(
-                lambda: [0] * (len(COUNTERS) + 1)
-            )
-            five_minute: dict[tuple[int, str, Any], list[int]] = defaultdict(
-                lambda: [0] * (len(COUNTERS) + 1)
-            )
-            bucket_starts: dict[datetime, tuple[Any, Any]] = {}
+            batch = _ObservationBatch(sql)
+            posts = sql.lock_latest([(o.platform, o.platform_post_id) for o in observations])
             for obs in sorted(observations, key=lambda o: o.observed_at):
                 post = posts.get((obs.platform, obs.platform_post_id))
                 if post is None:
@@ -378,46 +397,14 @@ class StorageSink:
                         "observation for unknown post %s/%s", obs.platform, obs.platform_post_id
                     )
                     continue
-                post_id, video_id, latest_at, *latest = post
-                if post_id in latest_updates:
-                    latest_at, latest = latest_updates[post_id]
-                at = sql.timestamp(obs.observed_at)
-                values = (obs.views, obs.likes, obs.shares, obs.comments, obs.quotes)
-                rows.append((post_id, at, *values))
-                if latest_at is not None and at <= latest_at:
-                    continue  # a retry or a late, older reading: stored, but not a new latest
-                fresh += 1
-                deltas = [
-                    0 if new is None else new - (old or 0)
-                    for new, old in zip(values, latest, strict=True)
-                ]
-                starts = bucket_starts.get(obs.observed_at)
-                if starts is None:  # a batch shares a handful of clock readings
-                    starts = bucket_starts[obs.observed_at] = (
-                        sql.timestamp(hour_start(obs.observed_at)),
-                        sql.timestamp(five_minute_start(obs.observed_at)),
-                    )
-                for rollup, start in zip((hourly, five_minute), starts, strict=True):
-                    bucket = rollup[(video_id, obs.platform, start)]
-                    for i, delta in enumerate(deltas):
-                        bucket[i] += delta
-                    bucket[-1] += 1
-                merged = [
-                    new if new is not None else old for new, old in zip(values, latest, strict=True)
-                ]
-                latest_updates[post_id] = (at, merged)
-            sql.insert_observations(rows)
-            sql.update_latest(
-                [(at, *values, post_id) for post_id, (at, values) in latest_updates.items()]
-            )
-            sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
-            sql.add_rollup("video_5min", [(*key, *sums) for key, sums in five_minute.items()])
-            return fresh
+                batch.add(post, obs)
+            batch.flush()
+            return batch.fresh
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:
         """Remember why posts could not be read; returns how many were updated."""
         changed = 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for item in errors:
                 result = conn.execute(
                     update(Post)
@@ -433,10 +420,12 @@ class StorageSink:
     # --- runs ---------------------------------------------------------------------------
 
     def record_run(self, report: RunReport) -> None:
-        """Store one collector run for the dashboard's status view."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                _insert(conn, CollectorRun).values(
+        """Store one collector run for the dashboard's status view, and make it the newest of
+        its collector and kind."""
+        with write_transaction(self.engine) as conn:
+            run_id = conn.execute(
+                _insert(conn, CollectorRun)
+                .values(
                     collector=report.collector,
                     kind=report.kind,
                     video_slug=report.video_slug,
@@ -449,7 +438,103 @@ class StorageSink:
                     error_message=report.error_message,
                     retry_at=report.retry_at,
                 )
+                .returning(CollectorRun.id)
+            ).scalar_one()
+            latest = _insert(conn, CollectorLatestRun).values(
+                collector=report.collector, kind=report.kind, run_id=run_id
             )
+            conn.execute(
+                latest.on_conflict_do_update(
+                    index_elements=["collector", "kind"], set_={"run_id": latest.excluded.run_id}
+                )
+            )
+
+
+class _ObservationBatch:
+    """One batch's rows, confirmations, latest counters and rollup sums, written together."""
+
+    def __init__(self, sql: _DriverSql) -> None:
+        self.sql = sql
+        self.fresh = 0
+        # Rows newer than their post's latest cannot collide with a stored one (the post is
+        # locked and every stored row is at or before its latest): they take the bulk path.
+        self.rows: list[tuple[Any, ...]] = []
+        self.late_rows: list[tuple[Any, ...]] = []
+        self.moments: set[datetime] = set()
+        self.confirms: dict[int, tuple[Any, Any]] = {}  # post id -> (row's observed_at, until)
+        self.states: dict[int, tuple[int, str, PostState]] = {}
+        # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
+        # the hourly rollup is summed from these at flush, so the two always agree.
+        self.five_minute: dict[tuple[int, str, Any], list[int]] = {}
+        self._hour_of: dict[Any, Any] = {}  # 5-minute bucket start -> its hour's, as stored
+        self._bucket_of: dict[datetime, Any] = {}
+
+    def add(self, post: tuple[Any, ...], obs: base.Observation) -> None:
+        post_id, video_id, latest_at, latest_row_at, *latest = post
+        if post_id not in self.states:
+            self.states[post_id] = (
+                video_id,
+                obs.platform,
+                PostState(latest_at, tuple(latest), latest_row_at),
+            )
+        state = self.states[post_id][2]
+        at = self.sql.timestamp(obs.observed_at)
+        values: Counters = (obs.views, obs.likes, obs.shares, obs.comments, obs.quotes)
+        step = apply_reading(state, at, values)
+        if step.kind == "repeat":
+            return
+        if step.kind == "late":
+            if not is_covered(self.sql.row_at_or_before(post_id, at), at, values):
+                self.late_rows.append((post_id, at, *values))
+                self.moments.add(obs.observed_at)
+            return
+        self.fresh += 1
+        if step.kind == "confirm":
+            self.confirms[post_id] = (state.latest_row_at, at)
+        else:
+            self.confirms.pop(post_id, None)  # the new row is the latest from now on
+            self._add_row(post_id, at, values, obs.observed_at)
+        start = self._bucket_of.get(obs.observed_at)
+        if start is None:  # a batch shares a handful of clock readings
+            start = self._bucket_of[obs.observed_at] = self.sql.timestamp(
+                five_minute_start(obs.observed_at)
+            )
+            self._hour_of[start] = self.sql.timestamp(hour_start(obs.observed_at))
+        key = (video_id, obs.platform, start)
+        bucket = self.five_minute.get(key)
+        if bucket is None:
+            self.five_minute[key] = [*step.deltas, 1]
+        else:
+            for i, delta in enumerate(step.deltas):
+                bucket[i] += delta
+            bucket[-1] += 1
+
+    def _add_row(self, post_id: int, at: Any, values: Counters, moment: datetime) -> None:
+        self.rows.append((post_id, at, *values))
+        self.moments.add(moment)
+
+    def flush(self) -> None:
+        sql = self.sql
+        partitions.ensure_partitions(sql.conn, self.moments)
+        sql.insert_new_observations(self.rows)
+        sql.insert_observations(self.late_rows)
+        sql.confirm(
+            [(until, post_id, row_at) for post_id, (row_at, until) in self.confirms.items()]
+        )
+        sql.update_latest(
+            [
+                (state.latest_at, *state.latest, state.latest_row_at, post_id)
+                for post_id, (_, _, state) in self.states.items()
+            ]
+        )
+        hourly: dict[tuple[int, str, Any], list[int]] = {}
+        for (video_id, platform, start), sums in self.five_minute.items():
+            key = (video_id, platform, self._hour_of[start])
+            total = hourly.setdefault(key, [0] * len(sums))
+            for i, value in enumerate(sums):
+                total[i] += value
+        sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
+        sql.add_rollup("video_5min", [(*key, *sums) for key, sums in self.five_minute.items()])
 
 
 class _DriverSql:
@@ -480,25 +565,42 @@ class _DriverSql:
     def _marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)
 
-    def latest_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """(id, video_id, latest_observed_at, latest counters…) per (platform, post id)."""
+    def lock_latest(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """(id, video_id, latest_observed_at, latest_row_at, latest counters…) per (platform,
+        post id), the rows locked until commit. Keys are locked in one global order (platform,
+        then post id by code point) so two writers never deadlock."""
         by_platform: dict[str, list[str]] = defaultdict(list)
-        for platform, post_id in dict.fromkeys(keys):
+        for platform, post_id in sorted(set(keys)):
             by_platform[platform].append(post_id)
         found = {}
         columns = ", ".join(f"latest_{c}" for c in COUNTERS)
+        lock = "" if self.is_sqlite else ' ORDER BY platform_post_id COLLATE "C" FOR UPDATE'
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for platform, ids in by_platform.items():
             for start in range(0, len(ids), LOOKUP_CHUNK):
                 chunk = ids[start : start + LOOKUP_CHUNK]
-                result = self.conn.exec_driver_sql(
-                    "SELECT platform_post_id, id, video_id, latest_observed_at, "
+                # The driver's own cursor, inside this transaction: rows as plain tuples.
+                cursor.execute(
+                    "SELECT platform_post_id, id, video_id, latest_observed_at, latest_row_at, "
                     f"{columns} FROM posts WHERE platform = {self.mark} "
-                    f"AND platform_post_id IN ({self._marks(len(chunk))})",
+                    f"AND platform_post_id IN ({self._marks(len(chunk))}){lock}",
                     (platform, *chunk),
                 )
-                for row in result:
+                for row in cursor.fetchall():
                     found[(platform, row[0])] = tuple(row[1:])
         return found
+
+    def row_at_or_before(self, post_id: int, at: Any) -> tuple[Any, ...] | None:
+        """The post's newest row at or before `at`: (observed_at, counters…, confirmed_until)."""
+        row = self.conn.exec_driver_sql(
+            f"SELECT observed_at, {self._COUNTER_COLUMNS}, confirmed_until FROM observations "
+            f"WHERE post_id = {self.mark} AND observed_at <= {self.mark} "
+            "ORDER BY observed_at DESC LIMIT 1",
+            (post_id, at),
+        ).first()
+        return None if row is None else tuple(row)
 
     def insert_observations(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -508,15 +610,57 @@ class _DriverSql:
                 rows,
             )
 
-    def update_latest(self, rows: list[tuple[Any, ...]]) -> None:
+    def insert_new_observations(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows known not to exist yet: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.is_sqlite:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO observations (post_id, observed_at, {self._COUNTER_COLUMNS}) "
+                f"VALUES ({self._marks(7)})",
+                rows,
+            )
+            return
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        statement = f"COPY observations (post_id, observed_at, {self._COUNTER_COLUMNS}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def confirm(self, rows: list[tuple[Any, ...]]) -> None:
+        """(until, post id, row's observed_at): that row was read again, unchanged, at `until`."""
         if rows:
+            self.conn.exec_driver_sql(
+                f"UPDATE observations SET confirmed_until = {self.mark} "
+                f"WHERE post_id = {self.mark} AND observed_at = {self.mark}",
+                rows,
+            )
+
+    def update_latest(self, rows: list[tuple[Any, ...]]) -> None:
+        """(latest_observed_at, counters…, latest_row_at, post id) per post."""
+        if not rows:
+            return
+        if self.is_sqlite:
             assignments = ", ".join(f"latest_{c} = {self.mark}" for c in COUNTERS)
             self.conn.exec_driver_sql(
                 f"UPDATE posts SET latest_observed_at = {self.mark}, {assignments}, "
-                "last_error = NULL, last_error_at = NULL "
+                f"latest_row_at = {self.mark}, last_error = NULL, last_error_at = NULL "
                 f"WHERE id = {self.mark}",
                 rows,
             )
+            return
+        # One statement for the batch on PostgreSQL: arrays of the new values, unnested.
+        columns = list(zip(*rows, strict=True))
+        types = ("timestamptz", *(["bigint"] * len(COUNTERS)), "timestamptz", "integer")
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        names = ", ".join(("at", *COUNTERS, "row_at", "id"))
+        assignments = ", ".join(f"latest_{c} = v.{c}" for c in COUNTERS)
+        self.conn.exec_driver_sql(
+            f"UPDATE posts SET latest_observed_at = v.at, {assignments}, latest_row_at = v.row_at, "
+            f"last_error = NULL, last_error_at = NULL FROM unnest({arrays}) AS v({names}) "
+            "WHERE posts.id = v.id",
+            tuple(list(column) for column in columns),
+        )
 
     def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Add (video_id, platform, bucket_start, deltas…, observations) rows to a rollup table."""

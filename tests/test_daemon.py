@@ -9,13 +9,16 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from collectors.base import RunReport, utc_now
 from simulator.world import Fault
-from storage.db import make_engine
+from storage.db import make_engine, upgrade
 from storage.models import CollectorRun, Observation
+from storage.write import StorageSink
 from tests.helpers import write_sim_config
 
 pytestmark = pytest.mark.slow
@@ -67,7 +70,7 @@ def test_daemon_collects_on_schedule_and_stops_cleanly(tmp_path, sim, stop_signa
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         kinds = {row.kind for row in conn.execute(select(CollectorRun.kind))}
-        observations = conn.execute(select(Observation.id)).all()
+        observations = conn.execute(select(Observation.post_id)).all()
     assert kinds == {"discover", "refresh"}
     assert len(observations) >= 2
     engine.dispose()
@@ -147,3 +150,28 @@ def test_daemons_sharing_postgresql_never_run_the_same_job_at_once(tmp_path, sim
     for job, spans in by_job.items():
         for (_, end), (start_next, _) in itertools.pairwise(spans):
             assert end <= start_next, f"{job} ran in two daemons at once"
+
+
+def test_daemon_expires_old_collector_runs(tmp_path, sim):
+    # Issue 7: collector_runs grew forever; the daemon applies storage retention.
+    db = tmp_path / "r.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    sink = StorageSink(engine, utc_now)
+    now = utc_now()
+    for days in (300, 200, 100):
+        at = now - timedelta(days=days)
+        sink.record_run(RunReport("reddit", "discover", at, at, status="ok"))
+    engine.dispose()
+    config = write_sim_config(tmp_path / "c.toml", sim, f"sqlite:///{db}", ["hackernews"])
+    process = start(config)
+    read_until(process, "storage maintenance: expired 2 collector runs")
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        reddit = conn.execute(
+            select(CollectorRun.started_at).where(CollectorRun.collector == "reddit")
+        ).scalars()
+        assert [at.date() for at in reddit] == [(now - timedelta(days=100)).date()]
+    engine.dispose()

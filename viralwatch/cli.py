@@ -421,7 +421,7 @@ def posts() -> None:
 def posts_add(obj: Context, url: str, slug: str) -> None:
     """Follow a post URL: a collected platform's post is refreshed by its collector, any
     other site yt-dlp supports by the `urls` collector."""
-    from storage.write import UnknownVideo
+    from storage.write import KeyTooLong, UnknownVideo
 
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
@@ -430,6 +430,8 @@ def posts_add(obj: Context, url: str, slug: str) -> None:
         ref = sink.follow_post_url(slug, url)
     except UnknownVideo as err:
         raise click.ClickException(f"{err}; see `viralwatch videos list`") from None
+    except KeyTooLong as err:
+        raise click.ClickException(str(err)) from None
     if ref is None:
         click.echo(f"already following {url}")
     else:

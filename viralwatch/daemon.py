@@ -29,6 +29,7 @@ from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
 from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
+from storage.maintenance import Retention, maintain
 from storage.write import StorageSink, VideoInput
 from viralwatch.plan import plan_collectors
 
@@ -265,6 +266,15 @@ class Daemon:
                     next_run_time=now + timedelta(seconds=delay),
                     **common,
                 )
+        storage = self.settings.storage
+        self.scheduler.add_job(
+            self._maintain,
+            "interval",
+            id="storage:maintenance",
+            hours=storage.maintenance_interval_hours,
+            next_run_time=now,
+            **common,
+        )
         self.scheduler.start()
         logger.info(
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
@@ -284,15 +294,48 @@ class Daemon:
     async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
         """Run `job` under its cross-daemon lock; None when another daemon holds it."""
         self._running.add(job_id)
+        # The lock takes a database round trip: in a worker thread, off the event loop.
+        lock = job_lock(self.sink.engine, job_id)
         try:
-            with job_lock(self.sink.engine, job_id) as acquired:
+            acquired = await asyncio.to_thread(lock.__enter__)
+            try:
                 if not acquired:
                     job.close()
                     logger.debug("%s: another daemon is running it", job_id)
                     return None
                 return await job
+            finally:
+                await asyncio.to_thread(lock.__exit__, None, None, None)
         finally:
             self._running.discard(job_id)
+
+    async def _maintain(self) -> None:
+        """Retention and partitions ahead, in a worker thread, on one daemon at a time."""
+        if self.stopping.is_set():
+            return
+        storage = self.settings.storage
+        retention = Retention(
+            collector_runs_days=storage.collector_runs_retention_days,
+            observations_days=storage.observations_retention_days,
+            partitions_ahead_months=storage.partitions_ahead_months,
+        )
+
+        def run() -> None:
+            with job_lock(self.sink.engine, "storage:maintenance") as acquired:
+                if not acquired:
+                    return
+                report = maintain(self.sink.engine, retention, self.clock())
+                expired = report.collector_runs_deleted or report.observations_deleted
+                logger.log(
+                    logging.INFO if expired or report.partitions_dropped else logging.DEBUG,
+                    "storage maintenance: expired %d collector runs, %d observations, "
+                    "dropped partitions: %s",
+                    report.collector_runs_deleted,
+                    report.observations_deleted,
+                    ", ".join(report.partitions_dropped) or "none",
+                )
+
+        await asyncio.to_thread(run)
 
     async def _discover(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():

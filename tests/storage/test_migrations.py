@@ -8,7 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+import sqlalchemy as sa
+from sqlalchemy import Engine, func, insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from collectors.base import Observation, PostRef
 from storage.db import make_engine, upgrade
@@ -151,7 +153,10 @@ def test_five_minute_backfill_matches_live_writing(
         assert _rollup(migrated, Video5Min) == live
         # The backfill only adds a table: the rows it was built from are untouched.
         with migrated.connect() as conn:
-            assert len(conn.execute(select(ObservationRow.id)).all()) == 4 * 40 + 1
+            assert (
+                conn.execute(select(func.count()).select_from(ObservationRow)).scalar()
+                == 4 * 40 + 1
+            )
     finally:
         migrated.dispose()
     # And the live 5-minute buckets add up to the live hourly ones.
@@ -161,3 +166,126 @@ def test_five_minute_backfill_matches_live_writing(
         for i, value in enumerate(values):
             sums[i] += value
     assert {k: tuple(v) for k, v in summed.items()} == _rollup(live_engine, VideoHourly)
+
+
+def _schema(engine: Engine) -> dict:
+    """Tables with their columns and indexes, and the Alembic version."""
+    inspector = inspect(engine)
+    tables = {
+        name: (
+            sorted(c["name"] for c in inspector.get_columns(name)),
+            sorted(i["name"] or "" for i in inspector.get_indexes(name)),
+        )
+        for name in inspector.get_table_names()
+    }
+    with engine.connect() as conn:
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return {"tables": tables, "version": version}
+
+
+def _set_latest_from_newest_rows(engine: Engine) -> None:
+    """Latest counters as a 0003 writer leaves them (the raw rows bypassed it): the newest row's."""
+    newest = (
+        "(SELECT {c} FROM observations o WHERE o.post_id = posts.id "
+        "ORDER BY o.observed_at DESC LIMIT 1)"
+    )
+    columns = ", ".join(
+        f"latest_{c} = {newest.format(c=c)}"
+        for c in ("views", "likes", "shares", "comments", "quotes")
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE posts SET latest_observed_at = {newest.format(c='observed_at')}, {columns}"
+        )
+
+
+def _fail_updates_of_posts(engine: Engine) -> None:
+    """A trigger that makes any UPDATE of posts fail: 0004 dies midway, after it rebuilt
+    observations and added a column, when it backfills posts.latest_row_at."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER no_updates BEFORE UPDATE ON posts "
+                "BEGIN SELECT RAISE(ABORT, 'updates refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'updates refused'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER no_updates BEFORE UPDATE ON posts "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+
+
+def _drop_trigger(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER no_updates")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER no_updates ON posts")
+
+
+def test_a_migration_failing_midway_changes_nothing_and_can_be_retried(
+    db_url: str, clock: FakeClock
+) -> None:
+    # Issue 7: a failing backfill left SQLite half-migrated and the retry failed.
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0003")
+        _add_raw(engine, clock, _batches(clock))
+        _set_latest_from_newest_rows(engine)
+        before = _schema(engine)
+        _fail_updates_of_posts(engine)
+        with pytest.raises(DBAPIError, match="updates refused"):
+            upgrade(engine)
+        assert _schema(engine) == before
+        _drop_trigger(engine)
+        upgrade(engine)
+        after = _schema(engine)
+        assert (
+            after["version"] != "0003" and "confirmed_until" in after["tables"]["observations"][0]
+        )
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_a_0003_database_keeps_every_reading_and_total(
+    db_url: str, clock: FakeClock
+) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0002")
+        batches = _batches(clock)
+        _add_raw(engine, clock, batches)
+        upgrade(engine, "0003")
+        _set_latest_from_newest_rows(engine)
+        raw = sa.table(
+            "observations",
+            *(sa.column(c) for c in ("post_id", "observed_at", "views", "likes", "comments")),
+        )
+        query = select(raw).order_by(raw.c.post_id, raw.c.observed_at)
+        with engine.connect() as conn:
+            readings = [tuple(r) for r in conn.execute(query)]
+            hourly = _rollup(engine, VideoHourly)
+            fine = _rollup(engine, Video5Min)
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(query)] == readings
+            assert len(readings) == 4 * 40 + 1
+            latest = conn.execute(select(Post.latest_row_at, Post.latest_observed_at)).all()
+        assert _rollup(engine, VideoHourly) == hourly and _rollup(engine, Video5Min) == fine
+        # Each post's newest row holds its latest counters, so it is the row readings confirm.
+        assert all(row_at == latest_at and row_at is not None for row_at, latest_at in latest)
+        # The writer carries on from the migrated state.
+        sink = StorageSink(engine, clock)
+        at = clock.advance(days=1)
+        assert sink.record_observations([Observation("youtube", "a", at, views=9)]) == 1
+        with engine.connect() as conn:
+            assert (
+                conn.execute(select(Post.latest_views).where(Post.platform_post_id == "a")).scalar()
+                == 9
+            )
+    finally:
+        engine.dispose()

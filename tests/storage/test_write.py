@@ -11,7 +11,7 @@ from collectors.base import Gone, Observation, PostRef, RunReport
 from storage import read
 from storage.models import Observation as ObservationRow
 from storage.models import Post, Video5Min, VideoHourly
-from storage.write import UnknownVideo, VideoExists, VideoInput
+from storage.write import KeyTooLong, UnknownVideo, VideoExists, VideoInput
 
 
 @pytest.fixture
@@ -193,3 +193,55 @@ def test_five_minute_rollup_adds_up_to_the_hourly_one(sink, video, engine, clock
     assert (first_x.bucket_start, first_x.views_delta) == (t0 + timedelta(minutes=5), 100)
     mastodon_likes = sum(r.likes_delta for r in fine if r.platform == "mastodon")
     assert mastodon_likes == 10 * 25 + 3 * 12  # each post's last non-null reading
+
+
+def test_keys_of_2048_characters_are_stored_and_longer_ones_refused(sink, video, engine, clock):
+    # Issue 7: URLs as keys broke PostgreSQL (String(255)) with a 500.
+    url = "https://example.org/watch?v=" + "x" * (2048 - 28)
+    assert len(url) == 2048
+    child = PostRef("urls", "c" * 2048, parent_platform="urls", parent_platform_post_id=url)
+    assert sink.record_posts(video, [PostRef("urls", url)]) == 1
+    assert sink.record_posts(None, [child]) == 1
+    assert sink.record_observations([Observation("urls", url, clock(), views=3)]) == 1
+    stored = read.find_post(engine, "urls", url)
+    assert stored is not None and stored.platform_post_id == url and stored.views == 3
+    with pytest.raises(KeyTooLong, match="platform_post_id is 2049 characters"):
+        sink.record_posts(video, [PostRef("urls", url + "y")])
+    too_long_parent = PostRef(
+        "urls", "d", parent_platform="urls", parent_platform_post_id="p" * 3000
+    )
+    with pytest.raises(ValueError, match="parent_platform_post_id"):
+        sink.record_posts(None, [too_long_parent])
+
+
+def test_unchanged_readings_add_no_rows_but_confirm_the_latest(sink, video, engine, clock):
+    sink.record_posts(video, [PostRef("mastodon", "1")])
+    t0 = clock()
+    for minutes in (0, 10, 20):
+        sink.record_observations([obs("1", t0 + timedelta(minutes=minutes), likes=5)])
+    sink.record_observations([obs("1", t0 + timedelta(minutes=30), likes=4)])  # recounted down
+    sink.record_observations([obs("1", t0 + timedelta(minutes=40), likes=4)])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ObservationRow.observed_at, ObservationRow.likes, ObservationRow.confirmed_until
+            ).order_by(ObservationRow.observed_at)
+        ).all()
+        likes_growth = conn.execute(select(func.sum(VideoHourly.likes_delta))).scalar()
+    assert [tuple(r) for r in rows] == [
+        (t0, 5, t0 + timedelta(minutes=20)),
+        (t0 + timedelta(minutes=30), 4, t0 + timedelta(minutes=40)),
+    ]
+    assert likes_growth == 4
+    post = read.find_post(engine, "mastodon", "1")
+    assert post is not None and post.latest_observed_at == t0 + timedelta(minutes=40)
+    # The series tells "read and unchanged until T" (a point at T) from "not read" (a gap).
+    points = read.post_observations(engine, post.id)
+    assert [(p.observed_at - t0, p.likes) for p in points] == [
+        (timedelta(0), 5),
+        (timedelta(minutes=20), 5),
+        (timedelta(minutes=30), 4),
+        (timedelta(minutes=40), 4),
+    ]
+    window = read.post_observations(engine, post.id, since=t0 + timedelta(minutes=15))
+    assert [p.observed_at - t0 for p in window] == [timedelta(minutes=m) for m in (20, 30, 40)]

@@ -9,6 +9,9 @@ the order they were stored (observation id), each one newer than the post's late
 counter, its value minus the previous non-null reading to its 5-minute bucket. A late reading
 older than the post's latest is skipped, as the writer skips it, so the new rollup adds up to
 `video_hourly` hour by hour. It runs in Python, in batches of posts, on SQLite and PostgreSQL.
+
+FROZEN: this is a copy of the growth algorithm as it stood at 0003 (`storage/growth.py` holds
+the live one). Do not edit it to follow later changes: a migration must keep doing what it did.
 """
 
 from datetime import UTC, datetime
