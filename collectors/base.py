@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -92,6 +93,32 @@ class PostError:
     platform_post_id: str
     detected_at: datetime
     message: str
+    is_miss: bool = False
+    """The post was only absent from a batch answer, with no evidence that it is gone; storage
+    counts consecutive misses and marks it gone after the configured number (issue 8)."""
+
+
+def missing_from_answer(
+    platform: str,
+    requested: Sequence[str],
+    answered: set[str],
+    now: datetime,
+    where: str,
+) -> list[PostError]:
+    """Misses (not Gone) for the requested post ids an answer left out.
+
+    An answer that leaves out every one of several posts says more about the source than the
+    posts (one `{"hits": []}` once marked 19 Hacker News posts gone): that is SourceUnavailable.
+    """
+    absent = [post_id for post_id in requested if post_id not in answered]
+    if len(requested) > 1 and len(absent) == len(requested):
+        raise SourceUnavailable(
+            f"{platform}: {where} answered none of {len(requested)} posts; will retry"
+        )
+    return [
+        PostError(platform, post_id, now, f"not in the {where} answer", is_miss=True)
+        for post_id in absent
+    ]
 
 
 RefreshItem = Observation | Gone | PostRef | PostError
@@ -214,7 +241,7 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
         return default
     value = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
+        return float(value)  # may be huge: callers cap it (collectors.http.capped_wait)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -262,8 +289,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     """A platform timestamp (ISO 8601 string or UNIX seconds) as aware UTC, or None."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, ValueError, OSError):  # out of datetime's range, or NaN
+            return None
     text = str(value).strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
@@ -279,15 +311,40 @@ def as_object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+COUNTER_LIMIT = 2**63
+"""The first counter storage cannot hold (a signed 64-bit integer). `as_count` returns it for
+anything larger (`2**64`, `1e400`, `inf`), so the runner reports that post's error."""
+
+
 def as_count(value: Any) -> int | None:
-    """A counter as int (platforms send ints, floats or strings); None when absent or invalid."""
+    """A counter as int (platforms send ints, floats or strings); None when absent or invalid,
+    at most COUNTER_LIMIT. Never raises, whatever a payload holds."""
     if value is None or isinstance(value, bool):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float | str | Decimal):
         try:
-            number = int(float(value))
-        except (TypeError, ValueError):
+            exact = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, ValueError):
             return None
-    return number if number >= 0 else None
+        if exact.is_nan():
+            return None
+        # Checked before int(): int(Decimal("1e999999999")) would build a billion-digit number.
+        number = COUNTER_LIMIT if exact.is_infinite() or exact.adjusted() >= 19 else int(exact)
+        number = number if exact >= 0 else -1
+    else:
+        return None
+    return min(number, COUNTER_LIMIT) if number >= 0 else None
+
+
+def unstorable_counters(observation: Observation) -> list[str]:
+    """Names of the counters of `observation` that storage cannot hold."""
+    return [
+        f.name
+        for f in fields(observation)
+        if f.name in _COUNTER_FIELDS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
+    ]
+
+
+_COUNTER_FIELDS = ("views", "likes", "shares", "comments", "quotes")
