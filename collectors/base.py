@@ -105,16 +105,8 @@ def missing_from_answer(
     now: datetime,
     where: str,
 ) -> list[PostError]:
-    """Misses (not Gone) for the requested post ids an answer left out.
-
-    An answer that leaves out every one of several posts says more about the source than the
-    posts (one `{"hits": []}` once marked 19 Hacker News posts gone): that is SourceUnavailable.
-    """
+    """Misses (not Gone) for the requested post ids an answer left out (`where` names it)."""
     absent = [post_id for post_id in requested if post_id not in answered]
-    if len(requested) > 1 and len(absent) == len(requested):
-        raise SourceUnavailable(
-            f"{platform}: {where} answered none of {len(requested)} posts; will retry"
-        )
     return [
         PostError(platform, post_id, now, f"not in the {where} answer", is_miss=True)
         for post_id in absent

@@ -45,7 +45,6 @@ import httpx
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -56,6 +55,7 @@ from collectors.base import (
     as_count,
     as_object,
     matches_video,
+    missing_from_answer,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
@@ -386,11 +386,8 @@ class BlueskyCollector:
                 if isinstance(post, dict) and post.get("uri"):
                     seen[str(post["uri"])] = post
                     items.append(self.observation_from_payload(post, now))
-            for post in batch:
-                if post.platform_post_id not in seen:
-                    items.append(
-                        Gone(self.name, post.platform_post_id, now, "no longer served by getPosts")
-                    )
+            ids = [p.platform_post_id for p in batch]
+            items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
             for uri, post in seen.items():
                 items += await self._cascade(uri, post)
         return items

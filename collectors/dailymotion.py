@@ -31,6 +31,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PostError,
     PostRef,
     RefreshItem,
     SourceUnavailable,
@@ -184,7 +185,9 @@ class DailymotionCollector:
             kind, message = dailymotion_error(body)
             return Gone(self.name, post.platform_post_id, self.clock(), f"{kind}: {message}")
         if response.status_code == 400:
+            # One video the API refuses is that video's error, not the batch's (issue 8).
             kind, message = dailymotion_error(body)
-            raise SourceUnavailable(f"dailymotion: /video refused the request ({kind}: {message})")
+            message = f"dailymotion: /video refused the request ({kind}: {message})"
+            return PostError(self.name, post.platform_post_id, self.clock(), message)
         expect(self.name, isinstance(body, dict) and bool(body.get("id")), "video without id")
         return self.observation_from_payload(body, self.clock())

@@ -22,7 +22,6 @@ import httpx
 
 from collectors.base import (
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -30,6 +29,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     matches_video,
+    missing_from_answer,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
@@ -124,7 +124,7 @@ class HackerNewsCollector:
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Points and comment counts, 50 stories per request; missing stories are gone."""
+        """Points and comment counts, 50 stories per request; missing stories are misses."""
         items: list[RefreshItem] = []
         for batch in chunks(list(posts), REFRESH_BATCH):
             tags = "story,(" + ",".join(f"story_{p.platform_post_id}" for p in batch) + ")"
@@ -147,9 +147,7 @@ class HackerNewsCollector:
                 if isinstance(hit, dict) and hit.get("objectID"):
                     items.append(self.observation_from_payload(hit, now))
                     seen.add(str(hit["objectID"]))
-            items.extend(
-                Gone(self.name, p.platform_post_id, now, "no longer in HN search")
-                for p in batch
-                if p.platform_post_id not in seen
-            )
+            # Issue 8: absent from one answer is a miss, not evidence that the story is gone.
+            ids = [p.platform_post_id for p in batch]
+            items.extend(missing_from_answer(self.name, ids, seen, now, "HN search"))
         return items

@@ -33,7 +33,10 @@ from collectors.base import (
     COUNTER_LIMIT,
     AuthFailed,
     Clock,
+    KnownPost,
+    PostError,
     RateLimited,
+    RefreshItem,
     SourceUnavailable,
     parse_retry_after,
     parse_timestamp,
@@ -375,6 +378,41 @@ async def gather_limited(jobs: Iterable[Coroutine[Any, Any, T]], limit: int) -> 
         for job in pending:
             job.close()  # a no-op for coroutines that ran
         raise
+
+
+async def read_each(
+    platform: str,
+    posts: Sequence[KnownPost],
+    read_one: Callable[[KnownPost], Coroutine[Any, Any, list[RefreshItem]]],
+    limit: int,
+    clock: Clock,
+) -> list[RefreshItem]:
+    """Read posts one request each, at most `limit` in flight.
+
+    A post whose read fails (SourceUnavailable) becomes that post's PostError and the others
+    are kept (issue 8: one bad post once failed every pass of its slice); when every read fails
+    the source is down and the first error is raised. Rate limits and rejected credentials stop
+    the whole batch.
+    """
+
+    async def guarded(post: KnownPost) -> list[RefreshItem] | SourceUnavailable:
+        try:
+            return await read_one(post)
+        except SourceUnavailable as err:
+            return err
+
+    results = await gather_limited((guarded(p) for p in posts), limit)
+    failures = [r for r in results if isinstance(r, SourceUnavailable)]
+    if failures and len(failures) == len(results):
+        raise failures[0]
+    items: list[RefreshItem] = []
+    now = clock()
+    for post, result in zip(posts, results, strict=True):
+        if isinstance(result, SourceUnavailable):
+            items.append(PostError(platform, post.platform_post_id, now, str(result)))
+        else:
+            items += result
+    return items
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

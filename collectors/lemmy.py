@@ -31,6 +31,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -49,7 +50,7 @@ from collectors.base import (
     normalise_url,
     parse_timestamp,
 )
-from collectors.http import decode_json, expect, fetch, gather_limited
+from collectors.http import decode_json, expect, fetch, read_each
 from collectors.registry import register
 from config.settings import LemmySettings
 
@@ -233,11 +234,8 @@ class LemmyCollector:
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
         items: list[RefreshItem] = []
         for instance, group in by_instance.items():
-            results = await gather_limited(
-                (self._refresh_one(instance, post) for post in group), REFRESH_CONCURRENCY
-            )
-            for result in results:
-                items += result
+            read_one = partial(self._refresh_one, instance)
+            items += await read_each(self.name, group, read_one, REFRESH_CONCURRENCY, self.clock)
         return items
 
     async def _refresh_one(self, instance: str, post: KnownPost) -> list[RefreshItem]:
@@ -248,7 +246,10 @@ class LemmyCollector:
             error = body.get("error") if isinstance(body, dict) else None
             if error in _NOT_FOUND_ERRORS:
                 return [Gone(self.name, post.platform_post_id, now, "no longer on the instance")]
-            raise SourceUnavailable(f"lemmy: reading post {local_id} on {instance} failed: {error}")
+            # One post the instance refuses (HTTP 400) is that post's error (see read_each).
+            raise SourceUnavailable(
+                f"lemmy: reading post {local_id} on {instance} failed: HTTP {status} {error}"
+            )
         view = body.get("post_view") if isinstance(body, dict) else None
         expect(
             self.name,

@@ -52,6 +52,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     matches_video,
+    missing_from_answer,
     normalise_url,
     parse_timestamp,
 )
@@ -284,7 +285,8 @@ class RedditCollector:
             )
         if status == 403:
             reason = _error_reason(response)
-            if reason == "quarantined" and missing_ok:
+            if missing_ok:
+                # One private or quarantined post: that post's problem, not the credentials'.
                 return None
             raise AuthFailed(
                 f"reddit: access denied to {path} (HTTP 403{', ' + reason if reason else ''}); "
@@ -355,10 +357,8 @@ class RedditCollector:
             for post in batch:
                 data = returned.get(post.platform_post_id)
                 if data is None:
-                    items.append(
-                        Gone(self.name, post.platform_post_id, now, "no longer in /api/info")
-                    )
-                elif (reason := self.gone_reason(data)) is not None:
+                    continue  # a miss: reported below
+                if (reason := self.gone_reason(data)) is not None:
                     items.append(Gone(self.name, post.platform_post_id, now, reason))
                 else:
                     observation = self.observation_from_payload(data, now)
@@ -367,6 +367,8 @@ class RedditCollector:
                     growth = crossposts - self._crossposts_seen.get(post.platform_post_id, 0)
                     if growth > 0:
                         grown.append((growth, post.platform_post_id))
+            ids = [p.platform_post_id for p in batch]
+            items += missing_from_answer(self.name, ids, set(returned), now, "/api/info")
         # One request per post: the fastest-growing first, the rest on later passes.
         for _, post_id in sorted(grown, reverse=True)[:DUPLICATES_PER_PASS]:
             items += await self._crossposts(post_id)

@@ -29,6 +29,7 @@ from collectors.base import (
     RateLimited,
     RunReport,
     Sink,
+    SourceUnavailable,
     TrackedVideo,
     unstorable_counters,
 )
@@ -184,6 +185,12 @@ class CollectorRunner:
         for start in range(0, len(posts), REFRESH_SLICE):
             batch = posts[start : start + REFRESH_SLICE]
             items = await self._attempt(run, self.collector.refresh(batch))
+            if items and len(batch) > 1 and all(_is_miss(i) for i in items):
+                # An answer that leaves out every one of several posts says more about the
+                # source than the posts (one `{"hits": []}` once marked 19 HN posts gone).
+                message = f"{self.name}: the answer held none of {len(batch)} posts; will retry"
+                run.errors.append(SourceUnavailable(message))
+                items = None
             if items is None:
                 failed_in_a_row += 1
                 # The slice's posts keep the reason; later slices still get their turn.
@@ -322,6 +329,10 @@ class CollectorRunner:
         report.requests = self._requests
         await asyncio.to_thread(self.sink.record_run, report)
         return report
+
+
+def _is_miss(item: object) -> bool:
+    return isinstance(item, PostError) and item.is_miss
 
 
 def _worst(errors: Sequence[Exception]) -> Exception:

@@ -38,7 +38,6 @@ import httpx
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -48,6 +47,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     matches_video,
+    missing_from_answer,
     parse_retry_after,
     parse_timestamp,
 )
@@ -322,14 +322,6 @@ class TikTokCollector:
                     if video.get("id") is not None:
                         items.append(self.observation_from_payload(video, now))
                         seen.add(str(video["id"]))
-                items.extend(
-                    Gone(
-                        self.name,
-                        p.platform_post_id,
-                        now,
-                        "no longer returned (deleted or private)",
-                    )
-                    for p in batch
-                    if p.platform_post_id not in seen
-                )
+                ids = [p.platform_post_id for p in batch]
+                items += missing_from_answer(self.name, ids, seen, now, "video query")
         return items

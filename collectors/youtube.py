@@ -41,7 +41,6 @@ import httpx
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -51,6 +50,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     matches_video,
+    missing_from_answer,
     parse_timestamp,
 )
 from collectors.http import chunks, decode_json, expect, fetch
@@ -302,17 +302,15 @@ class YouTubeCollector:
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Statistics for 50 videos per call; videos missing from the answer are gone."""
+        """Statistics for 50 videos per call; videos missing from the answer are misses."""
         items: list[RefreshItem] = []
         for batch in chunks(list(posts), IDS_PER_CALL):
             ids = [p.platform_post_id for p in batch]
             returned = {str(i["id"]): i for i in await self._statistics(ids)}
             now = self.clock()
-            for post_id in ids:
-                if post_id in returned:
-                    items.append(self.observation_from_payload(returned[post_id], now))
-                else:
-                    items.append(Gone(self.name, post_id, now, "deleted or private on YouTube"))
+            items += [self.observation_from_payload(returned[i], now) for i in ids if i in returned]
+            # Deleted and private videos are left out, but so are ones a hiccup drops: a miss.
+            items += missing_from_answer(self.name, ids, set(returned), now, "videos.list")
         return items
 
     async def _statistics(self, ids: Sequence[str]) -> list[dict[str, Any]]:
