@@ -12,7 +12,11 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol
+from functools import wraps
+from typing import Any, ClassVar, Literal, ParamSpec, Protocol, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
@@ -215,6 +219,43 @@ class RateLimited(CollectorError):
 
 class AuthFailed(CollectorError):
     """Credentials rejected: pause this collector and tell the operator."""
+
+
+class MalformedPayload(SourceUnavailable):
+    """One item of an answer lacks the shape its parser relies on (schema drift, junk).
+
+    The runner narrows a failed refresh batch down to the post whose item it is (issue 8: a
+    problem with one post is that post's error, never the batch's).
+    """
+
+
+# What a parser raises on a shape it did not expect: a missing key, a list where an object was,
+# a number too large, a text where a number was.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def parses_payload(parse: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a pure payload parser (`from_payload`…): shape errors become MalformedPayload,
+    and so does a PostRef whose key is no text (a post id of `true` or `{}`).
+
+    Under `@classmethod`, so the first argument is the collector class and names the platform.
+    """
+
+    @wraps(parse)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner = getattr(args[0], "name", parse.__module__) if args else parse.__module__
+        try:
+            result = parse(*args, **kwargs)
+        except _SHAPE_ERRORS as err:
+            detail = " ".join(f"{type(err).__name__}: {err}".split())[:120]
+            raise MalformedPayload(f"{owner}: malformed item in the answer ({detail})") from err
+        if isinstance(result, PostRef) and not (
+            isinstance(result.platform_post_id, str) and result.platform_post_id
+        ):
+            raise MalformedPayload(f"{owner}: an item in the answer has no usable id")
+        return result
+
+    return checked
 
 
 # --- helpers shared by collectors ---------------------------------------------------------

@@ -57,6 +57,7 @@ from collectors.base import (
     matches_video,
     missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -148,6 +149,7 @@ class BlueskyCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, post: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -194,6 +196,7 @@ class BlueskyCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, post: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a postView (no views: Bluesky does not count them)."""
         return Observation(

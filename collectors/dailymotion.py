@@ -39,6 +39,7 @@ from collectors.base import (
     as_count,
     matches_video,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -73,6 +74,7 @@ class DailymotionCollector:
         self.base_url = config.base_url.rstrip("/")
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, video: dict[str, Any], tracked: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -96,6 +98,7 @@ class DailymotionCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, video: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,

@@ -31,6 +31,7 @@ from collectors.base import (
     matches_video,
     missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -55,6 +56,7 @@ class HackerNewsCollector:
         self.base_url = config.base_url
 
     @classmethod
+    @parses_payload
     def from_payload(cls, hit: dict[str, Any], video: TrackedVideo | None = None) -> PostRef | None:
         """A PostRef from one Algolia hit (story), or None when it does not match `video`."""
         object_id = hit.get("objectID")
@@ -77,6 +79,7 @@ class HackerNewsCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, hit: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,

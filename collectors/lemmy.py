@@ -49,6 +49,7 @@ from collectors.base import (
     matches_video,
     normalise_url,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import decode_json, expect, fetch, read_each
 from collectors.registry import register
@@ -82,6 +83,7 @@ class LemmyCollector:
         self._search_refused: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls,
         post_view: dict[str, Any],
@@ -122,6 +124,7 @@ class LemmyCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, post_view: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a PostView: score as likes, comment count as comments."""
         counts = post_view.get("counts") or {}
@@ -134,6 +137,7 @@ class LemmyCollector:
         )
 
     @classmethod
+    @parses_payload
     def gone_reason(cls, post_view: dict[str, Any]) -> str | None:
         """Why a readable PostView no longer counts as live, or None when it is live."""
         post = post_view.get("post") or {}

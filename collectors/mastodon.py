@@ -42,6 +42,7 @@ from collectors.base import (
     as_count,
     matches_video,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -82,6 +83,7 @@ class MastodonCollector:
         self._search_refused: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, status: dict[str, Any], instance: str, video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -118,6 +120,7 @@ class MastodonCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, status: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a Status entity (of the original, for a boost)."""
         if isinstance(status.get("reblog"), dict):

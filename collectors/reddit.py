@@ -55,6 +55,7 @@ from collectors.base import (
     missing_from_answer,
     normalise_url,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
 from collectors.registry import register
@@ -137,6 +138,7 @@ class RedditCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, thing: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -171,6 +173,7 @@ class RedditCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, data: dict[str, Any], observed_at: datetime) -> Observation:
         """Counters of a `t3` thing's data; score is NULL while Reddit hides it."""
         return Observation(
@@ -184,6 +187,7 @@ class RedditCollector:
         )
 
     @classmethod
+    @parses_payload
     def gone_reason(cls, data: dict[str, Any]) -> str | None:
         """Why a post returned by /api/info no longer counts as live, or None."""
         category = data.get("removed_by_category")

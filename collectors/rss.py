@@ -44,6 +44,7 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     matches_video,
+    parses_payload,
 )
 from collectors.feed_limits import cap_person_fields
 from collectors.http import fetch
@@ -98,6 +99,7 @@ class RssCollector:
         self._reported: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls,
         entry: Any,

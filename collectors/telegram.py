@@ -52,6 +52,7 @@ from collectors.base import (
     TrackedVideo,
     matches_video,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import fetch
 from collectors.registry import register
@@ -197,6 +198,7 @@ class TelegramCollector:
         self._reported: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, message: TelegramMessage, video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -221,6 +223,7 @@ class TelegramCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, message: TelegramMessage, observed_at: Any) -> Observation:
         """Views of a message; the preview exposes no other counter."""
         return Observation(

@@ -50,6 +50,7 @@ from collectors.base import (
     missing_from_answer,
     parse_retry_after,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -129,6 +130,7 @@ class TikTokCollector:
         self._token_expires: datetime | None = None
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, video: dict[str, Any], tracked: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -155,6 +157,7 @@ class TikTokCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, video: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,

@@ -52,6 +52,7 @@ from collectors.base import (
     matches_video,
     missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.registry import register
@@ -118,6 +119,7 @@ class YouTubeCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, item: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -152,6 +154,7 @@ class YouTubeCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, item: dict[str, Any], observed_at: datetime) -> Observation:
         """Counters of a videos.list or batchGetStats item; hidden counters stay None."""
         statistics = item.get("statistics")

@@ -43,6 +43,7 @@ from collectors.base import (
     as_count,
     matches_video,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.feed_limits import cap_person_fields
 from collectors.http import fetch
@@ -106,6 +107,7 @@ class YouTubeRssCollector:
         self._warned: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, entry: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -134,6 +136,7 @@ class YouTubeRssCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, entry: dict[str, Any], observed_at: datetime) -> Observation:
         """Views and likes of one feed entry (None where the element is missing)."""
         statistics = entry.get("media_statistics") or {}

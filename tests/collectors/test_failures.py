@@ -4,7 +4,7 @@ simulator's fault switches and a real database."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -251,3 +251,50 @@ async def test_a_refused_post_is_that_posts_error(big_lemmy, http_client, clock)
     with pytest.raises(Exception, match="HTTP 400"):
         # Every post refused: the source, not the posts (nothing was read at all).
         await collector.refresh(known)
+
+
+class OneMalformedItem:
+    """A collector whose platform answers one post's item in a shape the parser rejects."""
+
+    name = "drifting"
+    default_interval = timedelta(minutes=1)
+
+    def __init__(self, bad: set[str]) -> None:
+        self.bad = bad
+        self.calls = 0
+
+    async def discover(self, video):
+        return []
+
+    async def refresh(self, posts):
+        from collectors.base import MalformedPayload, Observation
+
+        self.calls += 1
+        if any(p.platform_post_id in self.bad for p in posts):
+            raise MalformedPayload("drifting: malformed item in the answer (KeyError: 'score')")
+        return [Observation(p.platform, p.platform_post_id, NOW_OF_TEST, likes=1) for p in posts]
+
+
+NOW_OF_TEST = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_one_malformed_item_is_narrowed_down_to_its_post(
+    sink, clock, engine, tracked_sim_video
+):
+    refs = [PostRef("drifting", f"p{n:03d}") for n in range(500)]
+    sink.record_posts(tracked_sim_video.slug, refs)
+    collector = OneMalformedItem({"p321"})
+    report = await CollectorRunner(collector, sink, clock).refresh()
+    assert (report.status, report.observations_written) == ("ok", 499)
+    assert collector.calls <= 2 * 9 + 1  # two refreshes per halving of 500
+    assert "KeyError" in posts_of(engine, "drifting")["p321"].last_error
+
+
+async def test_malformed_items_all_over_the_answer_fail_the_slice(
+    sink, clock, engine, tracked_sim_video
+):
+    sink.record_posts(tracked_sim_video.slug, [PostRef("drifting", f"p{n}") for n in range(8)])
+    collector = OneMalformedItem({"p0", "p7"})
+    report = await CollectorRunner(collector, sink, clock).refresh()
+    assert report.status == "failed" and "malformed item" in report.error_message
+    assert collector.calls == 3
