@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from collectors.base import Clock, RunReport, utc_now
-from collectors.http import build_client
+from collectors.http import RequestPolicy, build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from config.settings import CollectorSettings, Settings
@@ -132,6 +132,12 @@ def wire(
             timeout_seconds=scheduler.http_timeout_seconds,
             user_agent=getattr(plan.config, "user_agent", scheduler.user_agent),
             max_connections=scheduler.max_concurrent_requests,
+            policy=RequestPolicy(
+                deadline_seconds=scheduler.http_deadline_seconds,
+                max_body_bytes=scheduler.max_body_bytes,
+                max_wait_seconds=scheduler.max_retry_after_seconds,
+                attempts=scheduler.http_attempts,
+            ),
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
         runner = CollectorRunner(collector, sink, clock, client)
