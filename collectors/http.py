@@ -72,6 +72,10 @@ class RequestPolicy:
     """How backoff waits; tests inject one that records instead of sleeping."""
 
 
+# Bodies above this size are parsed in a worker thread (about 5 ms of parsing on the loop).
+LARGE_BODY_BYTES = 256 * 1024
+PARSED_JSON = "viralwatch.parsed_json"
+
 # A client nobody configured (tests, scripts) still gets the deadline and the cap, not retries.
 BARE_CLIENT_POLICY = RequestPolicy(attempts=1)
 _policies: WeakKeyDictionary[httpx.AsyncClient, RequestPolicy] = WeakKeyDictionary()
@@ -233,8 +237,16 @@ async def _send(
         for name, value in streamed.headers.multi_items()
         if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
     ]
+    extensions: dict[str, Any] = {}
+    if len(body) > LARGE_BODY_BYTES and "json" in streamed.headers.get("content-type", ""):
+        # Parsed in a worker thread now, so decode_json never stalls the event loop on it.
+        extensions[PARSED_JSON] = await asyncio.to_thread(_parse_json, body)
     return httpx.Response(
-        streamed.status_code, headers=kept, content=body, request=streamed.request
+        streamed.status_code,
+        headers=kept,
+        content=body,
+        request=streamed.request,
+        extensions=extensions,
     )
 
 
@@ -336,17 +348,25 @@ def _json_constant(name: str) -> None:
     return None
 
 
+def _parse_json(content: bytes) -> tuple[Any, Exception | None]:
+    """(document, None), or (None, the reason it is no JSON)."""
+    try:
+        return json.loads(content, parse_float=_json_number, parse_constant=_json_constant), None
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError too
+        return None, err
+
+
 def decode_json(platform: str, response: httpx.Response) -> Any:
     """The JSON body, or SourceUnavailable naming the problem (truncated, HTML, empty, absurdly
-    nested or with numbers too long to read)."""
-    try:
-        return json.loads(response.content, parse_float=_json_number, parse_constant=_json_constant)
-    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError too
+    nested or with numbers too long to read). Large bodies were parsed off the loop by fetch."""
+    document, error = response.extensions.get(PARSED_JSON) or _parse_json(response.content)
+    if error is not None:
         kind = response.headers.get("content-type", "unknown type").split(";")[0]
         raise SourceUnavailable(
             f"{platform}: malformed response ({kind}, {len(response.content)} bytes): "
             f"not valid JSON; will retry"
-        ) from err
+        ) from error
+    return document
 
 
 def expect(platform: str, condition: bool, what: str) -> None:

@@ -57,7 +57,15 @@ from collectors.base import (
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
+from collectors.http import (
+    capped_wait,
+    chunks,
+    decode_json,
+    expect,
+    fetch,
+    policy_of,
+    reset_seconds,
+)
 from collectors.registry import register
 from collectors.youtube import video_id_from_url
 from config.settings import RedditSettings
@@ -258,6 +266,7 @@ class RedditCollector:
         used = as_count(headers.get("x-ratelimit-used"))
         now = self.clock()
         reset = reset_seconds(headers.get("x-ratelimit-reset"), now)
+        reset = capped_wait(self.name, reset, policy_of(self.client).max_wait_seconds)
         self.rate_window = RateWindow(used, remaining, now + timedelta(seconds=reset))
 
     async def _get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> Any:

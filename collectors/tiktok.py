@@ -52,7 +52,7 @@ from collectors.base import (
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.http import capped_wait, chunks, decode_json, expect, fetch, policy_of
 from collectors.registry import register
 from config.settings import TikTokSettings
 
@@ -240,6 +240,7 @@ class TikTokCollector:
                 wait = seconds_to_utc_midnight(now)
             else:
                 wait = parse_retry_after(response.headers.get("retry-after"), now, default=60.0)
+                wait = capped_wait(self.name, wait, policy_of(self.client).max_wait_seconds)
             return RateLimited(f"{where}; retrying in {wait:.0f}s", wait)
         if response.status_code in (401, 403) or code in (
             "access_token_invalid",

@@ -3,6 +3,7 @@ fault switches over real loopback HTTP."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import tracemalloc
@@ -11,7 +12,14 @@ import httpx
 import pytest
 
 from collectors.base import AuthFailed, RateLimited, SourceUnavailable
-from collectors.http import RequestPolicy, decode_json, fetch, use_policy
+from collectors.http import (
+    LARGE_BODY_BYTES,
+    PARSED_JSON,
+    RequestPolicy,
+    decode_json,
+    fetch,
+    use_policy,
+)
 from simulator.world import Fault
 
 
@@ -215,3 +223,14 @@ def test_capped_wait_logs_once_per_cap(caplog):
     assert capped_wait("x", float("inf"), 3600) == 3600
     assert capped_wait("x", 10, 3600) == 10
     assert len(caplog.records) == 1
+
+
+async def test_large_json_answer_is_parsed_in_a_worker_thread(sim, bounded_client, clock):
+    # Issue 13: parsing of large bodies runs off the event loop.
+    hits = [{"objectID": str(n), "points": n, "title": "x" * 40} for n in range(8000)]
+    body = json.dumps({"hits": hits})
+    assert len(body) > LARGE_BODY_BYTES
+    sim.world.set_fault("hackernews", Fault("body", body=body))
+    response = await fetch(bounded_client, "hackernews", hn(sim), clock=clock)
+    assert PARSED_JSON in response.extensions  # parsed by fetch, in asyncio.to_thread
+    assert decode_json("hackernews", response)["hits"][7999]["points"] == 7999
