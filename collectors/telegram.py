@@ -49,6 +49,7 @@ from collectors.base import (
     PostError,
     PostRef,
     RefreshItem,
+    SourceUnavailable,
     TrackedVideo,
     matches_video,
     parse_timestamp,
@@ -285,6 +286,14 @@ class TelegramCollector:
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Messages of the configured channels carrying the video, with their forward sources."""
         pages = [await self._discover_channel(channel, video) for channel in self.channels]
+        if self.channels and all(channel in self._reported for channel in self.channels):
+            # Not one channel page was a preview: t.me answered something else (a block page,
+            # a changed layout). The run fails visibly instead of finding nothing (issue 13).
+            raise SourceUnavailable(
+                "telegram: no configured channel shows a public message history (renamed or "
+                "private channels, a block page or a changed layout); check "
+                "collectors.telegram.channels"
+            )
         found: dict[str, PostRef] = {}
         for messages in pages:
             for message in messages:

@@ -87,7 +87,9 @@ async def run_pair(platform, fault_name, sim, sink, clock, engine, video):
         httpx.AsyncClient(timeout=limits, follow_redirects=True) as healthy_client,
     ):
         faulty = build_runner(platform, sim, use_policy(faulty_client, policy), sink, clock)
-        healthy = build_runner(healthy_name, sim, use_policy(healthy_client, policy), sink, clock)
+        # The healthy platform keeps generous limits: a loaded machine must not fail it.
+        healthy_client.timeout = httpx.Timeout(10)
+        healthy = build_runner(healthy_name, sim, healthy_client, sink, clock)
         fault = FAULTS[fault_name]
         sim.world.set_fault(SERVED_BY.get(platform, platform), fault)
         report, other = await asyncio.wait_for(

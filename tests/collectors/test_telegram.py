@@ -214,7 +214,9 @@ async def test_unknown_channel_is_skipped_and_its_posts_are_never_marked_gone(
     sim, http_client, clock, sim_video, caplog
 ):
     c = collector(sim, http_client, clock, ["no_such_channel"])
-    assert await c.discover(sim_video) == []
+    # Not one channel readable: the run fails visibly (issue 13) rather than finding nothing.
+    with pytest.raises(SourceUnavailable, match="no configured channel shows"):
+        await c.discover(sim_video)
     assert await c.refresh([KnownPost("telegram", "no_such_channel/5")]) == []
     assert sum("no_such_channel" in r.message for r in caplog.records) == 1
     assert len(sim.world.requests_to("telegram")) == 2  # no searches in a channel that isn't there
