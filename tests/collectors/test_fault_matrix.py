@@ -18,7 +18,8 @@ from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from config.settings import CollectorsSettings
 from simulator.endpoints import collector_section
-from simulator.world import Fault
+from simulator.server import SimulatorServer
+from simulator.world import Fault, World
 from storage import read
 
 PLATFORMS = [
@@ -68,6 +69,21 @@ FAULTS: dict[str, Fault] = {
 # Faults after which the answer may still be readable (the run may be ok, with nothing made up).
 READABLE = {"numbers as strings", "nulls", "huge numbers", "1e400", "renamed fields"}
 READABLE |= {"empty object", "empty body", "HTML instead", "malformed XML", "403 bot wall"}
+
+
+@pytest.fixture(scope="module")
+def matrix_sim():
+    """One simulated internet for the whole matrix (each case sets and clears its fault)."""
+    world = World()
+    world.clock.advance(30 * 3600)
+    with SimulatorServer(world) as server:
+        yield server
+
+
+@pytest.fixture
+def sim(matrix_sim):
+    yield matrix_sim
+    matrix_sim.world.faults.clear()
 
 
 def build_runner(name: str, sim, client: httpx.AsyncClient, sink, clock) -> CollectorRunner:
