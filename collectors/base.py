@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
     # Only for the protocol's annotation: storage imports these records and needs no settings.
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 from collectors.identity import canonical_url, post_identity, strip_tracking, with_scheme
 from config.redact import mask_url
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC. Injected everywhere time matters."""
@@ -104,6 +109,24 @@ class PostError:
     platform_post_id: str
     detected_at: datetime
     message: str
+    is_miss: bool = False
+    """The post was only absent from a batch answer, with no evidence that it is gone; storage
+    counts consecutive misses and marks it gone after the configured number (issue 8)."""
+
+
+def missing_from_answer(
+    platform: str,
+    requested: Sequence[str],
+    answered: set[str],
+    now: datetime,
+    where: str,
+) -> list[PostError]:
+    """Misses (not Gone) for the requested post ids an answer left out (`where` names it)."""
+    absent = [post_id for post_id in requested if post_id not in answered]
+    return [
+        PostError(platform, post_id, now, f"not in the {where} answer", is_miss=True)
+        for post_id in absent
+    ]
 
 
 RefreshItem = Observation | Gone | PostRef | PostError
@@ -271,6 +294,43 @@ class AuthFailed(CollectorError):
     """Credentials rejected: pause this collector and tell the operator."""
 
 
+class MalformedPayload(SourceUnavailable):
+    """One item of an answer lacks the shape its parser relies on (schema drift, junk).
+
+    The runner narrows a failed refresh batch down to the post whose item it is (issue 8: a
+    problem with one post is that post's error, never the batch's).
+    """
+
+
+# What a parser raises on a shape it did not expect: a missing key, a list where an object was,
+# a number too large, a text where a number was.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def parses_payload(parse: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a pure payload parser (`from_payload`…): shape errors become MalformedPayload,
+    and so does a PostRef whose key is no text (a post id of `true` or `{}`).
+
+    Under `@classmethod`, so the first argument is the collector class and names the platform.
+    """
+
+    @wraps(parse)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner = getattr(args[0], "name", parse.__module__) if args else parse.__module__
+        try:
+            result = parse(*args, **kwargs)
+        except _SHAPE_ERRORS as err:
+            detail = " ".join(f"{type(err).__name__}: {err}".split())[:120]
+            raise MalformedPayload(f"{owner}: malformed item in the answer ({detail})") from err
+        if isinstance(result, PostRef) and not (
+            isinstance(result.platform_post_id, str) and result.platform_post_id
+        ):
+            raise MalformedPayload(f"{owner}: an item in the answer has no usable id")
+        return result
+
+    return checked
+
+
 # --- helpers shared by collectors ---------------------------------------------------------
 
 
@@ -285,7 +345,7 @@ def parse_retry_after(value: str | None, now: datetime, default: float = 60.0) -
         return default
     value = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
+        return float(value)  # may be huge: callers cap it (collectors.http.capped_wait)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -299,8 +359,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     """A platform timestamp (ISO 8601 string or UNIX seconds) as aware UTC, or None."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, ValueError, OSError):  # out of datetime's range, or NaN
+            return None
     text = str(value).strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
@@ -316,15 +381,40 @@ def as_object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+COUNTER_LIMIT = 2**63
+"""The first counter storage cannot hold (a signed 64-bit integer). `as_count` returns it for
+anything larger (`2**64`, `1e400`, `inf`), so the runner reports that post's error."""
+
+
 def as_count(value: Any) -> int | None:
-    """A counter as int (platforms send ints, floats or strings); None when absent or invalid."""
+    """A counter as int (platforms send ints, floats or strings); None when absent or invalid,
+    at most COUNTER_LIMIT. Never raises, whatever a payload holds."""
     if value is None or isinstance(value, bool):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float | str | Decimal):
         try:
-            number = int(float(value))
-        except (TypeError, ValueError):
+            exact = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, ValueError):
             return None
-    return number if number >= 0 else None
+        if exact.is_nan():
+            return None
+        # Checked before int(): int(Decimal("1e999999999")) would build a billion-digit number.
+        number = COUNTER_LIMIT if exact.is_infinite() or exact.adjusted() >= 19 else int(exact)
+        number = number if exact >= 0 else -1
+    else:
+        return None
+    return min(number, COUNTER_LIMIT) if number >= 0 else None
+
+
+def unstorable_counters(observation: Observation) -> list[str]:
+    """Names of the counters of `observation` that storage cannot hold."""
+    return [
+        f.name
+        for f in fields(observation)
+        if f.name in _COUNTER_FIELDS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
+    ]
+
+
+_COUNTER_FIELDS = ("views", "likes", "shares", "comments", "quotes")

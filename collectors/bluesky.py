@@ -46,7 +46,6 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -57,7 +56,9 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     as_object,
+    missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -184,6 +185,7 @@ class BlueskyCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, post: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -231,6 +233,7 @@ class BlueskyCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, post: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a postView (no views: Bluesky does not count them)."""
         return Observation(
@@ -423,11 +426,8 @@ class BlueskyCollector:
                 if isinstance(post, dict) and post.get("uri"):
                     seen[str(post["uri"])] = post
                     items.append(self.observation_from_payload(post, now))
-            for post in batch:
-                if post.platform_post_id not in seen:
-                    items.append(
-                        Gone(self.name, post.platform_post_id, now, "no longer served by getPosts")
-                    )
+            ids = [p.platform_post_id for p in batch]
+            items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
             for uri, post in seen.items():
                 items += await self._cascade(uri, post)
         return items

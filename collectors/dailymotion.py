@@ -32,6 +32,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PostError,
     PostRef,
     Quota,
     RefreshItem,
@@ -39,6 +40,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -87,6 +89,7 @@ class DailymotionCollector:
         self.base_url = config.base_url.rstrip("/")
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, video: dict[str, Any], tracked: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -110,6 +113,7 @@ class DailymotionCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, video: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,
@@ -199,7 +203,9 @@ class DailymotionCollector:
             kind, message = dailymotion_error(body)
             return Gone(self.name, post.platform_post_id, self.clock(), f"{kind}: {message}")
         if response.status_code == 400:
+            # One video the API refuses is that video's error, not the batch's (issue 8).
             kind, message = dailymotion_error(body)
-            raise SourceUnavailable(f"dailymotion: /video refused the request ({kind}: {message})")
+            message = f"dailymotion: /video refused the request ({kind}: {message})"
+            return PostError(self.name, post.platform_post_id, self.clock(), message)
         expect(self.name, isinstance(body, dict) and bool(body.get("id")), "video without id")
         return self.observation_from_payload(body, self.clock())

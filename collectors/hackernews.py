@@ -23,7 +23,6 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -31,7 +30,9 @@ from collectors.base import (
     RefreshItem,
     TrackedVideo,
     as_count,
+    missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -71,6 +72,7 @@ class HackerNewsCollector:
         self.base_url = config.base_url
 
     @classmethod
+    @parses_payload
     def from_payload(cls, hit: dict[str, Any], video: TrackedVideo | None = None) -> PostRef | None:
         """A PostRef from one Algolia hit (story), or None when it does not match `video`."""
         object_id = hit.get("objectID")
@@ -97,6 +99,7 @@ class HackerNewsCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, hit: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,
@@ -144,7 +147,7 @@ class HackerNewsCollector:
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Points and comment counts, 50 stories per request; missing stories are gone."""
+        """Points and comment counts, 50 stories per request; missing stories are misses."""
         items: list[RefreshItem] = []
         for batch in chunks(list(posts), REFRESH_BATCH):
             tags = "story,(" + ",".join(f"story_{p.platform_post_id}" for p in batch) + ")"
@@ -167,9 +170,7 @@ class HackerNewsCollector:
                 if isinstance(hit, dict) and hit.get("objectID"):
                     items.append(self.observation_from_payload(hit, now))
                     seen.add(str(hit["objectID"]))
-            items.extend(
-                Gone(self.name, p.platform_post_id, now, "no longer in HN search")
-                for p in batch
-                if p.platform_post_id not in seen
-            )
+            # Issue 8: absent from one answer is a miss, not evidence that the story is gone.
+            ids = [p.platform_post_id for p in batch]
+            items.extend(missing_from_answer(self.name, ids, seen, now, "HN search"))
         return items

@@ -32,6 +32,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -49,8 +50,9 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     parse_timestamp,
+    parses_payload,
 )
-from collectors.http import decode_json, expect, fetch, gather_limited
+from collectors.http import decode_json, expect, fetch, read_each
 from collectors.identity import canonical_url
 from collectors.matching import matches_video
 from collectors.registry import register
@@ -103,6 +105,7 @@ class LemmyCollector:
         self._search_refused: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls,
         post_view: dict[str, Any],
@@ -144,6 +147,7 @@ class LemmyCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, post_view: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a PostView: score as likes, comment count as comments."""
         counts = post_view.get("counts") or {}
@@ -156,6 +160,7 @@ class LemmyCollector:
         )
 
     @classmethod
+    @parses_payload
     def gone_reason(cls, post_view: dict[str, Any]) -> str | None:
         """Why a readable PostView no longer counts as live, or None when it is live."""
         post = post_view.get("post") or {}
@@ -256,11 +261,8 @@ class LemmyCollector:
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
         items: list[RefreshItem] = []
         for instance, group in by_instance.items():
-            results = await gather_limited(
-                (self._refresh_one(instance, post) for post in group), REFRESH_CONCURRENCY
-            )
-            for result in results:
-                items += result
+            read_one = partial(self._refresh_one, instance)
+            items += await read_each(self.name, group, read_one, REFRESH_CONCURRENCY, self.clock)
         return items
 
     async def _refresh_one(self, instance: str, post: KnownPost) -> list[RefreshItem]:
@@ -271,7 +273,10 @@ class LemmyCollector:
             error = body.get("error") if isinstance(body, dict) else None
             if error in _NOT_FOUND_ERRORS:
                 return [Gone(self.name, post.platform_post_id, now, "no longer on the instance")]
-            raise SourceUnavailable(f"lemmy: reading post {local_id} on {instance} failed: {error}")
+            # One post the instance refuses (HTTP 400) is that post's error (see read_each).
+            raise SourceUnavailable(
+                f"lemmy: reading post {local_id} on {instance} failed: HTTP {status} {error}"
+            )
         view = body.get("post_view") if isinstance(body, dict) else None
         expect(
             self.name,

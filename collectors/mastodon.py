@@ -43,6 +43,7 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -105,6 +106,7 @@ class MastodonCollector:
         self._search_refused: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, status: dict[str, Any], instance: str, video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -141,6 +143,7 @@ class MastodonCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, status: dict[str, Any], observed_at: Any) -> Observation:
         """Counters of a Status entity (of the original, for a boost)."""
         if isinstance(status.get("reblog"), dict):

@@ -53,9 +53,19 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch, reset_seconds
+from collectors.http import (
+    capped_wait,
+    chunks,
+    decode_json,
+    expect,
+    fetch,
+    policy_of,
+    reset_seconds,
+)
 from collectors.identity import canonical_url
 from collectors.matching import matches_video
 from collectors.registry import register
@@ -159,6 +169,7 @@ class RedditCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, thing: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -193,6 +204,7 @@ class RedditCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, data: dict[str, Any], observed_at: datetime) -> Observation:
         """Counters of a `t3` thing's data; score is NULL while Reddit hides it."""
         return Observation(
@@ -206,6 +218,7 @@ class RedditCollector:
         )
 
     @classmethod
+    @parses_payload
     def gone_reason(cls, data: dict[str, Any]) -> str | None:
         """Why a post returned by /api/info no longer counts as live, or None."""
         category = data.get("removed_by_category")
@@ -280,6 +293,7 @@ class RedditCollector:
         used = as_count(headers.get("x-ratelimit-used"))
         now = self.clock()
         reset = reset_seconds(headers.get("x-ratelimit-reset"), now)
+        reset = capped_wait(self.name, reset, policy_of(self.client).max_wait_seconds)
         self.rate_window = RateWindow(used, remaining, now + timedelta(seconds=reset))
 
     async def _get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> Any:
@@ -311,7 +325,8 @@ class RedditCollector:
             )
         if status == 403:
             reason = _error_reason(response)
-            if reason == "quarantined" and missing_ok:
+            if missing_ok:
+                # One private or quarantined post: that post's problem, not the credentials'.
                 return None
             raise AuthFailed(
                 f"reddit: access denied to {path} (HTTP 403{', ' + reason if reason else ''}); "
@@ -382,10 +397,8 @@ class RedditCollector:
             for post in batch:
                 data = returned.get(post.platform_post_id)
                 if data is None:
-                    items.append(
-                        Gone(self.name, post.platform_post_id, now, "no longer in /api/info")
-                    )
-                elif (reason := self.gone_reason(data)) is not None:
+                    continue  # a miss: reported below
+                if (reason := self.gone_reason(data)) is not None:
                     items.append(Gone(self.name, post.platform_post_id, now, reason))
                 else:
                     observation = self.observation_from_payload(data, now)
@@ -394,6 +407,8 @@ class RedditCollector:
                     growth = crossposts - self._crossposts_seen.get(post.platform_post_id, 0)
                     if growth > 0:
                         grown.append((growth, post.platform_post_id))
+            ids = [p.platform_post_id for p in batch]
+            items += missing_from_answer(self.name, ids, set(returned), now, "/api/info")
         # One request per post: the fastest-growing first, the rest on later passes.
         for _, post_id in sorted(grown, reverse=True)[:DUPLICATES_PER_PASS]:
             items += await self._crossposts(post_id)

@@ -22,6 +22,7 @@ Counters: none. News items have no counters, so `refresh` returns [] without any
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Sequence
@@ -42,7 +43,9 @@ from collectors.base import (
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
+    parses_payload,
 )
+from collectors.feed_limits import cap_person_fields
 from collectors.http import fetch
 from collectors.matching import matches_video
 from collectors.registry import register
@@ -57,8 +60,11 @@ SUMMARY_CHARS = 500
 
 
 def parse_feed(content: bytes) -> Any:
-    """feedparser's result for a feed body. Pure: the bytes are read as a stream, never a URL."""
-    return feedparser.parse(io.BytesIO(content))
+    """feedparser's result for a feed body. Pure: the bytes are read as a stream, never a URL.
+
+    Linear in the body's size (see collectors.feed_limits); callers run it in a worker thread.
+    """
+    return feedparser.parse(io.BytesIO(cap_person_fields(content)))
 
 
 class RssSettings(CollectorSettings):
@@ -93,6 +99,7 @@ class RssCollector:
         self._reported: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls,
         entry: Any,
@@ -152,7 +159,8 @@ class RssCollector:
                 self._reported.add(url)
                 logger.warning("rss: feed %s answers HTTP %s; skipped", url, response.status_code)
             return None
-        parsed = parse_feed(response.content)
+        # Off the event loop: a large feed must not stall every other collector.
+        parsed = await asyncio.to_thread(parse_feed, response.content)
         if not parsed.get("version"):
             kind = response.headers.get("content-type", "unknown type").split(";")[0]
             raise SourceUnavailable(f"rss: {url} is not an RSS or Atom feed ({kind}); will retry")

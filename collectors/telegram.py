@@ -15,10 +15,11 @@ quotes carry `.js-message_reply_text` and are skipped), `span.tgme_widget_messag
 Counters: views only; likes, shares and comments are NULL (the preview shows no counts for them).
 Refresh: messages of a channel are re-read around each known id (`?before=<id+1>`, newest known
 id first); one page covers every known id between its lowest id and the id asked for.
-Gone rule: a known message is gone when a page that covers its id (it lies between that page's
-lowest id and the page's upper bound) does not contain it, or when the page for `before=<id+1>`
-is empty. A channel whose preview shows no message history (renamed, made private, previews
-disabled, or a changed layout) proves nothing: its posts are skipped and logged, never marked.
+Missing messages: a known message absent from a page that covers its id (it lies between that page's
+lowest id and the page's upper bound) is a miss (storage marks it gone after repeated misses); so is
+each pending message of an empty page, never evidence on its own. A channel whose preview shows no
+message history (renamed, made private, previews disabled, or a changed layout) proves nothing: its
+posts are skipped and logged, never marked.
 Limits: none published; t.me answers floods with HTTP 429 (Retry-After honoured). We send one
 request at a time and read at most `MAX_REFRESH_PAGES` pages per channel per refresh pass
 (posts left over are refreshed next pass). A discovery pass costs, per channel, up to
@@ -44,14 +45,16 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from collectors.base import (
     Clock,
-    Gone,
     KnownPost,
     Observation,
+    PostError,
     PostRef,
     Quota,
     RefreshItem,
+    SourceUnavailable,
     TrackedVideo,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import fetch
 from collectors.matching import matches_video
@@ -206,6 +209,7 @@ class TelegramCollector:
         self._reported: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, message: TelegramMessage, video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -230,6 +234,7 @@ class TelegramCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, message: TelegramMessage, observed_at: Any) -> Observation:
         """Views of a message; the preview exposes no other counter."""
         return Observation(
@@ -291,6 +296,14 @@ class TelegramCollector:
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Messages of the configured channels carrying the video, with their forward sources."""
         pages = [await self._discover_channel(channel, video) for channel in self.channels]
+        if self.channels and all(channel in self._reported for channel in self.channels):
+            # Not one channel page was a preview: t.me answered something else (a block page,
+            # a changed layout). The run fails visibly instead of finding nothing (issue 13).
+            raise SourceUnavailable(
+                "telegram: no configured channel shows a public message history (renamed or "
+                "private channels, a block page or a changed layout); check "
+                "collectors.telegram.channels"
+            )
         found: dict[str, PostRef] = {}
         for messages in pages:
             for message in messages:
@@ -319,7 +332,7 @@ class TelegramCollector:
         return next((m for m in page.messages if m.post == post), None)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Views of known messages, re-read from their channel pages; vanished ones are Gone."""
+        """Views of known messages, re-read from their channel pages; vanished ones are misses."""
         by_channel: dict[str, dict[int, KnownPost]] = defaultdict(dict)
         for post in posts:
             channel, _, number = post.platform_post_id.partition("/")
@@ -345,17 +358,27 @@ class TelegramCollector:
             shown = {
                 m.number: m for m in page.messages if m.channel.casefold() == channel.casefold()
             }
-            lowest = min(shown) if shown else None
+            if not shown:
+                # An odd page (no message of the channel at all) says nothing about the posts:
+                # one such page once marked a whole channel gone (issue 8).
+                reason = f"telegram: the preview page of {channel} showed no messages"
+                return items + [
+                    PostError(self.name, wanted[n].platform_post_id, now, reason, is_miss=True)
+                    for n in pending
+                ]
+            lowest = min(shown)
             still: list[int] = []
             for number in pending:
                 if number in shown:
                     observation = self.observation_from_payload(shown[number], now)
                     key = wanted[number].platform_post_id
                     items.append(replace(observation, platform_post_id=key))
-                elif lowest is None or number > lowest:
-                    # The page covers every id from its lowest up to `top`: this one is gone.
-                    reason = "no longer in the channel preview"
-                    items.append(Gone(self.name, wanted[number].platform_post_id, now, reason))
+                elif number > lowest:
+                    # The page covers every id from its lowest up to `top`: a miss (storage
+                    # marks it gone after repeated misses).
+                    reason = "not in the channel preview"
+                    key = wanted[number].platform_post_id
+                    items.append(PostError(self.name, key, now, reason, is_miss=True))
                 else:
                     still.append(number)
             pending = still

@@ -39,7 +39,6 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -49,10 +48,12 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    missing_from_answer,
     parse_retry_after,
     parse_timestamp,
+    parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.http import capped_wait, chunks, decode_json, expect, fetch, policy_of
 from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings
@@ -151,6 +152,7 @@ class TikTokCollector:
         self._token_expires: datetime | None = None
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, video: dict[str, Any], tracked: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -177,6 +179,7 @@ class TikTokCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, video: dict[str, Any], observed_at: Any) -> Observation:
         return Observation(
             platform=cls.name,
@@ -259,6 +262,7 @@ class TikTokCollector:
                 wait = seconds_to_utc_midnight(now)
             else:
                 wait = parse_retry_after(response.headers.get("retry-after"), now, default=60.0)
+                wait = capped_wait(self.name, wait, policy_of(self.client).max_wait_seconds)
             return RateLimited(f"{where}; retrying in {wait:.0f}s", wait)
         if response.status_code in (401, 403) or code in (
             "access_token_invalid",
@@ -344,14 +348,6 @@ class TikTokCollector:
                     if video.get("id") is not None:
                         items.append(self.observation_from_payload(video, now))
                         seen.add(str(video["id"]))
-                items.extend(
-                    Gone(
-                        self.name,
-                        p.platform_post_id,
-                        now,
-                        "no longer returned (deleted or private)",
-                    )
-                    for p in batch
-                    if p.platform_post_id not in seen
-                )
+                ids = [p.platform_post_id for p in batch]
+                items += missing_from_answer(self.name, ids, seen, now, "video query")
         return items

@@ -44,6 +44,7 @@ from collectors.base import (
     RefreshItem,
     TrackedVideo,
     as_count,
+    parses_payload,
     redact,
 )
 from collectors.http import gather_limited
@@ -116,6 +117,7 @@ class UrlsCollector:
         self.last_errors: dict[str, str] = {}
 
     @classmethod
+    @parses_payload
     def from_payload(cls, info: dict[str, Any], url: str) -> PostRef:
         """A PostRef for `url` from a yt-dlp info dict (uploader, title, upload time)."""
         published = None
@@ -135,6 +137,7 @@ class UrlsCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(
         cls, info: dict[str, Any], platform_post_id: str, observed_at: datetime
     ) -> Observation:

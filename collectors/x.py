@@ -47,6 +47,7 @@ from collectors.base import (
     as_count,
     as_object,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -132,6 +133,7 @@ class XCollector:
         self.headers = {"Authorization": f"Bearer {config.bearer_token.get_secret_value()}"}
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls,
         tweet: dict[str, Any],
@@ -178,6 +180,7 @@ class XCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, tweet: dict[str, Any], observed_at: Any) -> Observation:
         """Counters from `public_metrics`; impression_count is absent on old tweets (NULL)."""
         metrics = as_object(tweet.get("public_metrics"))

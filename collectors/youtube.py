@@ -41,7 +41,6 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
-    Gone,
     KnownPost,
     Observation,
     PostRef,
@@ -51,7 +50,9 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    missing_from_answer,
     parse_timestamp,
+    parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.identity import post_identity, urls_in_text
@@ -137,6 +138,7 @@ class YouTubeCollector:
     # --- pure mapping -------------------------------------------------------------------
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, item: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -171,6 +173,7 @@ class YouTubeCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, item: dict[str, Any], observed_at: datetime) -> Observation:
         """Counters of a videos.list or batchGetStats item; hidden counters stay None."""
         statistics = item.get("statistics")
@@ -321,17 +324,15 @@ class YouTubeCollector:
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Statistics for 50 videos per call; videos missing from the answer are gone."""
+        """Statistics for 50 videos per call; videos missing from the answer are misses."""
         items: list[RefreshItem] = []
         for batch in chunks(list(posts), IDS_PER_CALL):
             ids = [p.platform_post_id for p in batch]
             returned = {str(i["id"]): i for i in await self._statistics(ids)}
             now = self.clock()
-            for post_id in ids:
-                if post_id in returned:
-                    items.append(self.observation_from_payload(returned[post_id], now))
-                else:
-                    items.append(Gone(self.name, post_id, now, "deleted or private on YouTube"))
+            items += [self.observation_from_payload(returned[i], now) for i in ids if i in returned]
+            # Deleted and private videos are left out, but so are ones a hiccup drops: a miss.
+            items += missing_from_answer(self.name, ids, set(returned), now, "videos.list")
         return items
 
     async def _statistics(self, ids: Sequence[str]) -> list[dict[str, Any]]:

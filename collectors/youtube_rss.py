@@ -22,6 +22,7 @@ only when no configured channel could be read. The platform name of these posts 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,7 +43,9 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    parses_payload,
 )
+from collectors.feed_limits import cap_person_fields
 from collectors.http import fetch
 from collectors.matching import matches_video
 from collectors.registry import register
@@ -65,7 +68,7 @@ class FeedMissing(SourceUnavailable):
 
 def parse_feed(content: bytes, channel_id: str = "") -> list[dict[str, Any]]:
     """The entries of a channel feed; SourceUnavailable when the body is no Atom feed."""
-    parsed = feedparser.parse(content)
+    parsed = feedparser.parse(cap_person_fields(content))  # linear: see collectors.feed_limits
     if not parsed.get("version") and not parsed.entries:
         raise SourceUnavailable(
             f"youtube_rss: malformed feed for channel {channel_id or '?'} "
@@ -119,6 +122,7 @@ class YouTubeRssCollector:
         self._warned: set[str] = set()
 
     @classmethod
+    @parses_payload
     def from_payload(
         cls, entry: dict[str, Any], video: TrackedVideo | None = None
     ) -> PostRef | None:
@@ -147,6 +151,7 @@ class YouTubeRssCollector:
         )
 
     @classmethod
+    @parses_payload
     def observation_from_payload(cls, entry: dict[str, Any], observed_at: datetime) -> Observation:
         """Views and likes of one feed entry (None where the element is missing)."""
         statistics = entry.get("media_statistics") or {}
@@ -170,7 +175,8 @@ class YouTubeRssCollector:
         )
         if response.status_code == 404:
             raise FeedMissing(channel_id)
-        return parse_feed(response.content, channel_id)
+        # Off the event loop: a large feed must not stall every other collector.
+        return await asyncio.to_thread(parse_feed, response.content, channel_id)
 
     async def _feeds(self, channel_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Entries per readable channel; missing channels are skipped unless all are."""

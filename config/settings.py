@@ -106,6 +106,18 @@ class SchedulerSettings(Section):
     )
     jitter_seconds: int = Field(10, ge=0, description="Random delay added to each job start")
     http_timeout_seconds: float = Field(20.0, gt=0, description="Timeout for one HTTP request")
+    http_deadline_seconds: float = Field(
+        60.0, gt=0, description="Longest one request may take, its whole body included"
+    )
+    max_body_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest answer read, after decompression"
+    )
+    http_attempts: int = Field(
+        3, ge=1, le=10, description="Tries of a request failing transiently (network, 5xx)"
+    )
+    max_retry_after_seconds: float = Field(
+        3600.0, gt=0, description="Longest Retry-After or rate-limit reset honoured (capped)"
+    )
     max_concurrent_requests: int = Field(
         8, ge=1, le=32, description="Requests one collector keeps in flight at once"
     )

@@ -7,13 +7,12 @@ appends the platform's documented paths. `/_sim/…` controls the clock and faul
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +30,7 @@ from simulator import (
     x,
     youtube,
 )
+from simulator.faults import serve_fault
 from simulator.world import Fault, LoggedRequest, World
 
 # platform name -> factory building that platform's ASGI app on the shared world.
@@ -68,25 +68,10 @@ class FaultGate:
                 scope.get("query_string", b"").decode(),
             )
         )
-        fault = self.world.take_fault(self.platform)
-        response: Response | None = None
+        query = scope.get("query_string", b"").decode()
+        fault = self.world.take_fault(self.platform, f"{scope['path']}?{query}")
         if fault is not None:
-            if fault.kind == "slow":
-                await asyncio.sleep(fault.delay_seconds)
-            elif fault.kind == "rate_limit":
-                response = PlainTextResponse(
-                    "Too Many Requests",
-                    status_code=429,
-                    headers={"Retry-After": str(fault.retry_after_seconds)},
-                )
-            elif fault.kind == "error":
-                response = PlainTextResponse("", status_code=fault.status)
-            elif fault.kind == "malformed":
-                response = Response(b'{"truncated": [1, 2', media_type="application/json")
-            elif fault.kind == "down":
-                response = PlainTextResponse("<html>502 Bad Gateway</html>", status_code=502)
-        if response is not None:
-            await response(scope, receive, send)
+            await serve_fault(fault, self.inner, scope, receive, send)
         else:
             await self.inner(scope, receive, send)
 
@@ -117,6 +102,11 @@ def build_app(world: World | None = None) -> Starlette:
                     retry_after_seconds=int(params.get("retry_after", 30)),
                     delay_seconds=float(params.get("delay", 0)),
                     status=int(params.get("status", 500)),
+                    match=params.get("match"),
+                    body=params.get("body", ""),
+                    size_bytes=int(params.get("size", 0)),
+                    retry_header=params.get("retry_header"),
+                    mutation=params.get("mutation", "numbers_as_strings"),
                 ),
             )
         return JSONResponse({"faults": list(world.faults)})

@@ -196,11 +196,22 @@ class SpreadModel:
             "hackernews": lambda n: str(40_000_000 + n),
             "mastodon": lambda n: str(120_000_000_000_000_000 + n),
             "reddit": lambda n: "zz" + _base36(n).rjust(4, "0"),
+            "lemmy": lambda n: str(50_000 + n),
         }
         for platform, new_id in make_id.items():
             original = next(p for p in self.posts[platform] if not p.is_noise)
+            # Lemmy lists every same-link post as a crosspost: copies carry no link, or each
+            # answer would list all of them.
+            links = [] if platform == "lemmy" else original.links
             self.posts[platform] += [
-                replace(original, id=new_id(n), parent_id=None, relation=None, gone_at=None)
+                replace(
+                    original,
+                    id=new_id(n),
+                    parent_id=None,
+                    relation=None,
+                    gone_at=None,
+                    links=links,
+                )
                 for n in range(count)
             ]
 

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from simulator.model import SCENARIO_START, SimClock, SpreadModel
 
-FaultKind = Literal["rate_limit", "error", "slow", "malformed", "down"]
+FaultKind = Literal[
+    "rate_limit",  # 429 with Retry-After `retry_header` (omitted when empty)
+    "error",  # `status` with `body` (empty by default)
+    "slow",  # waits `delay_seconds`, then answers normally
+    "malformed",  # truncated JSON
+    "down",  # 502 from a proxy
+    "body",  # 200 (or `status`) with `body` as `content_type`: HTML, XML, empty answers
+    "drip",  # headers, then `body` one byte per `delay_seconds`
+    "oversized",  # a 200 JSON body of `size_bytes`
+    "gzip_bomb",  # `size_bytes` of zeros, gzip-compressed (about 1000:1)
+    "reset",  # headers and part of the body, then the connection closes
+    "redirect_loop",  # 302 back to the same URL
+    "exhausted",  # the real answer, its rate-limit headers saying 0 left until `reset`
+    "drift",  # the real JSON answer with `mutation` applied to every counter-like number
+]
+Mutation = Literal["numbers_as_strings", "nulls", "huge_numbers", "inf", "renamed_keys"]
 
 
 @dataclass(slots=True)
 class Fault:
-    """A switch that makes one platform misbehave for its next `count` requests (None: all)."""
+    """A switch that makes one platform misbehave for its next `count` requests (None: all).
+
+    With `match`, only requests whose `path?query` matches that regular expression misbehave
+    (and count down): one bad post among many.
+    """
 
     kind: FaultKind
     count: int | None = None
     retry_after_seconds: int = 30
     delay_seconds: float = 0.0
     status: int = 500
+    match: str | None = None
+    body: str = ""
+    content_type: str = "application/json"
+    size_bytes: int = 0
+    retry_header: str | None = None
+    """Retry-After sent by `rate_limit` (default: `retry_after_seconds`; "" sends none)."""
+    mutation: Mutation = "numbers_as_strings"
 
 
 @dataclass(slots=True)
@@ -48,10 +75,10 @@ class World:
         else:
             self.faults[platform] = fault
 
-    def take_fault(self, platform: str) -> Fault | None:
-        """The fault to apply to this request, counting it down."""
+    def take_fault(self, platform: str, target: str = "") -> Fault | None:
+        """The fault to apply to this request (`target` is its `path?query`), counting it down."""
         fault = self.faults.get(platform)
-        if fault is None:
+        if fault is None or (fault.match and not re.search(fault.match, target)):
             return None
         if fault.count is not None:
             fault.count -= 1

@@ -81,12 +81,14 @@ engine, sink = daemon.open_storage(settings, utc_now, migrate=True)
 async def schedule():
     d = daemon.Daemon(settings, sink, utc_now)
     d.start()
-    jobs = {j.id: j.trigger.interval.total_seconds() for j in d.scheduler.get_jobs()}
+    jobs = {j.id: j.trigger.interval.total_seconds() for j in d.scheduler.get_jobs()
+            if not j.id.startswith("storage:")}
     await d.stop()
     return jobs
 
 jobs = asyncio.run(schedule())
-page = TestClient(create_app(engine, settings, sink, utc_now, catalog.dashboard_platforms()))
+app = create_app(engine, settings, sink, utc_now, catalog.dashboard_platforms())
+page = TestClient(app, base_url="http://127.0.0.1:8000")
 html = page.get("/").text
 print(json.dumps({
     "widgets": settings.collectors.throwaway.widgets,

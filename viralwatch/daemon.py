@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from alerts.service import build_alert_service
 from collectors.base import Clock, PostRef, RunReport, manual_post, utc_now
-from collectors.http import build_client
+from collectors.http import RequestPolicy, build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from config.redact import mask_url
@@ -166,6 +166,12 @@ def wire(
             # Reddit requires its own descriptive User-Agent; the others share the scheduler's.
             user_agent=getattr(plan.config, "user_agent", scheduler.user_agent),
             max_connections=scheduler.max_concurrent_requests,
+            policy=RequestPolicy(
+                deadline_seconds=scheduler.http_deadline_seconds,
+                max_body_bytes=scheduler.max_body_bytes,
+                max_wait_seconds=scheduler.max_retry_after_seconds,
+                attempts=scheduler.http_attempts,
+            ),
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
         runner = CollectorRunner(collector, sink, clock, client)

@@ -17,6 +17,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PostError,
     PostRef,
     RateLimited,
     SourceUnavailable,
@@ -29,6 +30,10 @@ from simulator.world import Fault
 from storage import read
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def is_miss(item: object) -> bool:
+    return isinstance(item, PostError) and item.is_miss
 
 
 def load(shared_fixtures, name):
@@ -269,7 +274,9 @@ async def test_refresh_returns_simulator_counters_25_uris_per_call(sim, http_cli
             counters["quotes"],
         )
         assert obs.views is None
-    assert {i.platform_post_id for i in items if isinstance(i, Gone)} == set(missing)
+    # Issue 8: absent from one answer is a miss, not Gone.
+    assert {i.platform_post_id for i in items if is_miss(i)} == set(missing)
+    assert not [i for i in items if isinstance(i, Gone)]
 
 
 async def test_refresh_returns_quotes_and_reposts_as_cascade_children(sim, http_client, clock):
@@ -298,14 +305,15 @@ async def test_repost_edges_are_never_sent_to_get_posts(sim, http_client, clock)
     assert sim.world.requests_to("bluesky") == []
 
 
-async def test_deleted_post_becomes_gone(sim, http_client, clock):
+async def test_deleted_post_is_a_miss_until_storage_counts_enough(sim, http_client, clock):
     doomed = next(p for p in noise_posts(sim.world) if p.gone_at is not None)
     c = sim_collector(sim, http_client, clock, login=False)
     sim.world.clock.set(doomed.gone_at - timedelta(minutes=1))
     before = await c.refresh([KnownPost("bluesky", doomed.id)])
     assert [type(i) for i in before if not isinstance(i, PostRef)] == [Observation]
     sim.world.clock.set(doomed.gone_at + timedelta(minutes=1))
-    assert [type(i) for i in await c.refresh([KnownPost("bluesky", doomed.id)])] == [Gone]
+    (item,) = await c.refresh([KnownPost("bluesky", doomed.id)])
+    assert is_miss(item) and "getPosts" in item.message
 
 
 async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video):

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from collectors.base import KnownPost, Observation, RateLimited, SourceUnavailable, TrackedVideo
+from collectors.base import (
+    KnownPost,
+    Observation,
+    PostError,
+    RateLimited,
+    SourceUnavailable,
+    TrackedVideo,
+)
 from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from simulator.world import Fault
 
@@ -90,9 +97,10 @@ async def test_refresh_returns_simulator_counters_in_one_batch(sim, http_client,
         assert (obs.likes, obs.comments) == (counters["likes"], counters["comments"])
 
 
-async def test_refresh_marks_missing_story_gone(sim, http_client, clock):
-    items = await _collector(http_client, sim, clock).refresh([KnownPost("hackernews", "1")])
-    assert [type(i).__name__ for i in items] == ["Gone"]
+async def test_refresh_reports_missing_story_as_a_miss_not_gone(sim, http_client, clock):
+    # Issue 8: one answer without the story is no evidence that it is gone.
+    (item,) = await _collector(http_client, sim, clock).refresh([KnownPost("hackernews", "1")])
+    assert isinstance(item, PostError) and item.is_miss
 
 
 async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video):

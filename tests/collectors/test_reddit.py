@@ -18,6 +18,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PostError,
     PostRef,
     RateLimited,
     SourceUnavailable,
@@ -251,12 +252,13 @@ async def test_requests_carry_basic_auth_bearer_and_user_agent(
     assert api_headers["user-agent"] == token_headers["user-agent"] == "python:test:1.0 (by /u/me)"
 
 
-async def test_unknown_id_in_info_batch_marks_post_gone(shared_fixtures, fake, http_client, clock):
+async def test_unknown_id_in_info_batch_is_a_miss(shared_fixtures, fake, http_client, clock):
     fake.replies["/api/info"] = _json_reply(
         shared_fixtures, "api-info_unknown-id_empty-listing_2020.json"
     )
     (item,) = await _collector(http_client, clock, fake.url).refresh([KnownPost("reddit", "0")])
-    assert isinstance(item, Gone) and item.reason == "no longer in /api/info"
+    # Issue 8: a miss, not Gone (storage marks it gone after repeated misses).
+    assert isinstance(item, PostError) and item.is_miss and "/api/info" in item.message
 
 
 async def test_html_429_waits_for_retry_after(shared_fixtures, fake, http_client, clock):
@@ -404,7 +406,7 @@ async def test_refresh_sends_at_most_100_fullnames_per_call(sim, http_client, cl
     calls = sim.world.requests_to("reddit", "/api/info")
     sizes = [len(parse_qs(r.query)["id"][0].split(",")) for r in calls]
     assert sizes == [100, 100, 30]
-    assert all(isinstance(i, Gone) for i in items) and len(items) == 230
+    assert all(isinstance(i, PostError) and i.is_miss for i in items) and len(items) == 230
 
 
 async def test_deleted_submission_is_marked_gone(sim, http_client, clock):

@@ -66,7 +66,7 @@ async def test_failure_is_logged_once_and_recovery_once(
     assert (first.status, second.status, third.status) == ("failed", "failed", "ok")
     messages = [r.getMessage() for r in caplog.records]
     assert sum("HTTP 503" in m for m in messages) == 1
-    assert messages[-1] == "hackernews: recovered"
+    assert messages[-1] == "hackernews: discover recovered"
     assert first.error_message == "hackernews: server error HTTP 503; will retry"
 
 

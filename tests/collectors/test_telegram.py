@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from collectors.base import (
-    Gone,
     KnownPost,
     Observation,
+    PostError,
     RateLimited,
     SourceUnavailable,
     TrackedVideo,
@@ -200,7 +200,9 @@ async def test_refresh_walks_older_pages_for_ids_far_apart(sim, http_client, clo
     assert pages == [[str(newest.number + 1)], [str(oldest.number + 1)]]
 
 
-async def test_refresh_marks_a_message_missing_from_its_covering_page_gone(sim, http_client, clock):
+async def test_refresh_reports_a_message_missing_from_its_covering_page_as_a_miss(
+    sim, http_client, clock
+):
     doomed = next(p for p in footage(sim) if p.channel == "odesa_daily")
     doomed.gone_at = sim.world.now() - timedelta(minutes=1)
     gap = next(m.number for m in sim_telegram.channel_messages(sim.world, "odesa_daily")) + 1
@@ -208,22 +210,25 @@ async def test_refresh_marks_a_message_missing_from_its_covering_page_gone(sim, 
         [KnownPost("telegram", doomed.id), KnownPost("telegram", f"odesa_daily/{gap}")]
     )
     assert {i.platform_post_id for i in items} == {doomed.id, f"odesa_daily/{gap}"}
-    assert all(isinstance(i, Gone) for i in items)
+    assert all(isinstance(i, PostError) and i.is_miss for i in items)
 
 
-async def test_refresh_marks_gone_when_nothing_is_left_below_the_id(sim, http_client, clock):
+async def test_refresh_reports_a_miss_when_nothing_is_left_below_the_id(sim, http_client, clock):
     lowest = sim_telegram.channel_messages(sim.world, "kyiv_witness")[0].number
     items = await collector(sim, http_client, clock).refresh(
         [KnownPost("telegram", f"kyiv_witness/{lowest - 1}")]
     )
-    assert [type(i) for i in items] == [Gone]
+    # Issue 8: one empty page never marks messages gone on its own.
+    assert [(type(i), i.is_miss) for i in items] == [(PostError, True)]
 
 
 async def test_unknown_channel_is_skipped_and_its_posts_are_never_marked_gone(
     sim, http_client, clock, sim_video, caplog
 ):
     c = collector(sim, http_client, clock, ["no_such_channel"])
-    assert await c.discover(sim_video) == []
+    # Not one channel readable: the run fails visibly (issue 13) rather than finding nothing.
+    with pytest.raises(SourceUnavailable, match="no configured channel shows"):
+        await c.discover(sim_video)
     assert await c.refresh([KnownPost("telegram", "no_such_channel/5")]) == []
     assert sum("no_such_channel" in r.message for r in caplog.records) == 1
     assert len(sim.world.requests_to("telegram")) == 2  # no searches in a channel that isn't there

@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from collectors.base import (
     AuthFailed,
-    Gone,
     KnownPost,
     Observation,
+    PostError,
     RateLimited,
     SourceUnavailable,
     TrackedVideo,
@@ -128,10 +128,10 @@ async def test_refresh_asks_for_100_ids_per_query(sim, http_client):
     before = len(sim.world.requests_to("tiktok", "video/query"))
     items = await sim_collector(sim, http_client).refresh(known)
     assert len(sim.world.requests_to("tiktok", "video/query")) - before == 2
-    assert len([i for i in items if isinstance(i, Gone)]) == 150
+    assert len([i for i in items if isinstance(i, PostError) and i.is_miss]) == 150
 
 
-async def test_deleted_video_becomes_gone(sim, http_client):
+async def test_deleted_video_becomes_a_miss(sim, http_client):
     doomed = next(p for p in sim.world.model.posts["tiktok"] if p.gone_at is not None)
     known = [
         KnownPost("tiktok", doomed.id, extra={"create_date": doomed.created_at.strftime("%Y%m%d")})
@@ -140,7 +140,8 @@ async def test_deleted_video_becomes_gone(sim, http_client):
     sim.world.clock.set(doomed.gone_at - timedelta(minutes=1))
     assert [type(i) for i in await c.refresh(known)] == [Observation]
     sim.world.clock.set(doomed.gone_at + timedelta(minutes=1))
-    assert [type(i) for i in await c.refresh(known)] == [Gone]
+    (item,) = await c.refresh(known)
+    assert isinstance(item, PostError) and item.is_miss
 
 
 async def test_expired_token_is_renewed_once(sim, http_client, clock, sim_video):

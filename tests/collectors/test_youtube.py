@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from collectors.base import (
     AuthFailed,
-    Gone,
     KnownPost,
     Observation,
+    PostError,
     RateLimited,
     SourceUnavailable,
     TrackedVideo,
@@ -320,7 +320,7 @@ async def test_refresh_asks_for_at_most_50_ids_per_call(sim, http_client, clock)
     items = await _sim_collector(http_client, sim, clock).refresh(posts)
     calls = sim.world.requests_to("youtube", "batchGetStats")
     assert [len(parse_qs(c.query)["id"][0].split(",")) for c in calls] == [50, 50, 20]
-    assert all(isinstance(i, Gone) for i in items) and len(items) == 120
+    assert all(isinstance(i, PostError) and i.is_miss for i in items) and len(items) == 120
 
 
 def _videos_list_calls(sim):
@@ -342,14 +342,16 @@ async def test_batch_stats_404_falls_back_to_videos_list_and_remembers(sim, http
     assert len(_videos_list_calls(sim)) == 2
 
 
-async def test_deleted_or_private_video_is_marked_gone(sim, http_client, clock):
+async def test_deleted_or_private_video_is_a_miss(sim, http_client, clock):
     gone = [p for p in sim.world.model.posts["youtube"] if p.gone_at]
     assert gone, "the seeded model deletes some small re-uploads"
     sim.world.clock.set(max(p.gone_at for p in gone) + timedelta(hours=1))
     uploaded = [p for p in sim.world.model.posts["youtube"] if p.created_at <= sim.world.now()]
     known = [KnownPost("youtube", p.id) for p in uploaded]
     items = await _sim_collector(http_client, sim, clock).refresh(known)
-    assert {i.platform_post_id for i in items if isinstance(i, Gone)} == {p.id for p in gone}
+    # Issue 8: left out of videos.list is a miss; storage marks it gone after repeated misses.
+    misses = {i.platform_post_id for i in items if isinstance(i, PostError) and i.is_miss}
+    assert misses == {p.id for p in gone}
 
 
 async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video):
