@@ -86,6 +86,9 @@ class RssSettings(CollectorSettings):
         "https://news.google.com", description="Google News host; empty turns it off"
     )
 
+    def idle_reason(self) -> str | None:
+        return None if self.feeds or self.google_news_url else "no feeds configured"
+
 
 @register
 class RssCollector:

@@ -187,6 +187,9 @@ class TelegramSettings(CollectorSettings):
     base_url: str = Field("https://t.me", description="Public channel preview host")
     channels: list[str] = Field(default_factory=list, description="Public channel names")
 
+    def idle_reason(self) -> str | None:
+        return None if self.channels else "no channels configured"
+
 
 @register
 class TelegramCollector:

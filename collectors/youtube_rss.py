@@ -93,6 +93,9 @@ class YouTubeRssSettings(CollectorSettings):
     base_url: str = Field("https://www.youtube.com", description="Feed host")
     channels: list[str] = Field(default_factory=list, description="Channel ids (UC…) to watch")
 
+    def idle_reason(self) -> str | None:
+        return None if self.channels else "no channels configured"
+
 
 @register
 class YouTubeRssCollector:

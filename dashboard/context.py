@@ -18,6 +18,7 @@ from config.settings import Settings
 from dashboard import charts, export, pages, security
 from dashboard.params import View
 from dashboard.platforms import Platforms
+from dashboard.states import CollectorState, activity_note, collector_states
 from storage import read
 from storage.read import COUNTERS, Clock
 from storage.write import StorageSink
@@ -113,10 +114,29 @@ class Dashboard:
         return video
 
     def post_or_404(self, post_id: int) -> read.PostRow:
-        post = read.get_post(self.engine, post_id)
+        # Ids are 64-bit in the database: a bigger one would overflow the driver, not miss.
+        post = read.get_post(self.engine, post_id) if 0 < post_id < 2**63 else None
         if post is None:
             raise HTTPException(404, f"no post with id {post_id}")
         return post
+
+    def unknown_platforms(self, names: list[str]) -> list[str]:
+        """Those of `names` no collector registers and no data names (the data is asked only
+        when a name is not registered: a collector since removed still has its old posts)."""
+        strangers = [n for n in names if n not in self.platforms.names]
+        if strangers:
+            seen = set(pages.known_platforms(self.engine, self.platforms))
+            strangers = [n for n in strangers if n not in seen]
+        return strangers
+
+    def collector_states(self) -> list[CollectorState]:
+        return collector_states(
+            self.settings, read.latest_runs(self.engine), self.clock(), self.platforms
+        )
+
+    def activity_note(self) -> str:
+        """What the collectors are doing, for charts with no readings yet."""
+        return activity_note(self.collector_states())
 
     def runs_for(self, view: View) -> list[read.RunRow]:
         return read.runs_between(self.engine, view.window.since, view.window.until)

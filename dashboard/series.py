@@ -23,6 +23,7 @@ from dashboard.timegrid import (
     bucket_ends,
     floor_to,
     grid_minutes,
+    readable_bucket_minutes,
     to_datetime64,
 )
 from storage import read
@@ -125,8 +126,9 @@ def repost_series(
     bucket_minutes: int | None = None,
     catalog: Platforms = NO_PLATFORMS,
 ) -> Series:
-    """New reposts per bucket and platform, by when each post appeared, on the same buckets as
-    `counter_series` for the window."""
+    """New reposts per bucket and platform, by when each post appeared. Unless `bucket_minutes`
+    is given, buckets are sized from the data's own extent (READABLE_BARS bars from the first
+    post in the window to its end) on the grid `counter_series` uses."""
     grid = grid_minutes(window, bucket_minutes)
     since = axis_start(window, grid)
     # Posts that appeared before the axis are not new in it: unlike totals, no baseline.
@@ -135,7 +137,10 @@ def repost_series(
         for a in appearances
         if (since is None or a.appeared_at >= since) and a.appeared_at < window.until
     ]
-    t0 = since or floor_to(inside[0].appeared_at if inside else window.until, grid)
+    first_at = min((a.appeared_at for a in inside), default=window.until)
+    t0 = since or floor_to(first_at, grid)
+    if bucket_minutes is None:
+        bucket_minutes = readable_bucket_minutes(grid, window.until - first_at)
     minutes, starts = axis(t0, window.until, grid, bucket_minutes)
     grouped: dict[str, list[np.datetime64]] = {}
     for a in inside:
