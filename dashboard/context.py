@@ -171,7 +171,7 @@ def live_response(
             "figures": figures,
             "fragments": fragments,
             "data_at": data_at,
-            "data_at_text": f"{data_at:%Y-%m-%d %H:%M} UTC" if data_at else "no data yet",
+            "data_at_text": f"{data_at:%Y-%m-%d %H:%M} UTC" if data_at else "No readings yet",
         }
     )
 

@@ -170,8 +170,10 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
         else None
     )
     children = read.child_posts(engine, post.platform, post.platform_post_id, reshares=False)
+    video = pages.find_video(engine, post.video)
     return {
         "post": post,
+        "video_title": video.title if video else post.video,
         "view": view,
         "figures": {"counters": figure},
         "points": len(series.times),
