@@ -97,7 +97,7 @@ class RssCollector:
     name: ClassVar[str] = "rss"
     platform: ClassVar[str] = "rss"
     label: ClassVar[str] = "News feeds"
-    colour: ClassVar[str] = "#DDCC77"
+    colour: ClassVar[str] = "#F6C141"
     counters: ClassVar[tuple[str, ...]] = ()
     settings_model: ClassVar[type[CollectorSettings]] = RssSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -198,7 +198,7 @@ class TelegramCollector:
     name: ClassVar[str] = "telegram"
     platform: ClassVar[str] = "telegram"
     label: ClassVar[str] = "Telegram"
-    colour: ClassVar[str] = "#F0E442"
+    colour: ClassVar[str] = "#56B4E9"
     counters: ClassVar[tuple[str, ...]] = ("views",)
     settings_model: ClassVar[type[CollectorSettings]] = TelegramSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=10)

@@ -105,7 +105,7 @@ class YouTubeRssCollector:
     # Its videos are YouTube videos: stored under youtube, refreshed by that collector.
     platform: ClassVar[str] = "youtube"
     label: ClassVar[str] = "YouTube (feeds)"
-    colour: ClassVar[str] = "#AA4499"
+    colour: ClassVar[str] = "#F7F0A6"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes")
     settings_model: ClassVar[type[CollectorSettings]] = YouTubeRssSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
