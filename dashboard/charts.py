@@ -235,10 +235,6 @@ def _legend(platform: str, catalog: Platforms) -> dict[str, Any]:
     return {"name": catalog.label(platform), "legendgroup": platform, "meta": platform}
 
 
-def _axis_end(series: Series) -> np.datetime64 | None:
-    return series.ends[-1] if len(series.ends) else None
-
-
 def reposts_figure(
     series: Series,
     gaps: Sequence[Gap] = (),
