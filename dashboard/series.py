@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Engine
@@ -16,11 +17,14 @@ from sqlalchemy import Engine
 from dashboard.errors import BadParameter
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.timegrid import (
+    FINE_MINUTES,
     MAX_POINTS,
+    STEPS_VISIBLE_SPAN,
     Window,
     axis,
     axis_start,
     bucket_ends,
+    cadence_bucket_minutes,
     floor_to,
     grid_minutes,
     readable_bucket_minutes,
@@ -91,6 +95,12 @@ def counter_series(
     )
     # An open window ("all") starts at the first bucket with data, not at some fixed origin.
     t0 = since or (rows[0].bucket_start if rows else floor_to(window.until, grid))
+    if bucket_minutes is None and grid == FINE_MINUTES and window.until - t0 <= STEPS_VISIBLE_SPAN:
+        # Readings every 15 minutes drawn in 5-minute buckets are stairs, not growth.
+        starts: dict[str, list[datetime]] = {}
+        for row in rows:
+            starts.setdefault(row.platform, []).append(row.bucket_start)
+        bucket_minutes = cadence_bucket_minutes(starts)
     minutes, starts = axis(t0, window.until, grid, bucket_minutes)
     # Totals count from the first data, so a 24-hour chart starts at what came before it.
     baseline: dict[str, int] = {}

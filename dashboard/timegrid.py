@@ -140,3 +140,19 @@ def readable_bucket_minutes(grid: int, active: timedelta) -> int:
     sizes = [*FINE_BUCKETS, 60] if grid == FINE_MINUTES else [h * 60 for h in BUCKET_HOURS]
     minutes = active.total_seconds() / 60
     return next((m for m in sizes if minutes / m <= READABLE_BARS), sizes[-1])
+
+
+# Up to this span a cumulative line in buckets finer than the readings shows as flat steps.
+STEPS_VISIBLE_SPAN = timedelta(hours=6)
+
+
+def cadence_bucket_minutes(starts_by_platform: dict[str, list[datetime]]) -> int:
+    """The smallest fine bucket (5, 10, 15, 30 or 60 minutes) no finer than the readings: the
+    typical spacing of the buckets that hold data, for the platform read most often."""
+    spacings = []
+    for starts in starts_by_platform.values():
+        if len(starts) >= 2:
+            gaps = np.diff(np.array([to_datetime64(t) for t in sorted(set(starts))]))
+            spacings.append(float(np.median(gaps.astype(np.int64))) / 60)
+    cadence = min(spacings, default=FINE_MINUTES)
+    return next((m for m in (*FINE_BUCKETS, 60) if m >= cadence), 60)

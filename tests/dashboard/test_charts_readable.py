@@ -101,3 +101,25 @@ def test_gaps_outside_the_drawn_axis_are_not_listed() -> None:
     visible = charts.visible_gaps(gaps, starts[0], starts[-1] + np.timedelta64(1, "h"))
     assert [g.collector for g in visible] == ["x"]
     assert charts.visible_gaps(gaps, None, None) == []  # an empty chart shades nothing
+
+
+def test_one_hour_range_buckets_follow_the_reading_cadence(dash_client, dash_sink) -> None:
+    # Readings every 15 minutes: 5-minute buckets would draw a staircase, not growth.
+    from collectors.base import Observation, PostRef
+    from storage.write import VideoInput
+
+    from .conftest import NOW
+
+    dash_sink.add_video(VideoInput(slug="slow-reads", title="Slow", keywords=("k",)))
+    dash_sink.record_posts("slow-reads", [PostRef(platform="reddit", platform_post_id="s1")])
+    dash_sink.record_observations(
+        [
+            Observation("reddit", "s1", NOW - timedelta(minutes=15 * i), views=10_000 - 500 * i)
+            for i in range(12)
+        ]
+    )
+    body = dash_client.get("/api/videos/slow-reads/series?range=1h").json()
+    assert body["bucket_minutes"] == 15
+    assert len(body["times"]) == 4
+    day = dash_client.get("/api/videos/slow-reads/series?range=24h").json()
+    assert day["bucket_minutes"] == 5  # at a day's scale the steps do not show
