@@ -169,7 +169,9 @@ class Collector(Protocol):
     label: ClassVar[str]
     """How pages and chart legends name it."""
     colour: ClassVar[str]
-    """Its "#RRGGBB" colour in charts (readable on the dark background)."""
+    """Its "#RRGGBB" colour in charts, from the dashboard palette (docs/PALETTE.md): colours of
+    Paul Tol's schemes and Okabe-Ito's, each pair apart for every colour vision and readable
+    on the dark background (tests/dashboard/test_palette.py)."""
     counters: ClassVar[tuple[str, ...]]
     """Which of COUNTERS it reads; empty when it has nothing to refresh (news feeds)."""
     settings_model: ClassVar[type[CollectorSettings]]

@@ -156,7 +156,7 @@ class BlueskyCollector:
     name: ClassVar[str] = "bluesky"
     platform: ClassVar[str] = "bluesky"
     label: ClassVar[str] = "Bluesky"
-    colour: ClassVar[str] = "#56B4E9"
+    colour: ClassVar[str] = "#0077BB"
     counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
     settings_model: ClassVar[type[CollectorSettings]] = BlueskySettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -72,7 +72,7 @@ class DailymotionCollector:
     name: ClassVar[str] = "dailymotion"
     platform: ClassVar[str] = "dailymotion"
     label: ClassVar[str] = "Dailymotion"
-    colour: ClassVar[str] = "#88CCEE"
+    colour: ClassVar[str] = "#99DDFF"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes")
     settings_model: ClassVar[type[CollectorSettings]] = DailymotionSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=30)

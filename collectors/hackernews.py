@@ -57,7 +57,7 @@ class HackerNewsCollector:
     name: ClassVar[str] = "hackernews"
     platform: ClassVar[str] = "hackernews"
     label: ClassVar[str] = "Hacker News"
-    colour: ClassVar[str] = "#0072B2"
+    colour: ClassVar[str] = "#F1932D"
     counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = HackerNewsSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -86,7 +86,7 @@ class LemmyCollector:
     name: ClassVar[str] = "lemmy"
     platform: ClassVar[str] = "lemmy"
     label: ClassVar[str] = "Lemmy"
-    colour: ClassVar[str] = "#44AA99"
+    colour: ClassVar[str] = "#009E73"
     counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = LemmySettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

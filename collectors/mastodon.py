@@ -86,7 +86,7 @@ class MastodonCollector:
     name: ClassVar[str] = "mastodon"
     platform: ClassVar[str] = "mastodon"
     label: ClassVar[str] = "Mastodon"
-    colour: ClassVar[str] = "#009E73"
+    colour: ClassVar[str] = "#AE76A3"
     counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
     settings_model: ClassVar[type[CollectorSettings]] = MastodonSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -142,7 +142,7 @@ class RedditCollector:
     name: ClassVar[str] = "reddit"
     platform: ClassVar[str] = "reddit"
     label: ClassVar[str] = "Reddit"
-    colour: ClassVar[str] = "#E69F00"
+    colour: ClassVar[str] = "#E8601C"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = RedditSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -74,6 +74,9 @@ class RssSettings(CollectorSettings):
         "https://news.google.com", description="Google News host; empty turns it off"
     )
 
+    def idle_reason(self) -> str | None:
+        return None if self.feeds or self.google_news_url else "no feeds configured"
+
 
 @register
 class RssCollector:
@@ -82,7 +85,7 @@ class RssCollector:
     name: ClassVar[str] = "rss"
     platform: ClassVar[str] = "rss"
     label: ClassVar[str] = "News feeds"
-    colour: ClassVar[str] = "#DDCC77"
+    colour: ClassVar[str] = "#F6C141"
     counters: ClassVar[tuple[str, ...]] = ()
     settings_model: ClassVar[type[CollectorSettings]] = RssSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

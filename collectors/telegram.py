@@ -184,6 +184,9 @@ class TelegramSettings(CollectorSettings):
     base_url: str = Field("https://t.me", description="Public channel preview host")
     channels: list[str] = Field(default_factory=list, description="Public channel names")
 
+    def idle_reason(self) -> str | None:
+        return None if self.channels else "no channels configured"
+
 
 @register
 class TelegramCollector:
@@ -192,7 +195,7 @@ class TelegramCollector:
     name: ClassVar[str] = "telegram"
     platform: ClassVar[str] = "telegram"
     label: ClassVar[str] = "Telegram"
-    colour: ClassVar[str] = "#F0E442"
+    colour: ClassVar[str] = "#56B4E9"
     counters: ClassVar[tuple[str, ...]] = ("views",)
     settings_model: ClassVar[type[CollectorSettings]] = TelegramSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=10)

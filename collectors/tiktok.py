@@ -129,7 +129,7 @@ class TikTokCollector:
     name: ClassVar[str] = "tiktok"
     platform: ClassVar[str] = "tiktok"
     label: ClassVar[str] = "TikTok"
-    colour: ClassVar[str] = "#CC79A7"
+    colour: ClassVar[str] = "#AA4499"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = TikTokSettings
     default_interval: ClassVar[timedelta] = timedelta(hours=1)

@@ -101,7 +101,7 @@ class UrlsCollector:
     name: ClassVar[str] = "urls"
     platform: ClassVar[str] = "urls"
     label: ClassVar[str] = "Added by hand"
-    colour: ClassVar[str] = "#999933"
+    colour: ClassVar[str] = "#90C987"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = UrlsSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

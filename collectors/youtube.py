@@ -112,7 +112,7 @@ class YouTubeCollector:
     name: ClassVar[str] = "youtube"
     platform: ClassVar[str] = "youtube"
     label: ClassVar[str] = "YouTube"
-    colour: ClassVar[str] = "#D55E00"
+    colour: ClassVar[str] = "#DC050C"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes", "comments")
     settings_model: ClassVar[type[CollectorSettings]] = YouTubeSettings
     default_interval: ClassVar[timedelta] = timedelta(hours=1)

@@ -96,6 +96,9 @@ class YouTubeRssSettings(CollectorSettings):
     base_url: str = Field("https://www.youtube.com", description="Feed host")
     channels: list[str] = Field(default_factory=list, description="Channel ids (UC…) to watch")
 
+    def idle_reason(self) -> str | None:
+        return None if self.channels else "no channels configured"
+
 
 @register
 class YouTubeRssCollector:
@@ -105,7 +108,7 @@ class YouTubeRssCollector:
     # Its videos are YouTube videos: stored under youtube, refreshed by that collector.
     platform: ClassVar[str] = "youtube"
     label: ClassVar[str] = "YouTube (feeds)"
-    colour: ClassVar[str] = "#AA4499"
+    colour: ClassVar[str] = "#F7F0A6"
     counters: ClassVar[tuple[str, ...]] = ("views", "likes")
     settings_model: ClassVar[type[CollectorSettings]] = YouTubeRssSettings
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)

@@ -163,6 +163,12 @@ class CollectorSettings(Section):
     def _http_url(cls, value: str) -> str:
         return check_http_url(value) if value else value
 
+    def idle_reason(self) -> str | None:
+        """Why the collector has nothing to do with these settings (e.g. "no channels
+        configured"), or None when it has work. Collectors that read only a configured list
+        say so in their settings model."""
+        return None
+
     def missing_credentials(self) -> list[str]:
         """Names of required credential keys that are empty."""
         missing = []

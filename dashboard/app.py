@@ -11,6 +11,7 @@ reads them from the collector registry: the dashboard imports no collector.
 """
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -54,6 +55,13 @@ def create_app(
         context = {"title": "Bad request", "message": str(err)}
         return dash.render(request, "error.html", context, 400)
 
+    # FastAPI's own validation: a malformed id is a page that does not exist, a malformed query
+    # value a bad request; both with a reason, and an error page (not raw JSON) for a person.
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> Response:
+        status, reason = validation_reason(err)
+        return await http_error(request, HTTPException(status, reason))
+
     # 404s and 403s: JSON where a script asked, an error page where a person did.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Response:
@@ -68,3 +76,13 @@ def create_app(
     # After the plotly.js route (pages), which the mount would otherwise shadow.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
+
+
+def validation_reason(err: RequestValidationError) -> tuple[int, str]:
+    """The status and one-line reason for the first thing FastAPI's validation refused."""
+    first = err.errors()[0]
+    where, name = first["loc"][0], str(first["loc"][-1])
+    if where == "path":
+        thing = name.removesuffix("_id")
+        return 404, f"no {thing} with id {str(first.get('input'))[:40]!r}"
+    return 400, f"{name}: {first['msg']}"

@@ -17,6 +17,7 @@ from dashboard.bidi import show_bidi_controls
 from dashboard.gaps import Gap
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.series import PostSeries, Series
+from dashboard.timegrid import to_datetime
 from storage.read import AppearanceRow
 
 GAP_FILL = "rgba(220, 220, 220, 0.13)"
@@ -50,6 +51,8 @@ def _layout(title: str, y_title: str, *, height: int = 360) -> dict[str, Any]:
         "height": height,
         "margin": {"l": 60, "r": 16, "t": 78, "b": 40},
         "hovermode": "x unified",
+        # A chart with one platform keeps its legend: plotly hides a legend of one by default.
+        "showlegend": True,
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "xaxis": {
             "type": "date",
@@ -64,9 +67,89 @@ def _layout(title: str, y_title: str, *, height: int = 360) -> dict[str, Any]:
                 {"dtickrange": [86_400_000, None], "value": "%b %-d\n%Y"},
             ],
         },
-        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "tickformat": "~s"},
+        "yaxis": {"title": {"text": y_title}, **count_axis(0)},
         "meta": {"time_axis": True},
     }
+
+
+# Counts up to this are printed in full (",d"); above, in SI units (1.5M), which for whole
+# numbers this large never reach the fractional prefixes (m, µ, p).
+SI_FROM = 10_000
+
+
+def count_axis(top: float) -> dict[str, Any]:
+    """A y axis for counts up to `top`: from 0, whole-number ticks, never negative or SI-pico."""
+    top = float(top) if np.isfinite(top) and top > 0 else 0.0
+    return {
+        "range": [0, top * 1.08 if top else 1],
+        "tickformat": "~s" if top >= SI_FROM else ",d",
+        # Left alone, plotly ticks small ranges at 0.5 steps, which ",d" prints as 0 0 1 1 2.
+        "dtick": 1 if top <= 6 else None,
+    }
+
+
+def empty_figure(title: str, note: str = "") -> go.Figure:
+    """A chart with nothing to draw: says so, with what the collectors are doing, instead of
+    plotly's default axes (Jan 1 2000 … and 0-4)."""
+    layout = _layout(title, "", height=220)
+    layout["meta"] = {}
+    layout["showlegend"] = False
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    text = "<b>No readings yet</b>" + (f"<br>{note}" if note else "")
+    layout["annotations"] = [
+        {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.45,
+            "showarrow": False,
+            "font": {"size": 14, "color": "#bbb"},
+        }
+    ]
+    return go.Figure(layout=layout)
+
+
+def data_extent(series: Series) -> tuple[np.datetime64 | None, np.datetime64 | None]:
+    """Where a chart's x axis starts by default and where it ends: from a little before the
+    first bucket where anything moves (so six quiet days do not squash the action to the right
+    edge), to the axis end. (None, None) when nothing moves."""
+    if not series.values or not len(series.times):
+        return None, None
+    stacked = np.sum([np.nan_to_num(v) for v in series.values.values()], axis=0)
+    moving = np.nonzero(np.diff(stacked, prepend=0 if not series.cumulative else stacked[0]))[0]
+    if series.cumulative and stacked[0] > 0:
+        moving = np.insert(moving, 0, 0)
+    if len(moving) == 0:
+        return None, None
+    times = series.times
+    # Padded by a twentieth of the moving span, at least one bucket.
+    span = times[-1] - times[moving[0]]
+    pad = max(span // 20, np.timedelta64(series.bucket_minutes, "m"))
+    start = max(times[0] - np.timedelta64(series.bucket_minutes, "m"), times[moving[0]] - pad)
+    return start, times[-1]
+
+
+def visible_gaps(
+    gaps: Sequence[Gap], start: np.datetime64 | None, end: np.datetime64 | None
+) -> list[Gap]:
+    """The gaps a chart drawn from `start` to `end` shades, clipped to it; none on an empty
+    chart. The page lists only these, so "shaded on the charts" is true."""
+    if start is None or end is None:
+        return []
+    low, high = to_datetime(start), to_datetime(end)
+    return [
+        Gap(g.collector, g.status, max(g.start, low), min(g.end, high), g.message)
+        for g in gaps
+        if g.end > low and g.start < high
+    ]
+
+
+def _x_range(start: np.datetime64 | None, end: np.datetime64 | None) -> list[str] | None:
+    if start is None or end is None:
+        return None
+    return time_strings(np.array([start, end], dtype="datetime64[s]"))
 
 
 def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> list[dict[str, Any]]:
@@ -112,11 +195,18 @@ def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> l
 
 
 def cumulative_figure(
-    series: Series, gaps: Sequence[Gap] = (), catalog: Platforms = NO_PLATFORMS
+    series: Series,
+    gaps: Sequence[Gap] = (),
+    catalog: Platforms = NO_PLATFORMS,
+    empty_note: str = "",
 ) -> go.Figure:
     """Cumulative `series.metric` stacked by platform, with collector gaps shaded."""
+    title = f"Cumulative {series.metric} by platform"
+    start, end = data_extent(series)
+    if start is None:
+        return empty_figure(title, empty_note)
     x = time_strings(series.times)
-    figure = go.Figure(layout=_layout(f"Cumulative {series.metric} by platform", series.metric))
+    figure = go.Figure(layout=_layout(title, series.metric))
     for platform, values in series.values.items():
         if not np.any(np.nan_to_num(values)):
             # Nothing counted: the platform hides this counter (Reddit views) or nothing grew;
@@ -135,7 +225,10 @@ def cumulative_figure(
                 hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
             )
         )
-    figure.update_layout(shapes=_gap_shapes(gaps, _axis_end(series)))
+    top = np.sum([np.nan_to_num(v) for v in series.values.values()], axis=0).max()
+    figure.update_yaxes(**count_axis(top))
+    figure.update_xaxes(range=_x_range(start, end))
+    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
     return figure
 
 
@@ -144,17 +237,18 @@ def _legend(platform: str, catalog: Platforms) -> dict[str, Any]:
     return {"name": catalog.label(platform), "legendgroup": platform, "meta": platform}
 
 
-def _axis_end(series: Series) -> np.datetime64 | None:
-    return series.ends[-1] if len(series.ends) else None
-
-
 def reposts_figure(
-    series: Series, gaps: Sequence[Gap] = (), catalog: Platforms = NO_PLATFORMS
+    series: Series,
+    gaps: Sequence[Gap] = (),
+    catalog: Platforms = NO_PLATFORMS,
+    empty_note: str = "",
 ) -> go.Figure:
     """New reposts per bucket, stacked bars by platform."""
-    figure = go.Figure(
-        layout=_layout(f"New reposts per {bucket_label(series.bucket_minutes)}", "posts")
-    )
+    title = f"New reposts per {bucket_label(series.bucket_minutes)}"
+    start, end = data_extent(series)
+    if start is None:
+        return empty_figure(title, empty_note)
+    figure = go.Figure(layout=_layout(title, "posts"))
     x = time_strings(series.starts)
     for platform, values in series.values.items():
         figure.add_trace(
@@ -166,12 +260,13 @@ def reposts_figure(
                 hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
             )
         )
-    figure.update_layout(barmode="stack", bargap=0.05, shapes=_gap_shapes(gaps, _axis_end(series)))
-    # Whole posts only: left alone, plotly puts ticks at 0.5 steps that ",d" prints as 0 0 1 1 2.
-    tallest = int(np.sum(list(series.values.values()), axis=0).max()) if series.values else 0
-    figure.update_yaxes(tickformat=",d")
-    if tallest <= 6:
-        figure.update_yaxes(dtick=1)
+    figure.update_layout(barmode="stack", bargap=0.05)
+    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
+    # Whole posts only, from the tallest stacked bar.
+    tallest = np.sum(list(series.values.values()), axis=0).max()
+    figure.update_yaxes(**count_axis(tallest))
+    # Bars are drawn at their start: the axis reaches back a bucket so the first is whole.
+    figure.update_xaxes(range=_x_range(start - np.timedelta64(series.bucket_minutes, "m"), end))
     return figure
 
 
@@ -181,8 +276,12 @@ def chart_text(text: str) -> str:
     return html.escape(show_bidi_controls(text), quote=False)
 
 
-def timeline_figure(first: Sequence[AppearanceRow], catalog: Platforms = NO_PLATFORMS) -> go.Figure:
+def timeline_figure(
+    first: Sequence[AppearanceRow], catalog: Platforms = NO_PLATFORMS, empty_note: str = ""
+) -> go.Figure:
     """When the footage first reached each platform, and which author carried it there."""
+    if not first:
+        return empty_figure("Spread timeline: first post per platform", empty_note)
     layout = _layout("Spread timeline: first post per platform", "")
     layout["hovermode"] = "closest"
     layout["showlegend"] = False
@@ -216,35 +315,63 @@ def timeline_figure(first: Sequence[AppearanceRow], catalog: Platforms = NO_PLAT
     return figure
 
 
-def post_figure(series: PostSeries, gaps: Sequence[Gap] = ()) -> go.Figure:
-    """One post's counters over time: views on the left axis, the others on the right.
+# Okabe & Ito (2008), "Color Universal Design": readable apart with any colour vision.
+COUNTER_COLOURS = {
+    "views": "#56B4E9",
+    "likes": "#E69F00",
+    "shares": "#009E73",
+    "comments": "#CC79A7",
+    "quotes": "#F0E442",
+}
+PANEL_HEIGHT = 150
+PANEL_GAP = 0.07
+
+
+def post_figure(series: PostSeries, gaps: Sequence[Gap] = (), empty_note: str = "") -> go.Figure:
+    """One post's counters over time, one panel each on a shared time axis: views in millions
+    and likes in tens stay readable, and no line hides behind another.
 
     Readings further apart than three times the usual interval are not joined by a line.
     """
-    layout = _layout("Counters over time", "views")
-    layout["yaxis2"] = {
-        "title": {"text": "likes, shares, comments, quotes"},
-        "overlaying": "y",
-        "side": "right",
-        "rangemode": "tozero",
-        "showgrid": False,
-        "tickformat": "~s",
-    }
-    layout["margin"]["r"] = 60
-    figure = go.Figure(layout=layout)
+    title = "Counters over time"
+    shown = [m for m in COUNTER_COLOURS if np.any(~np.isnan(series.values[m]))]
+    if not shown:  # no readings, or the platform exposes no counter
+        return empty_figure(title, empty_note)
+    layout = _layout(title, "", height=70 + PANEL_HEIGHT * len(shown))
+    layout["showlegend"] = False  # each panel is labelled instead
+    layout["margin"] = {**layout["margin"], "t": 56}
+    del layout["yaxis"]
+    height = (1 - PANEL_GAP * (len(shown) - 1)) / len(shown)
     times, values = _break_gaps(series.times, series.values)
     x = time_strings(times)
-    styles = {
-        "views": ("#56B4E9", "y"),
-        "likes": ("#E69F00", "y2"),
-        "shares": ("#009E73", "y2"),
-        "comments": ("#CC79A7", "y2"),
-        "quotes": ("#F0E442", "y2"),
-    }
-    for metric, (color, axis) in styles.items():
+    figure = go.Figure(layout=layout)
+    annotations = []
+    for i, metric in enumerate(shown):
+        axis = "y" if i == 0 else f"y{i + 1}"
+        top = 1 - i * (height + PANEL_GAP)
         y = values[metric]
-        if not np.any(~np.isnan(y)):
-            continue  # the platform does not expose this counter
+        figure.update_layout(
+            {
+                axis.replace("y", "yaxis"): {
+                    "domain": [max(top - height, 0), top],
+                    "automargin": True,
+                    **count_axis(np.nanmax(y)),
+                }
+            }
+        )
+        annotations.append(
+            {
+                "text": metric,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": top,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13, "color": COUNTER_COLOURS[metric]},
+            }
+        )
         figure.add_trace(
             go.Scatter(
                 x=x,
@@ -253,12 +380,17 @@ def post_figure(series: PostSeries, gaps: Sequence[Gap] = ()) -> go.Figure:
                 meta=metric,
                 yaxis=axis,
                 mode="lines+markers" if len(x) < 60 else "lines",
-                line={"color": color, "width": 2},
+                line={"color": COUNTER_COLOURS[metric], "width": 2},
                 connectgaps=False,
                 hovertemplate=f"%{{y:,.0f}} {metric}<extra></extra>",
             )
         )
-    figure.update_layout(shapes=_gap_shapes(gaps, series.times[-1] if len(series.times) else None))
+    # The one time axis sits under the bottom panel.
+    figure.update_layout(
+        annotations=annotations, xaxis={"anchor": "y" if len(shown) == 1 else f"y{len(shown)}"}
+    )
+    start, end = (series.times[0], series.times[-1])
+    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
     return figure
 
 

@@ -18,6 +18,7 @@ from config.settings import Settings
 from dashboard import bidi, charts, export, openapi, pages, security
 from dashboard.params import View
 from dashboard.platforms import Platforms
+from dashboard.states import CollectorState, activity_note, collector_states
 from storage import read
 from storage.read import COUNTERS, Clock
 from storage.write import StorageSink
@@ -126,6 +127,24 @@ class Dashboard:
             raise HTTPException(404, f"no post with id {post_id}")
         return post
 
+    def unknown_platforms(self, names: list[str]) -> list[str]:
+        """Those of `names` no collector registers and no data names (the data is asked only
+        when a name is not registered: a collector since removed still has its old posts)."""
+        strangers = [n for n in names if n not in self.platforms.names]
+        if strangers:
+            seen = set(pages.known_platforms(self.engine, self.platforms))
+            strangers = [n for n in strangers if n not in seen]
+        return strangers
+
+    def collector_states(self) -> list[CollectorState]:
+        return collector_states(
+            self.settings, read.latest_runs(self.engine), self.clock(), self.platforms
+        )
+
+    def activity_note(self) -> str:
+        """What the collectors are doing, for charts with no readings yet."""
+        return activity_note(self.collector_states())
+
     def runs_for(self, view: View) -> list[read.RunRow]:
         return read.runs_between(self.engine, view.window.since, view.window.until)
 
@@ -159,7 +178,7 @@ def live_response(
             "figures": figures,
             "fragments": fragments,
             "data_at": data_at,
-            "data_at_text": f"{data_at:%Y-%m-%d %H:%M} UTC" if data_at else "no data yet",
+            "data_at_text": f"{data_at:%Y-%m-%d %H:%M} UTC" if data_at else "No readings yet",
         }
     )
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from dashboard import charts
 from dashboard.export import iso_utc
-from dashboard.gaps import find_gaps
+from dashboard.gaps import Gap, find_gaps
 from dashboard.overview import PostTableRow, VideoSummary, top_posts, video_summaries
 from dashboard.params import SeriesQuery, TableParams, View, parse_bucket
 from dashboard.platforms import Platforms
@@ -61,26 +61,50 @@ def script_json(payload: Any) -> Markup:
 
 
 def video_figures(
-    engine: Engine, slug: str, view: View, runs: Sequence[read.RunRow], catalog: Platforms
+    engine: Engine,
+    slug: str,
+    view: View,
+    runs: Sequence[read.RunRow],
+    catalog: Platforms,
+    empty_note: str = "",
 ) -> tuple[dict[str, go.Figure], dict[str, Any]]:
-    """The video page's charts and the series/rows behind them."""
+    """The video page's charts and the series/rows behind them; `data["gaps"]` lists only the
+    gaps some chart shades. `empty_note` goes on charts with nothing to draw."""
     # Gaps are per collector; a platform filter keeps only its collectors' outages.
     gaps = find_gaps(runs, view.window, view.platforms or None)
     figures: dict[str, go.Figure] = {}
-    data: dict[str, Any] = {"gaps": gaps}
+    data: dict[str, Any] = {}
+    extents = []
     for metric in VIDEO_CHARTS:
         series = counter_series(engine, slug, metric, view.window, view.platforms, catalog=catalog)
-        figures[f"cumulative_{metric}"] = charts.cumulative_figure(series, gaps, catalog)
+        figures[f"cumulative_{metric}"] = charts.cumulative_figure(
+            series, gaps, catalog, empty_note
+        )
         data[metric] = series
+        extents.append(charts.data_extent(series))
     # One read for both the reposts chart and the first-appearance timeline.
     appearances = read.post_appearances(engine, slug, platforms=view.platforms)
     reposts = repost_series(appearances, slug, view.window, catalog=catalog)
-    figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog)
+    figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog, empty_note)
+    extents.append(charts.data_extent(reposts))
     first = first_appearances(appearances)
-    figures["timeline"] = charts.timeline_figure(first, catalog)
+    figures["timeline"] = charts.timeline_figure(first, catalog, empty_note)
     data["reposts"] = reposts
     data["first"] = first
+    data["gaps"] = _shaded_gaps(gaps, extents)
     return figures, data
+
+
+def _shaded_gaps(gaps: Sequence[Gap], extents: Sequence[tuple[Any, Any]]) -> list[Gap]:
+    """Each gap once, if any chart (drawn over its extent) shades part of it."""
+    shaded: dict[tuple[str, datetime], Gap] = {}
+    for start, end in extents:
+        for gap in charts.visible_gaps(gaps, start, end):
+            key = (gap.collector, gap.start)
+            known = shaded.get(key)
+            if known is None or gap.end > known.end:
+                shaded[key] = gap
+    return sorted(shaded.values(), key=lambda g: (g.start, g.collector))
 
 
 @dataclass(slots=True)
@@ -226,11 +250,11 @@ def find_video(engine: Engine, slug: str) -> VideoRow | None:
 
 
 def post_figure_and_series(
-    engine: Engine, post: PostRow, view: View, runs: Sequence[read.RunRow]
+    engine: Engine, post: PostRow, view: View, runs: Sequence[read.RunRow], empty_note: str = ""
 ) -> tuple[go.Figure, Any]:
     series = post_series(engine, post.id, view.window)
     gaps = find_gaps(runs, view.window, [post.platform])
-    return charts.post_figure(series, gaps), series
+    return charts.post_figure(series, gaps, empty_note), series
 
 
 def latest_data_at(summaries: Sequence[VideoSummary]) -> datetime | None:
@@ -239,12 +263,15 @@ def latest_data_at(summaries: Sequence[VideoSummary]) -> datetime | None:
 
 
 def json_ready(value: Any) -> Any:
-    """Plain JSON values for API responses (datetimes as ISO 8601 UTC)."""
+    """Plain JSON values for API responses, as the CSV writes them: datetimes as ISO 8601 UTC
+    with a Z, whole numbers as integers (numpy's 1900.0 as 1900), NaN (hidden) as null."""
     if isinstance(value, datetime | np.datetime64):
         return iso_utc(value)
     # Counters travel as floats (NaN where hidden) in numpy series; in JSON they are whole.
     if isinstance(value, float):
-        return None if math.isnan(value) else int(value) if value.is_integer() else value
+        return None if math.isnan(value) else int(value) if value.is_integer() else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

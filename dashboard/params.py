@@ -7,7 +7,7 @@ app turns that into a 400 (JSON for the API and CSV, an error page for HTML).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -71,29 +71,39 @@ def parse_window(
             f"range: {name[:20]!r} is unknown; use one of {', '.join(RANGE_CHOICES)}"
         )
     if name == "custom":
-        since = parse_time("start", start) if start else None
-        until = parse_time("end", end) if end else now
-        if since is not None and since >= until:
+        # Half a range is a mistake, not "until now": say so rather than guess (issue 10).
+        if not start or not end:
+            raise BadParameter("range=custom needs both start and end, e.g. 2024-05-01T12:00")
+        since, until = parse_time("start", start), parse_time("end", end)
+        if since >= until:
             raise BadParameter("start must be before end")
-        return Window(name, since, until, start or "", end or "")
+        return Window(name, since, until, start, end)
+    if start or end:
+        raise BadParameter("start and end apply only with range=custom")
     if name == "all":
         return Window(name, None, now)
     return Window(name, now - RANGES[name], now)
 
 
-def parse_platforms(values: Iterable[str]) -> tuple[str, ...]:
-    """Platform filter values (repeated or comma-separated), validated and de-duplicated."""
+def parse_platforms(
+    values: Iterable[str], unknown: Callable[[list[str]], list[str]] | None = None
+) -> tuple[str, ...]:
+    """Platform filter values (repeated or comma-separated), validated and de-duplicated.
+
+    `unknown` picks the names no platform has (None: any well-formed name passes)."""
     names: list[str] = []
     for value in values:
         for name in value.split(","):
             name = name.strip().lower()
             if not name:
                 continue
-            # Any well-formed name passes, known or not: old data may name a removed collector.
             if not _PLATFORM_NAME.match(name):
                 raise BadParameter(f"platform: {name[:40]!r} is not a platform name")
             if name not in names:
                 names.append(name)
+    strangers = unknown(names) if names and unknown is not None else []
+    if strangers:
+        raise BadParameter(f"platform: {strangers[0]!r} is unknown; see /api/collectors")
     return tuple(names)
 
 
@@ -187,18 +197,23 @@ def view_params(
         str, Query(description="Time range: 1h, 24h, 7d, all, or custom (with start/end)")
     ] = "all",
     start: Annotated[
-        str | None, Query(description="Custom range start, ISO 8601 (UTC if no zone)")
+        str | None,
+        Query(description="Custom range start (with range=custom), ISO 8601 (UTC if no zone)"),
     ] = None,
     end: Annotated[
-        str | None, Query(description="Custom range end, ISO 8601 (UTC if no zone)")
+        str | None,
+        Query(description="Custom range end (with range=custom), ISO 8601 (UTC if no zone)"),
     ] = None,
     platform: Annotated[
         list[str] | None, Query(description="Only these platforms (repeat or comma-separate)")
     ] = None,
 ) -> View:
     # The app's clock (create_app keeps the Dashboard in app.state): tests and the demo set "now".
-    now = request.app.state.dashboard.clock()
-    return View(parse_window(range, start, end, now), parse_platforms(platform or []))
+    dash = request.app.state.dashboard
+    return View(
+        parse_window(range, start, end, dash.clock()),
+        parse_platforms(platform or [], dash.unknown_platforms),
+    )
 
 
 def table_params(

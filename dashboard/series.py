@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Engine
@@ -16,13 +17,17 @@ from sqlalchemy import Engine
 from dashboard.errors import BadParameter
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.timegrid import (
+    FINE_MINUTES,
     MAX_POINTS,
+    STEPS_VISIBLE_SPAN,
     Window,
     axis,
     axis_start,
     bucket_ends,
+    cadence_bucket_minutes,
     floor_to,
     grid_minutes,
+    readable_bucket_minutes,
     to_datetime64,
 )
 from storage import read
@@ -90,6 +95,12 @@ def counter_series(
     )
     # An open window ("all") starts at the first bucket with data, not at some fixed origin.
     t0 = since or (rows[0].bucket_start if rows else floor_to(window.until, grid))
+    if bucket_minutes is None and grid == FINE_MINUTES and window.until - t0 <= STEPS_VISIBLE_SPAN:
+        # Readings every 15 minutes drawn in 5-minute buckets are stairs, not growth.
+        starts: dict[str, list[datetime]] = {}
+        for row in rows:
+            starts.setdefault(row.platform, []).append(row.bucket_start)
+        bucket_minutes = cadence_bucket_minutes(starts)
     minutes, starts = axis(t0, window.until, grid, bucket_minutes)
     # Totals count from the first data, so a 24-hour chart starts at what came before it.
     baseline: dict[str, int] = {}
@@ -125,8 +136,9 @@ def repost_series(
     bucket_minutes: int | None = None,
     catalog: Platforms = NO_PLATFORMS,
 ) -> Series:
-    """New reposts per bucket and platform, by when each post appeared, on the same buckets as
-    `counter_series` for the window."""
+    """New reposts per bucket and platform, by when each post appeared. Unless `bucket_minutes`
+    is given, buckets are sized from the data's own extent (READABLE_BARS bars from the first
+    post in the window to its end) on the grid `counter_series` uses."""
     grid = grid_minutes(window, bucket_minutes)
     since = axis_start(window, grid)
     # Posts that appeared before the axis are not new in it: unlike totals, no baseline.
@@ -135,7 +147,10 @@ def repost_series(
         for a in appearances
         if (since is None or a.appeared_at >= since) and a.appeared_at < window.until
     ]
-    t0 = since or floor_to(inside[0].appeared_at if inside else window.until, grid)
+    first_at = min((a.appeared_at for a in inside), default=window.until)
+    t0 = since or floor_to(first_at, grid)
+    if bucket_minutes is None:
+        bucket_minutes = readable_bucket_minutes(grid, window.until - first_at)
     minutes, starts = axis(t0, window.until, grid, bucket_minutes)
     grouped: dict[str, list[np.datetime64]] = {}
     for a in inside:

@@ -11,6 +11,8 @@ from config.settings import Settings
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from storage.read import RunRow
 
+NOT_RUNNING = ("off", "disabled")
+
 
 @dataclass(frozen=True, slots=True)
 class CollectorState:
@@ -18,7 +20,7 @@ class CollectorState:
 
     name: str
     state: str
-    """ok, failing, rate_limited, auth_failed, disabled, off, never_run."""
+    """ok, idle, failing, rate_limited, auth_failed, disabled, off, never_run."""
     label: str
     last_run_at: datetime | None
     error_message: str | None
@@ -50,10 +52,14 @@ def collector_states(
         run = latest.get(name)
         section = sections.get(name)
         missing = section.missing_credentials() if section is not None else []
+        idle = section.idle_reason() if section is not None else None
         if section is not None and not section.enabled:
             state, label = "off", "off in config"
         elif run is None and missing:
             state, label = "disabled", f"disabled: missing credentials ({', '.join(missing)})"
+        elif idle and (run is None or run.status == "ok"):
+            # Running fine over an empty list is not "ok": there is nothing it can find.
+            state, label = "idle", f"idle: {idle}"
         elif run is None:
             state, label = "never_run", "not run yet"
         elif run.status == "ok":
@@ -76,9 +82,34 @@ def collector_states(
                 name=name,
                 state=state,
                 label=label,
-                last_run_at=run.started_at if run else None,
+                # An off or disabled collector does not run: an old run's time would mislead.
+                last_run_at=run.started_at if run and state not in NOT_RUNNING else None,
                 error_message=run.error_message if run else None,
                 retry_at=run.retry_at if run else None,
             )
         )
     return states
+
+
+# How the empty-state note groups the states, in the order it names them.
+NOTE_GROUPS = {
+    "ok": "collecting",
+    "never_run": "waiting for their first run",
+    "idle": "idle (nothing configured to read)",
+    "failing": "failing",
+    "rate_limited": "rate-limited",
+    "auth_failed": "with rejected credentials",
+    "disabled": "disabled",
+    "off": "off",
+}
+
+
+def activity_note(states: Sequence[CollectorState]) -> str:
+    """One line on what the collectors are doing, for a chart with no readings yet."""
+    counts: dict[str, int] = {}
+    for state in states:
+        counts[state.state] = counts.get(state.state, 0) + 1
+    parts = [f"{counts[s]} {what}" for s, what in NOTE_GROUPS.items() if counts.get(s)]
+    if not parts:
+        return "No collector is configured."
+    return "Collectors: " + ", ".join(parts) + ". Readings appear after their next run."

@@ -31,6 +31,14 @@ FINE_MINUTES = 5
 BUCKET_HOURS = (1, 2, 3, 6, 12, 24, 48, 168)
 
 
+# Bars per chart over the stretch where something happens: fewer is a few blocks, more a
+# barcode of hairlines (288 five-minute bars in a day).
+READABLE_BARS = 48
+
+
+FINE_BUCKETS = (5, 10, 15, 30)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """The time range a view covers: [since, until); since None means from the first data."""
@@ -124,3 +132,27 @@ def axis(
 def bucket_ends(starts: np.ndarray, minutes: int, window: Window) -> np.ndarray:
     # The newest bucket is still filling: it ends now, not in the future.
     return np.minimum(starts + np.timedelta64(minutes, "m"), to_datetime64(window.until))
+
+
+def readable_bucket_minutes(grid: int, active: timedelta) -> int:
+    """The smallest bucket on `grid` (5 or 60 minutes) giving at most READABLE_BARS bars over
+    `active`, the stretch from the first event to the end of the axis."""
+    sizes = [*FINE_BUCKETS, 60] if grid == FINE_MINUTES else [h * 60 for h in BUCKET_HOURS]
+    minutes = active.total_seconds() / 60
+    return next((m for m in sizes if minutes / m <= READABLE_BARS), sizes[-1])
+
+
+# Up to this span a cumulative line in buckets finer than the readings shows as flat steps.
+STEPS_VISIBLE_SPAN = timedelta(hours=6)
+
+
+def cadence_bucket_minutes(starts_by_platform: dict[str, list[datetime]]) -> int:
+    """The smallest fine bucket (5, 10, 15, 30 or 60 minutes) no finer than the readings: the
+    typical spacing of the buckets that hold data, for the platform read most often."""
+    spacings = []
+    for starts in starts_by_platform.values():
+        if len(starts) >= 2:
+            gaps = np.diff(np.array([to_datetime64(t) for t in sorted(set(starts))]))
+            spacings.append(float(np.median(gaps.astype(np.int64))) / 60)
+    cadence = min(spacings, default=FINE_MINUTES)
+    return next((m for m in (*FINE_BUCKETS, 60) if m >= cadence), 60)

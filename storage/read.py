@@ -352,7 +352,7 @@ def platform_totals(
     if video is not None:
         videos = videos.where(TrackedVideo.slug == video)
     with engine.connect() as conn:
-        slugs = dict(conn.execute(videos).tuples().all())
+        slugs: dict[int, str] = {row[0]: row[1] for row in conn.execute(videos)}
         # Posts by video id (an index range per video), never a pass over every post.
         query = (
             select(

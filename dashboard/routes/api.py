@@ -79,8 +79,10 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
     """A metric over time per platform, bucketed on the server (at most 2000 points).
 
     Ranges up to 24 hours come in 5-minute buckets (at most 288 points), longer ones in
-    hourly or coarser buckets. `bucket_minutes` gives the bucket size; `bucket_hours` is the
-    same in hours (a fraction for buckets under an hour)."""
+    hourly or coarser buckets; reposts (per bucket) are sized from the data's own extent, at
+    most 48 bars from the first post in the range to its end. `bucket_minutes` gives the
+    bucket size; `bucket_hours` is the same in hours (a fraction for buckets under an
+    hour)."""
     dash.video_or_404(slug)
     series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
     gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None)

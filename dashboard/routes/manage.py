@@ -27,6 +27,7 @@ NOTICES = {
     "resumed": "Collection resumed.",
     "url-added": "Post URL added; it will be read on the next run of the urls collector.",
     "url-known": "That post URL is already followed.",
+    "removed": "Video removed, with its posts and readings.",
 }
 VIDEO_FIELDS = ("slug", "title", "keywords", "hashtags", "urls", "started_at")
 
@@ -108,6 +109,26 @@ async def pause_video(dash: DashDep, request: Request, slug: str) -> Response:
     except UnknownVideo as err:
         raise HTTPException(404, f"no tracked video {slug!r}") from err
     return _back("paused" if is_paused else "resumed", slug)
+
+
+@router.get("/videos/{slug}/remove", response_class=HTMLResponse)
+def confirm_remove_video(dash: DashDep, request: Request, slug: str) -> Response:
+    """Removing deletes data: a page says what goes, and only its form's POST removes."""
+    video = dash.video_or_404(slug)
+    posts, reshares = pages.post_counts(dash.engine).get(slug, (0, 0))
+    context = {"title": f"Remove {video.title}?", "video": video, "posts": posts}
+    return dash.render(request, "remove.html", {**context, "reshares": reshares})
+
+
+@router.post("/videos/{slug}/remove")
+async def remove_video(dash: DashDep, request: Request, slug: str) -> Response:
+    raw = await request.form()
+    check_csrf(request, raw.get(security.CSRF_FIELD))
+    try:
+        dash.sink.remove_video(slug)
+    except UnknownVideo as err:
+        raise HTTPException(404, f"no tracked video {slug!r}") from err
+    return RedirectResponse("/manage?notice=removed", 303)
 
 
 @router.post("/videos/{slug}/posts")

@@ -130,7 +130,9 @@ def overview_context(dash: Dashboard, view: View) -> dict[str, Any]:
 def video_context(dash: Dashboard, slug: str, view: View, table: TableParams) -> dict[str, Any]:
     engine = dash.engine
     video = dash.video_or_404(slug)
-    figures, data = pages.video_figures(engine, slug, view, dash.runs_for(view), dash.platforms)
+    figures, data = pages.video_figures(
+        engine, slug, view, dash.runs_for(view), dash.platforms, dash.activity_note()
+    )
     table_page = pages.table_page(engine, slug, view, table)
     summary = pages.video_summaries_for(engine, view, dash.clock(), slug, dash.platforms)
     return {
@@ -157,7 +159,9 @@ def video_context(dash: Dashboard, slug: str, view: View, table: TableParams) ->
 def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
     engine = dash.engine
     post = dash.post_or_404(post_id)
-    figure, series = pages.post_figure_and_series(engine, post, view, dash.runs_for(view))
+    figure, series = pages.post_figure_and_series(
+        engine, post, view, dash.runs_for(view), dash.activity_note()
+    )
     # A parent outside the database (not tracked) is named by its key but has no page.
     has_parent = post.parent_platform and post.parent_platform_post_id
     parent = (
@@ -166,8 +170,10 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
         else None
     )
     children = read.child_posts(engine, post.platform, post.platform_post_id, reshares=False)
+    video = pages.find_video(engine, post.video)
     return {
         "post": post,
+        "video_title": video.title if video else post.video,
         "view": view,
         "figures": {"counters": figure},
         "points": len(series.times),

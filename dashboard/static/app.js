@@ -48,6 +48,14 @@
       layout.xaxis = layout.xaxis || {};
       layout.xaxis.title = { text: "time (" + zoneLabel() + ")" };
       if (window.innerWidth < 600) layout.xaxis.nticks = 4;
+      // On a narrow screen a legend above the plot wraps upward into the title: put it under
+      // the time axis and make room for its rows.
+      if (window.innerWidth < 900 && layout.showlegend && layout.legend) {
+        var rows = Math.ceil(data.length / Math.max(1, Math.floor(window.innerWidth / 130)));
+        layout.legend = Object.assign({}, layout.legend, { yref: "container", y: 0, yanchor: "bottom" });
+        layout.margin = Object.assign({}, layout.margin, { t: 44, b: 84 + 22 * rows });
+        layout.height = (layout.height || 360) + 22 * rows;
+      }
       (layout.shapes || []).forEach(function (s) {
         s.x0 = shift(s.x0);
         s.x1 = shift(s.x1);
@@ -124,6 +132,20 @@
     });
   }
 
+  // A table wider than its card gets a "scroll" hint above it (the edge shadows are CSS).
+  function markScrollers(root) {
+    root.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var hint = wrap.previousElementSibling;
+      if (!hint || !hint.classList.contains("scroll-hint")) {
+        hint = document.createElement("p");
+        hint.className = "scroll-hint";
+        hint.textContent = "⇆ scroll sideways for more columns";
+        wrap.parentNode.insertBefore(hint, wrap);
+      }
+      hint.classList.toggle("on", wrap.scrollWidth > wrap.clientWidth + 1);
+    });
+  }
+
   function refresh() {
     if (!pageData.live_url || document.hidden) return;
     fetch(pageData.live_url, { headers: { accept: "application/json" }, credentials: "same-origin" })
@@ -139,6 +161,7 @@
             el.innerHTML = live.fragments[name];
             reopenDetails(el, open);
             localiseTimes(el);
+            markScrollers(el.parentNode);
           }
         });
         Object.assign(figures, live.figures || {});
@@ -146,6 +169,8 @@
         if (dataAt) {
           dataAt.dataset.utc = live.data_at || "";
           dataAt.textContent = live.data_at_text;
+          var label = document.getElementById("data-label");
+          if (label) label.textContent = live.data_at ? "Data as of" : "";
           localiseTimes(dataAt.parentNode);
         }
         return draw();
@@ -161,9 +186,46 @@
       });
   }
 
+  // The custom range is typed as "YYYY-MM-DD HH:MM" (ISO, 24-hour) in the chosen zone and sent
+  // as UTC with a Z; the browser's own date picker would follow its locale (12-hour in the US).
+  function isoToZone(iso) {
+    if (!iso) return "";
+    var text = /[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z";
+    var d = new Date(text);
+    if (isNaN(d.getTime())) return iso;
+    if (mode === "utc") return d.toISOString().slice(0, 16).replace("T", " ");
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function zoneToIso(typed) {
+    var m = /^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2}))?\s*$/.exec(typed);
+    if (!m) return typed.trim();  // the server names what is wrong with it
+    var parts = [+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0)];
+    var d = mode === "utc" ? new Date(Date.UTC.apply(null, parts)) :
+      new Date(parts[0], parts[1], parts[2], parts[3], parts[4]);
+    return d.toISOString().slice(0, 16) + "Z";
+  }
+
+  function showRange(form) {
+    form.querySelectorAll("input.when").forEach(function (input) {
+      var hidden = form.querySelector('input[type=hidden][name="' + input.dataset.field + '"]');
+      input.value = isoToZone(hidden.value);
+    });
+    form.querySelectorAll(".tz-name").forEach(function (el) { el.textContent = zoneLabel(); });
+  }
+
+  function syncRange(form) {
+    form.querySelectorAll("input.when").forEach(function (input) {
+      var hidden = form.querySelector('input[type=hidden][name="' + input.dataset.field + '"]');
+      hidden.value = zoneToIso(input.value);
+    });
+  }
+
   function wireFilters() {
     var form = document.getElementById("filters");
     if (!form) return;
+    showRange(form);
     form.addEventListener("change", function (event) {
       var target = event.target;
       var custom = form.querySelector("fieldset.custom");
@@ -175,6 +237,7 @@
         custom.querySelectorAll("input").forEach(function (input) { input.disabled = true; });
         form.submit();
       } else if (target.name === "platform") {
+        syncRange(form);
         if (!form.querySelector('input[name="range"][value="custom"]').checked) {
           custom.querySelectorAll("input").forEach(function (input) { input.disabled = true; });
         }
@@ -182,6 +245,7 @@
       }
     });
     form.addEventListener("submit", function () {
+      syncRange(form);
       if (!form.querySelector('input[name="range"][value="custom"]').checked) {
         form.querySelectorAll("fieldset.custom input").forEach(function (input) {
           input.disabled = true;
@@ -202,12 +266,16 @@
         }
         updateToggle();
         localiseTimes(document);
+        var form = document.getElementById("filters");
+        if (form) showRange(form);
         draw();
       });
     }
     updateToggle();
     localiseTimes(document);
     wireFilters();
+    markScrollers(document);
+    window.addEventListener("resize", function () { markScrollers(document); });
     draw().then(function () {
       body.dataset.chartsReady = "1";
     });

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from collectors.base import Observation
+from collectors.base import Observation, PostRef
 from config.settings import DashboardSettings
 from dashboard.app import create_app
 from dashboard.serve import start_in_thread
+from storage import read
 from storage.db import make_engine, upgrade
-from storage.write import StorageSink
+from storage.write import StorageSink, VideoInput
 from viralwatch.catalog import dashboard_platforms, settings_model
 
 from .conftest import (
@@ -310,3 +311,164 @@ def test_unreadable_post_shows_its_error_on_hover(page: Page) -> None:
     page.goto("/manage")
     expect(page.locator(".followed-error")).to_contain_text(URL_ERROR)
     shot(page, "manage-followed-urls")
+
+
+# --- issue 10: readable at 390, 768 and 1440 px --------------------------------------------------
+
+WIDTHS = (390, 768, 1440)
+# Headline numbers, table headers and chart titles: no two of these may overlap.
+TEXT_BOXES = ".stats dt, .stats dd, th, .gtitle"
+BOXES_JS = """(selector) => Array.from(document.querySelectorAll(selector))
+  .map((el) => { const r = el.getBoundingClientRect();
+    return {text: el.textContent.trim().slice(0, 40), x: r.left + scrollX, y: r.top + scrollY,
+            w: r.width, h: r.height}; })
+  .filter((b) => b.w > 0 && b.h > 0)"""
+# A count tick: digits with thousands commas, or an SI count (1.5k, 2M); never m, µ, n or p.
+COUNT_TICK = re.compile(r"^(\d{1,3}(,\d{3})*|\d+(\.\d+)?[kMGT])$")
+
+
+def overlaps(boxes: list[dict[str, float]]) -> list[tuple[str, str]]:
+    clashes = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            width = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            height = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if width > 1 and height > 1:  # touching edges is not overlapping
+                clashes.append((a["text"], b["text"]))
+    return clashes
+
+
+def layout_pages(site: Site) -> list[str]:
+    return ["/", f"/videos/{MAIN_SLUG}", f"/posts/{site.story.posts['x-1']}"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_headline_header_or_title_overlaps_at_each_width(
+    page: Page, site: Site, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in layout_pages(site):
+        page.goto(path)
+        if path != "/":
+            charts_ready(page)
+        boxes = page.evaluate(BOXES_JS, TEXT_BOXES)
+        assert len(boxes) > 5
+        assert overlaps(boxes) == [], path
+        # Inside each chart, the title clashes with no legend entry or label either.
+        for chart in page.locator("[data-figure]").all():
+            chart_id = chart.get_attribute("id")
+            inner = page.evaluate(
+                BOXES_JS, f"#{chart_id} .gtitle, #{chart_id} .legendtext, #{chart_id} .annotation"
+            )
+            assert overlaps(inner) == [], (path, chart_id)
+        # The page itself never scrolls sideways: wide tables scroll inside their card.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"layout-{width}-{path.strip('/').replace('/', '-') or 'overview'}")
+
+
+def test_wide_tables_scroll_inside_their_card_with_a_cue(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/videos/{MAIN_SLUG}")
+    charts_ready(page)
+    wrap = page.locator("#posts-table .table-wrap")
+    assert wrap.evaluate("(el) => el.scrollWidth > el.clientWidth")
+    expect(page.locator("#posts-table .scroll-hint")).to_be_visible()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_function(
+        "!document.querySelector('#posts-table .scroll-hint').classList.contains('on')"
+    )
+
+
+def test_every_chart_has_a_legend_or_labels_and_count_ticks(page: Page, site: Site) -> None:
+    for path in [*layout_pages(site)[1:], f"/videos/{MAIN_SLUG}?platform=reddit"]:
+        page.goto(path)
+        charts_ready(page)
+        for chart in page.locator("[data-figure]").all():
+            chart_id = chart.get_attribute("id")
+            legend = chart.locator(".legendtext").count()
+            labels = chart.locator(".annotation-text").count()
+            categories = chart.locator(".ytick text").count() if chart_id == "chart-timeline" else 0
+            assert legend + labels + categories > 0, (path, chart_id)
+            if chart_id == "chart-timeline":
+                continue  # its y axis names platforms, not counts
+            ticks = [t.strip() for t in chart.locator(".ytick text").all_text_contents()]
+            assert ticks, (path, chart_id)
+            bad = [t for t in ticks if not COUNT_TICK.match(t.replace("\u2212", "-"))]
+            assert bad == [], (path, chart_id, ticks)
+
+
+def test_post_page_draws_each_counter_visibly_in_its_own_panel(page: Page, site: Site) -> None:
+    page.goto(f"/posts/{site.story.posts['x-1']}")
+    charts_ready(page)
+    axes = page.evaluate("document.getElementById('chart-counters')._fullData.map((t) => t.yaxis)")
+    assert len(axes) == 5 and len(set(axes)) == 5
+    # Each line is drawn with some height on screen: none is flattened or hidden by another.
+    heights = page.evaluate(
+        """Array.from(document.querySelectorAll('#chart-counters .scatterlayer .trace'))
+           .map((t) => t.getBoundingClientRect().height)"""
+    )
+    assert len(heights) == 5 and min(heights) > 10
+    # The newest reading of each counter is inside its panel's range.
+    ranges = page.evaluate(
+        """(() => { const el = document.getElementById('chart-counters');
+             return el._fullData.map((t) => {
+               const axis = el._fullLayout[t.yaxis.replace('y', 'yaxis')];
+               const ys = Array.from(t.y).filter((v) => v !== null && !isNaN(v));
+               return [Math.max(...ys), axis.range[0], axis.range[1]]; }); })()"""
+    )
+    assert all(low == 0 and top <= high for top, low, high in ranges)
+
+
+def test_custom_range_is_typed_iso_24_hour_in_the_chosen_zone(page: Page) -> None:
+    page.goto(f"/videos/{MAIN_SLUG}")
+    charts_ready(page)
+    page.locator("label.seg", has_text="Custom").click()
+    expect(page.locator("fieldset.custom legend")).to_contain_text("Europe/Berlin")
+    page.locator("input.when[data-field=start]").fill("2024-05-02 10:00")
+    page.locator("input.when[data-field=end]").fill("2024-05-02 14:30")
+    page.locator("button.apply").click()
+    page.wait_for_url(re.compile(r"range=custom"))
+    # 10:00 in Berlin (CEST) is 08:00 UTC; 14:30 is 12:30 UTC.
+    assert "start=2024-05-02T08%3A00Z" in page.url and "end=2024-05-02T12%3A30Z" in page.url
+    charts_ready(page)
+    expect(page.locator("input.when[data-field=start]")).to_have_value("2024-05-02 10:00")
+
+
+@pytest.fixture(scope="module")
+def empty_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A fresh install: one video, one post found but never read."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('empty') / 'dash.db'}")
+    upgrade(engine)
+    clock = DashClock(NOW)
+    sink = StorageSink(engine, clock)
+    sink.add_video(VideoInput(slug="new-footage", title="New footage", keywords=("k",)))
+    sink.record_posts("new-footage", [PostRef(platform="reddit", platform_post_id="n1")])
+    post_id = read.find_post(engine, "reddit", "n1").id  # type: ignore[union-attr]
+    settings = settings_model()()
+    server = start_in_thread(create_app(engine, settings, sink, clock, dashboard_platforms()))
+    yield server.url, post_id
+    server.stop()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_empty_pages_show_their_empty_state(
+    browser: Browser, empty_site: tuple[str, int], width: int
+) -> None:
+    url, post_id = empty_site
+    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=url)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.locator("#data-at")).to_have_text("No readings yet")
+    expect(page.locator(".updated")).not_to_contain_text("Data as of")
+    for path in ("/videos/new-footage", f"/posts/{post_id}"):
+        page.goto(path)
+        charts_ready(page)
+        # Counter charts: the post was found (so the timeline has its point) but never read.
+        for chart in page.locator("[data-figure]:not(#chart-timeline)").all():
+            expect(chart).to_contain_text("No readings yet")
+            expect(chart).to_contain_text("Collectors:")
+            assert chart.locator(".xtick").count() == 0  # not plotly's Jan 2000 default axis
+        assert overlaps(page.evaluate(BOXES_JS, TEXT_BOXES)) == []
+        shot(page, f"empty-{width}-{path.strip('/').replace('/', '-')}")
+    context.close()
