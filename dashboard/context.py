@@ -31,6 +31,7 @@ SORT_LABELS = {
     "appeared": "Age",
     "platform": "Platform",
     "author": "Author",
+    "growth": "Growth",
 }
 
 

@@ -1,0 +1,354 @@
+"""Read side of the measures (issue 11): the rows `analytics/` turns into velocity, bursts,
+forecasts, overperformance and spread, read from the existing tables.
+
+One rule decides what counts as growth: a post's first reading of a counter is its baseline,
+never growth. The rollups (`video_hourly`) add each reading's difference from the post's
+previous reading, and a first reading's "difference" is its whole history, so every function
+here that sums rollups subtracts the first readings that fall in its buckets (`first_readings`).
+Per-post growth is the latest counter minus a baseline reading (`growth_since`), never minus 0.
+
+Everything here is one code path for SQLite and PostgreSQL: correlated subqueries that probe the
+`(post_id, observed_at)` unique index, no date arithmetic in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, or_, select, union_all
+
+from storage.models import Observation, Post, TrackedVideo, VideoHourly
+from storage.read import COUNTERS
+
+MEASURED_COUNTERS = ("views", "shares", "likes")
+"""The counters the measures follow (velocity per hour of each)."""
+
+
+def _counter(name: str) -> Any:
+    if name not in COUNTERS:
+        raise ValueError(f"unknown counter {name!r}; use one of {', '.join(COUNTERS)}")
+    return getattr(Observation, name)
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstReading:
+    """A post's first reading of one counter: its baseline, never growth."""
+
+    post_id: int
+    video: str
+    platform: str
+    observed_at: datetime
+    value: int
+
+
+def _first_reading_id(counter: Any) -> Any:
+    """The id of the earliest observation of `Post` with `counter` set (correlated)."""
+    return (
+        select(Observation.id)
+        .where(Observation.post_id == Post.id, counter.is_not(None))
+        .order_by(Observation.observed_at)
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+
+
+def first_readings(
+    engine: Engine,
+    counter: str = "views",
+    *,
+    video: str | None = None,
+    platforms: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[FirstReading]:
+    """Each post's first reading of `counter` taken in [since, until), oldest first."""
+    column = _counter(counter)
+    query = (
+        select(Post.id, TrackedVideo.slug, Post.platform, Observation.observed_at, column)
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(Observation, Observation.id == _first_reading_id(column))
+    )
+    if video is not None:
+        query = query.where(TrackedVideo.slug == video)
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    if since is not None:
+        # A post read last before `since` cannot have its first reading after it.
+        query = query.where(Post.latest_observed_at >= since, Observation.observed_at >= since)
+    if until is not None:
+        query = query.where(Observation.observed_at < until)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(Observation.observed_at, Post.id)).all()
+    return [FirstReading(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformHour:
+    """Growth of one counter on one platform in one clock hour, first readings left out."""
+
+    platform: str
+    bucket_start: datetime
+    growth: int
+    observations: int
+    """Readings taken that hour (0: nothing measured, a gap or not collected yet)."""
+    baselines: int
+    """First readings that hour: counted as baselines, not as growth."""
+
+
+def platform_hourly_growth(
+    engine: Engine,
+    video: str,
+    counter: str = "views",
+    *,
+    platforms: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[PlatformHour]:
+    """Per platform and hour, what `counter` grew (hourly rollup minus first readings)."""
+    _counter(counter)
+    delta = getattr(VideoHourly, f"{counter}_delta")
+    query: Select[Any] = (
+        select(
+            VideoHourly.platform,
+            VideoHourly.bucket_start,
+            func.sum(delta),
+            func.sum(VideoHourly.observations),
+        )
+        .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
+        .where(TrackedVideo.slug == video)
+        .group_by(VideoHourly.platform, VideoHourly.bucket_start)
+    )
+    if platforms:
+        query = query.where(VideoHourly.platform.in_(list(platforms)))
+    hour_since = _hour_start(since) if since else None
+    if hour_since is not None:
+        query = query.where(VideoHourly.bucket_start >= hour_since)
+    if until is not None:
+        query = query.where(VideoHourly.bucket_start < until)
+    with engine.connect() as conn:
+        rollup = conn.execute(query).all()
+    baselines: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for first in first_readings(
+        engine, counter, video=video, platforms=platforms, since=hour_since, until=until
+    ):
+        found = baselines[(first.platform, _hour_start(first.observed_at))]
+        found[0] += first.value
+        found[1] += 1
+    rows = []
+    for platform, start, growth, observations in rollup:
+        value, count = baselines.get((platform, start), (0, 0))
+        rows.append(
+            PlatformHour(platform, start, int(growth or 0) - value, int(observations), count)
+        )
+    return sorted(rows, key=lambda r: (r.bucket_start, r.platform))
+
+
+@dataclass(frozen=True, slots=True)
+class PostGrowth:
+    """A post's growth of one counter since a baseline reading."""
+
+    post_id: int
+    video: str
+    platform: str
+    author: str | None
+    latest: int
+    latest_at: datetime
+    baseline: int
+    baseline_at: datetime
+    """The last reading at or before the window's start, else the first reading in it."""
+
+    @property
+    def growth(self) -> int:
+        return self.latest - self.baseline
+
+    @property
+    def hours(self) -> float:
+        return (self.latest_at - self.baseline_at).total_seconds() / 3600
+
+    @property
+    def per_hour(self) -> float | None:
+        """Growth over the real hours between the two readings; None with one reading."""
+        return self.growth / self.hours if self.hours > 0 else None
+
+
+def _baseline_id(counter: Any, since: datetime | None) -> Any:
+    """Observation id of `Post`'s baseline for growth since `since` (correlated)."""
+    first_in_window = select(Observation.id).where(
+        Observation.post_id == Post.id, counter.is_not(None)
+    )
+    if since is None:
+        return _first_reading_id(counter)
+    before = (
+        first_in_window.where(Observation.observed_at <= since)
+        .order_by(Observation.observed_at.desc())
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    after = (
+        first_in_window.where(Observation.observed_at > since)
+        .order_by(Observation.observed_at)
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return func.coalesce(before, after)
+
+
+def _latest_reading_id(counter: Any) -> Any:
+    return (
+        select(Observation.id)
+        .where(Observation.post_id == Post.id, counter.is_not(None))
+        .order_by(Observation.observed_at.desc())
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+
+
+def growth_since(
+    engine: Engine,
+    since: datetime | None,
+    counter: str = "views",
+    *,
+    video: str | None = None,
+    post_ids: Sequence[int] | None = None,
+    platforms: Sequence[str] = (),
+) -> dict[int, PostGrowth]:
+    """Post id -> growth of `counter` since `since` (None: since the post's first reading).
+
+    Only posts with a reading of `counter` appear; a post read once grows 0 (its baseline).
+    With `since`, only posts read after it are considered (the others did not grow)."""
+    column = _counter(counter)
+    base = Observation.__table__.alias("base")
+    latest = Observation.__table__.alias("latest")
+    query = (
+        select(
+            Post.id,
+            TrackedVideo.slug,
+            Post.platform,
+            Post.author,
+            latest.c[counter],
+            latest.c.observed_at,
+            base.c[counter],
+            base.c.observed_at,
+        )
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(latest, latest.c.id == _latest_reading_id(column))
+        .join(base, base.c.id == _baseline_id(column, since))
+    )
+    if since is not None:
+        query = query.where(Post.latest_observed_at > since)
+    if video is not None:
+        query = query.where(TrackedVideo.slug == video)
+    if post_ids is not None:
+        query = query.where(Post.id.in_(list(post_ids)))
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    with engine.connect() as conn:
+        return {row[0]: PostGrowth(*row) for row in conn.execute(query)}
+
+
+def post_readings(
+    engine: Engine, post_id: int, counter: str = "views"
+) -> list[tuple[datetime, float | None]]:
+    """One post's readings of `counter`, oldest first (None where the platform hid it)."""
+    column = _counter(counter)
+    query = (
+        select(Observation.observed_at, column)
+        .where(Observation.post_id == post_id)
+        .order_by(Observation.observed_at)
+    )
+    with engine.connect() as conn:
+        return [(at, None if value is None else float(value)) for at, value in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerReadings:
+    """A comparable post with its readings nearest to one age (at most one on each side)."""
+
+    post_id: int
+    platform: str
+    published_at: datetime
+    readings: list[tuple[datetime, float | None]]
+
+
+def peer_readings_at_age(
+    engine: Engine,
+    platform: str,
+    age_hours: float,
+    counter: str = "views",
+    *,
+    exclude_post_id: int | None = None,
+    before: datetime | None = None,
+    limit: int = 200,
+) -> list[PeerReadings]:
+    """Up to `limit` posts of `platform` (most recently published first, at least `age_hours`
+    old by `before`), each with its last reading at or before that age and its first after.
+
+    Those two readings are all the overperformance method needs: the bracketing pair, and
+    whichever of them is closer when they are too far apart."""
+    column = _counter(counter)
+    age = timedelta(hours=age_hours)
+    peers_query = select(Post.id, Post.published_at).where(
+        Post.platform == platform, Post.published_at.is_not(None)
+    )
+    if exclude_post_id is not None:
+        peers_query = peers_query.where(Post.id != exclude_post_id)
+    if before is not None:
+        peers_query = peers_query.where(Post.published_at <= before - age)
+    peers_query = peers_query.order_by(Post.published_at.desc(), Post.id).limit(limit)
+    with engine.connect() as conn:
+        peers = conn.execute(peers_query).all()
+        if not peers:
+            return []
+        probes = []
+        for post_id, published_at in peers:
+            target = published_at + age
+            near = select(Observation.post_id, Observation.observed_at, column).where(
+                Observation.post_id == post_id, column.is_not(None)
+            )
+            earlier = near.where(Observation.observed_at <= target)
+            later = near.where(Observation.observed_at > target)
+            probes.append(earlier.order_by(Observation.observed_at.desc()).limit(1).subquery())
+            probes.append(later.order_by(Observation.observed_at).limit(1).subquery())
+        found: dict[int, list[tuple[datetime, float | None]]] = defaultdict(list)
+        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 400.
+        for start in range(0, len(probes), 400):
+            chunk = [select(*probe.c) for probe in probes[start : start + 400]]
+            for post_id, observed_at, value in conn.execute(union_all(*chunk)):
+                found[post_id].append((observed_at, float(value)))
+    return [
+        PeerReadings(post_id, platform, published_at, sorted(found[post_id]))
+        for post_id, published_at in peers
+        if found[post_id]
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    platform: str
+    appeared_at: datetime
+    """Publication time, else when it was first seen."""
+
+
+def appearances(engine: Engine, video: str, platforms: Sequence[str] = ()) -> list[Appearance]:
+    """When each post of `video` appeared (for the pickup order), reshare edges included."""
+    query = (
+        select(Post.platform, func.coalesce(Post.published_at, Post.first_seen_at))
+        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .where(TrackedVideo.slug == video, or_(Post.relation.is_(None), Post.relation != "reshare"))
+    )
+    if platforms:
+        query = query.where(Post.platform.in_(list(platforms)))
+    with engine.connect() as conn:
+        return [Appearance(platform, at) for platform, at in conn.execute(query)]
