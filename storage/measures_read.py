@@ -308,7 +308,7 @@ def peer_readings_at_age(
         peers_query = peers_query.where(Post.published_at <= before - age)
     peers_query = peers_query.order_by(Post.published_at.desc(), Post.id).limit(limit)
     with engine.connect() as conn:
-        peers = conn.execute(peers_query).all()
+        peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
             return []
         probes = []
