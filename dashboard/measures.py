@@ -12,7 +12,7 @@ spread over the real interval, or is a gap when readings stopped for longer than
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -146,7 +146,9 @@ def video_measures(
     bursts = [(ALL, b) for b in find_bursts(combined)]
     bursts += [(name, b) for name, buckets in rates.items() for b in find_bursts(buckets)]
     histories = [PostHistory(name, s[0][0], s) for name, s in series.items()]
-    appeared = measures_read.appearances(engine, video, platforms)
+    firsts = measures_read.platform_pickups(engine, video, platforms)
+    pickups = pickup_order(PostHistory(p.platform, p.first_at, ()) for p in firsts)
+    counts = {p.platform: p.posts for p in firsts}
     return VideoMeasures(
         counter=counter,
         latest_at=latest_at,
@@ -156,7 +158,7 @@ def video_measures(
         bursts=bursts,
         forecasts=fc.forecast(video_series),
         past_forecasts=past_forecasts(video_series),
-        pickups=pickup_order(PostHistory(a.platform, a.appeared_at, ()) for a in appeared),
+        pickups=[replace(p, posts=counts[p.platform]) for p in pickups],
         shares=growth_shares(histories, start, end) if histories else [],
     )
 

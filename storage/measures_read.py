@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, func, or_, select, union_all
+from sqlalchemy import Engine, Select, func, or_, select, type_coerce, union_all
 
-from storage.models import Observation, Post, TrackedVideo, VideoHourly
+from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
 
 MEASURED_COUNTERS = ("views", "shares", "likes")
@@ -61,6 +62,14 @@ def _first_reading_id(counter: Any) -> Any:
     )
 
 
+_FIRST_READINGS: WeakKeyDictionary[Engine, dict[str, dict[int, FirstReading]]] = WeakKeyDictionary()
+"""Per engine and counter, the first readings already found. A first reading never changes
+(observations are append-only; a late, older reading is stored but, as in write.py's rollups,
+does not replace the first one counted), so each post is looked up once per process."""
+
+PROBE_CHUNK = 500
+
+
 def first_readings(
     engine: Engine,
     counter: str = "views",
@@ -72,23 +81,39 @@ def first_readings(
 ) -> list[FirstReading]:
     """Each post's first reading of `counter` taken in [since, until), oldest first."""
     column = _counter(counter)
-    query = (
-        select(Post.id, TrackedVideo.slug, Post.platform, Observation.observed_at, column)
+    posts = (
+        select(Post.id)
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        .join(Observation, Observation.id == _first_reading_id(column))
+        .where(Post.latest_observed_at.is_not(None))
     )
     if video is not None:
-        query = query.where(TrackedVideo.slug == video)
+        posts = posts.where(TrackedVideo.slug == video)
     if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
+        posts = posts.where(Post.platform.in_(list(platforms)))
     if since is not None:
         # A post read last before `since` cannot have its first reading after it.
-        query = query.where(Post.latest_observed_at >= since, Observation.observed_at >= since)
-    if until is not None:
-        query = query.where(Observation.observed_at < until)
+        posts = posts.where(Post.latest_observed_at >= since)
+    known = _FIRST_READINGS.setdefault(engine, {}).setdefault(counter, {})
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(Observation.observed_at, Post.id)).all()
-    return [FirstReading(*row) for row in rows]
+        ids = list(conn.scalars(posts))
+        missing = [post_id for post_id in ids if post_id not in known]
+        for start in range(0, len(missing), PROBE_CHUNK):
+            query = (
+                select(Post.id, TrackedVideo.slug, Post.platform, Observation.observed_at, column)
+                .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+                .join(Observation, Observation.id == _first_reading_id(column))
+                .where(Post.id.in_(missing[start : start + PROBE_CHUNK]))
+            )
+            for row in conn.execute(query):
+                known[row[0]] = FirstReading(*row)
+    found = [
+        first
+        for post_id in ids
+        if (first := known.get(post_id)) is not None
+        and (since is None or first.observed_at >= since)
+        and (until is None or first.observed_at < until)
+    ]
+    return sorted(found, key=lambda f: (f.observed_at, f.post_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,20 +360,26 @@ def peer_readings_at_age(
 
 
 @dataclass(frozen=True, slots=True)
-class Appearance:
+class PlatformPickup:
     platform: str
-    appeared_at: datetime
-    """Publication time, else when it was first seen."""
+    first_at: datetime
+    """The earliest publication time (else first-seen time) of the platform's posts."""
+    posts: int
 
 
-def appearances(engine: Engine, video: str, platforms: Sequence[str] = ()) -> list[Appearance]:
-    """When each post of `video` appeared (for the pickup order), reshare edges included."""
+def platform_pickups(
+    engine: Engine, video: str, platforms: Sequence[str] = ()
+) -> list[PlatformPickup]:
+    """Per platform, when `video`'s first post there appeared and how many posts it has
+    (reshare edges left out: they carry no footage of their own)."""
+    appeared = func.coalesce(Post.published_at, Post.first_seen_at)
     query = (
-        select(Post.platform, func.coalesce(Post.published_at, Post.first_seen_at))
+        select(Post.platform, type_coerce(func.min(appeared), UTCDateTime()), func.count())
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
         .where(TrackedVideo.slug == video, or_(Post.relation.is_(None), Post.relation != "reshare"))
+        .group_by(Post.platform)
     )
     if platforms:
         query = query.where(Post.platform.in_(list(platforms)))
     with engine.connect() as conn:
-        return [Appearance(platform, at) for platform, at in conn.execute(query)]
+        return [PlatformPickup(platform, at, int(n)) for platform, at, n in conn.execute(query)]
