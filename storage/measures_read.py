@@ -62,10 +62,14 @@ def _first_reading_id(counter: Any) -> Any:
     )
 
 
-_FIRST_READINGS: WeakKeyDictionary[Engine, dict[str, dict[int, FirstReading]]] = WeakKeyDictionary()
-"""Per engine and counter, the first readings already found. A first reading never changes
-(observations are append-only; a late, older reading is stored but, as in write.py's rollups,
-does not replace the first one counted), so each post is looked up once per process."""
+FirstReadingCache = dict[str, dict[tuple[int, datetime], FirstReading]]
+"""Counter -> (post id, first-seen time) -> that post's first reading of the counter."""
+
+_FIRST_READINGS: WeakKeyDictionary[Engine, FirstReadingCache] = WeakKeyDictionary()
+"""Per engine and counter, the first readings already found, by post id and first-seen time (an
+id SQLite reuses after a delete is another post). A first reading never changes (observations
+are append-only; a late, older reading is stored but, as in write.py's rollups, does not
+replace the first one counted), so each post is looked up once per process."""
 
 PROBE_CHUNK = 500
 
@@ -82,7 +86,7 @@ def first_readings(
     """Each post's first reading of `counter` taken in [since, until), oldest first."""
     column = _counter(counter)
     posts = (
-        select(Post.id)
+        select(Post.id, Post.first_seen_at)
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
         .where(Post.latest_observed_at.is_not(None))
     )
@@ -95,21 +99,28 @@ def first_readings(
         posts = posts.where(Post.latest_observed_at >= since)
     known = _FIRST_READINGS.setdefault(engine, {}).setdefault(counter, {})
     with engine.connect() as conn:
-        ids = list(conn.scalars(posts))
-        missing = [post_id for post_id in ids if post_id not in known]
+        keys: list[tuple[int, datetime]] = [(i, seen) for i, seen in conn.execute(posts)]
+        missing = [post_id for post_id, seen in keys if (post_id, seen) not in known]
         for start in range(0, len(missing), PROBE_CHUNK):
             query = (
-                select(Post.id, TrackedVideo.slug, Post.platform, Observation.observed_at, column)
+                select(
+                    Post.first_seen_at,
+                    Post.id,
+                    TrackedVideo.slug,
+                    Post.platform,
+                    Observation.observed_at,
+                    column,
+                )
                 .join(TrackedVideo, TrackedVideo.id == Post.video_id)
                 .join(Observation, Observation.id == _first_reading_id(column))
                 .where(Post.id.in_(missing[start : start + PROBE_CHUNK]))
             )
-            for row in conn.execute(query):
-                known[row[0]] = FirstReading(*row)
+            for seen, *row in conn.execute(query):
+                known[(row[0], seen)] = FirstReading(*row)
     found = [
         first
-        for post_id in ids
-        if (first := known.get(post_id)) is not None
+        for key in keys
+        if (first := known.get(key)) is not None
         and (since is None or first.observed_at >= since)
         and (until is None or first.observed_at < until)
     ]
