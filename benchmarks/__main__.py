@@ -6,9 +6,16 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_dashboard, bench_parsers, bench_poll, bench_startup, bench_storage
+from benchmarks import (
+    bench_dashboard,
+    bench_measures,
+    bench_parsers,
+    bench_poll,
+    bench_startup,
+    bench_storage,
+)
 
-SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_parsers]
+SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_measures, bench_parsers]
 
 
 def main() -> int:

@@ -32,6 +32,7 @@ SORT_LABELS = {
     "appeared": "Age",
     "platform": "Platform",
     "author": "Author",
+    "growth": "Growth",
 }
 
 

@@ -25,7 +25,7 @@ from dashboard.timegrid import (
     grid_minutes,
     to_datetime64,
 )
-from storage import read
+from storage import measures_read, read
 from storage.read import PostRow, VideoRow
 
 
@@ -35,6 +35,10 @@ class PostTableRow:
     appeared_at: datetime
     growth_views: int | None
     """Views gained inside the window (all views for an "all" window); None when hidden."""
+
+
+GROWTH_SORT = "growth"
+"""Sorts the reposts table by the Growth column (views gained in the window)."""
 
 
 def top_posts(
@@ -49,29 +53,41 @@ def top_posts(
     view's window; and the match count. Reshare edges (no counters) are listed only with
     `table.reshares`. Raises BadParameter for an unknown sort key."""
     window = view.window
+    by_growth = table.sort == GROWTH_SORT
     try:
         posts, total = read.list_posts(
             engine,
             video,
             platforms=view.platforms,
             author=table.author or None,
-            sort=table.sort,
+            sort="views" if by_growth else table.sort,
             descending=table.descending,
-            limit=limit,
-            offset=offset,
+            limit=None if by_growth else limit,
+            offset=0 if by_growth else offset,
             reshares=table.reshares,
         )
     except ValueError as err:
-        raise BadParameter(f"sort: {err}") from err
-    # Growth in the window = latest views minus the reading just before it (0 if none).
-    before = read.counters_at(engine, [p.id for p in posts], window.since) if window.since else {}
-    rows = []
-    for post in posts:
-        growth = None
-        if post.views is not None:
-            baseline = before.get(post.id)
-            growth = post.views - ((baseline.views or 0) if baseline else 0)
-        rows.append(PostTableRow(post, post.published_at or post.first_seen_at, growth))
+        raise BadParameter(f"sort: {err}; or {GROWTH_SORT}") from err
+    # Growth in the window: latest views minus the reading before it, else minus the first
+    # reading in it (a first reading is a baseline, never growth: issue 11).
+    ids = None if by_growth else [p.id for p in posts]
+    found = measures_read.growth_since(
+        engine, window.since, video=video, post_ids=ids, platforms=view.platforms
+    )
+    rows = [
+        PostTableRow(
+            post,
+            post.published_at or post.first_seen_at,
+            None if post.views is None else (found[post.id].growth if post.id in found else 0),
+        )
+        for post in posts
+    ]
+    if by_growth:
+        # Hidden counters last in both orders, as the other sorts keep NULLs last.
+        known = [r for r in rows if r.growth_views is not None]
+        known.sort(key=lambda r: (r.growth_views or 0, -r.post.id), reverse=table.descending)
+        rows = [*known, *(r for r in rows if r.growth_views is None)]
+        rows = rows[offset : None if limit is None else offset + limit]
     return rows, total
 
 
@@ -137,6 +153,14 @@ def video_summaries(
             until=window.until,
             by_platform=False,
         )
+    # A post's first reading is its baseline, not growth (issue 11): take those out again.
+    firsts = measures_read.first_readings(engine, video=slug, platforms=platforms, since=day_ago)
+    if since is None or since < day_ago:
+        firsts_window = measures_read.first_readings(
+            engine, video=slug, platforms=platforms, since=since
+        )
+    else:
+        firsts_window = [f for f in firsts if f.observed_at >= since]
     summaries = []
     for video in read.list_videos(engine):
         if slug is not None and video.slug != slug:
@@ -153,15 +177,25 @@ def video_summaries(
                 totals={m: sum(getattr(t, m) for t in mine) for m in METRICS},
                 # Only platforms with a post of their own: reshare edges alone do not count.
                 platforms=catalog.order(t.platform for t in mine if t.posts),
-                growth_1h=sum(r.views for r in buckets if r.bucket_start >= hour_ago),
-                growth_24h=sum(r.views for r in buckets),
-                growth_window=sum(r.views for r in in_window),
+                growth_1h=sum(r.views for r in buckets if r.bucket_start >= hour_ago)
+                - _baselines(firsts, video.slug, hour_ago),
+                growth_24h=sum(r.views for r in buckets) - _baselines(firsts, video.slug),
+                growth_window=sum(r.views for r in in_window)
+                - _baselines(firsts_window, video.slug),
                 sparkline=_sparkline(in_window, grid),
                 last_observed_at=max(observed) if observed else None,
                 sparkline_minutes=grid,
             )
         )
     return summaries
+
+
+def _baselines(
+    firsts: Sequence[measures_read.FirstReading], slug: str, since: datetime | None = None
+) -> int:
+    return sum(
+        f.value for f in firsts if f.video == slug and (since is None or f.observed_at >= since)
+    )
 
 
 def _sparkline(rows: Sequence[read.RollupRow], minutes: int, points: int = 48) -> np.ndarray:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from dashboard import pages
 from dashboard.context import Dashboard, DashDep, live_response
 from dashboard.params import TableDep, TableParams, View, ViewDep
+from dashboard.routes.measures import post_measures_context, video_measures_context
 from dashboard.states import collector_states
 from storage import read
 
@@ -84,6 +85,7 @@ def video_live(dash: DashDep, slug: str, view: ViewDep, table: TableDep) -> Resp
         "posts-table": dash.fragment("_posts_table.html", context),
         "cascade": dash.fragment("_cascade.html", context),
         "gaps": dash.fragment("_gaps.html", context),
+        "measures": dash.fragment("_video_measures.html", context),
     }
     return live_response(pages.figure_json(context["figures"]), fragments, context["data_at"])
 
@@ -111,7 +113,10 @@ def post_page(dash: DashDep, request: Request, post_id: int, view: ViewDep) -> R
 @router.get("/live/posts/{post_id}")
 def post_live(dash: DashDep, post_id: int, view: ViewDep) -> Response:
     context = post_context(dash, post_id, view)
-    fragments = {"post-summary": dash.fragment("_post_summary.html", context)}
+    fragments = {
+        "post-summary": dash.fragment("_post_summary.html", context),
+        "post-measures": dash.fragment("_post_measures.html", context),
+    }
     return live_response(pages.figure_json(context["figures"]), fragments, context["data_at"])
 
 
@@ -135,7 +140,10 @@ def video_context(dash: Dashboard, slug: str, view: View, table: TableParams) ->
     )
     table_page = pages.table_page(engine, slug, view, table)
     summary = pages.video_summaries_for(engine, view, dash.clock(), slug, dash.platforms)
+    measured = video_measures_context(dash, slug, view)  # issue 11
+    figures.update(measured.pop("measure_figures"))
     return {
+        **measured,
         "video": video,
         "view": view,
         "table": table,
@@ -172,6 +180,7 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
     children = read.child_posts(engine, post.platform, post.platform_post_id, reshares=False)
     video = pages.find_video(engine, post.video)
     return {
+        **post_measures_context(dash, post),  # issue 11
         "post": post,
         "video_title": video.title if video else post.video,
         "view": view,

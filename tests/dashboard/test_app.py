@@ -341,7 +341,8 @@ def test_every_table_and_chart_has_a_csv(dash_client: TestClient, dash_story: St
 def test_live_endpoint_returns_figures_and_fragments(dash_client: TestClient) -> None:
     live = dash_client.get(f"/live/videos/{MAIN_SLUG}?range=24h").json()
     assert set(live["figures"]) == {
-        "cumulative_views", "cumulative_shares", "cumulative_likes", "reposts", "timeline"
+        "cumulative_views", "cumulative_shares", "cumulative_likes", "reposts", "timeline",
+        "velocity", "forecast", "spread",  # issue 11: the measures refresh in place too
     }  # fmt: skip
     assert live["data_at"] == "2024-05-02T11:40:00Z"
     assert "Top reposts" not in live["fragments"]["posts-table"]

@@ -1,0 +1,261 @@
+"""Pure functions from measures (dashboard/measures.py) to plotly figures, and the rows each
+figure draws: one `*_rows` function per chart, used by the figure and by its CSV, so the CSV
+is what the chart draws (issue 11).
+
+Traces carry `meta` (a platform, or a role such as "forecast") for tests and the page's script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import plotly.graph_objects as go
+
+from analytics import forecast as fc
+from analytics.bursts import Burst
+from analytics.spread import HourShares
+from analytics.velocity import Bucket
+from dashboard.charts import _layout, time_strings
+from dashboard.measures import ALL, PastForecast, VideoMeasures
+from dashboard.platforms import NO_PLATFORMS, Platforms
+
+BURST_FILL = "rgba(255, 170, 0, 0.16)"
+BAND_FILL = "rgba(120, 180, 255, 0.22)"
+
+
+def _times(moments: Sequence[datetime]) -> list[str]:
+    return time_strings(np.array([m.replace(tzinfo=None) for m in moments], dtype="datetime64[s]"))
+
+
+@dataclass(frozen=True, slots=True)
+class VelocityRow:
+    bucket_start: datetime
+    platform: str
+    per_hour: float | None
+    measured_hours: float
+
+
+def velocity_rows(rates: dict[str, list[Bucket]]) -> list[VelocityRow]:
+    """Per platform (chart order) and hour: views per hour (None: nothing measured)."""
+    return [
+        VelocityRow(b.start, platform, b.per_hour, b.measured_hours)
+        for platform, buckets in rates.items()
+        for b in buckets
+    ]
+
+
+def burst_shapes(bursts: Sequence[tuple[str, Burst]]) -> list[dict[str, object]]:
+    """Shaded spans for the bursts of all platforms together."""
+    shapes: list[dict[str, object]] = []
+    for scope, burst in bursts:
+        if scope != ALL:
+            continue
+        start, end = _times([burst.start, burst.end])
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": start,
+                "x1": end,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": BURST_FILL,
+                "line": {"width": 1, "color": "rgba(255,170,0,0.6)"},
+                "layer": "below",
+                "name": "burst",
+                "label": {
+                    "text": f"burst +{burst.excess:,.0f}",
+                    "textposition": "top left",
+                    "yanchor": "top",
+                    "font": {"size": 11, "color": "#fc6"},
+                },
+            }
+        )
+    return shapes
+
+
+def velocity_figure(measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS) -> go.Figure:
+    """Views per hour by platform, one line each, with the video's bursts shaded."""
+    layout = _layout(f"Velocity: {measures.counter} per hour by platform", f"{measures.counter}/h")
+    layout["shapes"] = burst_shapes(measures.bursts)
+    figure = go.Figure(layout=layout)
+    for platform, buckets in measures.rates.items():
+        figure.add_trace(
+            go.Scatter(
+                x=_times([b.start for b in buckets]),
+                y=[b.per_hour for b in buckets],
+                name=catalog.label(platform),
+                meta=platform,
+                mode="lines",
+                line={"color": catalog.colour(platform), "width": 2, "shape": "hv"},
+                connectgaps=False,
+                hovertemplate="%{y:,.0f}/h",
+            )
+        )
+    return figure
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRow:
+    kind: str
+    """actual (the series), forecast (from the latest reading) or past_forecast."""
+    made_at: datetime | None
+    at: datetime
+    value: float | None
+    """The series' value (actual) or the expected total (forecasts)."""
+    low: float | None
+    high: float | None
+    outcome: float | None
+    """For a past forecast: what then happened (None while its time is not reached)."""
+
+
+def forecast_rows(measures: VideoMeasures) -> list[ForecastRow]:
+    rows = [
+        ForecastRow("actual", None, at, value, None, None, None)
+        for at, value in measures.series.get(ALL, [])
+    ]
+    if not isinstance(measures.forecasts, fc.NoForecast) and measures.forecasts:
+        first = measures.forecasts[0]
+        # The band starts at the latest reading, where the forecast is certain.
+        rows.append(
+            ForecastRow(
+                "forecast",
+                first.made_at,
+                first.made_at,
+                first.latest,
+                first.latest,
+                first.latest,
+                None,
+            )
+        )
+        rows.extend(
+            ForecastRow("forecast", f.made_at, f.at, f.expected, f.low, f.high, None)
+            for f in measures.forecasts
+        )
+    rows.extend(_past_row(p) for p in measures.past_forecasts)
+    return rows
+
+
+def _past_row(past: PastForecast) -> ForecastRow:
+    f = past.forecast
+    return ForecastRow("past_forecast", f.made_at, f.at, f.expected, f.low, f.high, past.actual)
+
+
+def forecast_figure(measures: VideoMeasures) -> go.Figure:
+    """The video's total with the forecast band ahead, and earlier forecasts beside what then
+    happened."""
+    rows = forecast_rows(measures)
+    figure = go.Figure(layout=_layout(f"Forecast: total {measures.counter}", measures.counter))
+    actual = [r for r in rows if r.kind == "actual"]
+    figure.add_trace(
+        go.Scatter(
+            x=_times([r.at for r in actual]),
+            y=[r.value for r in actual],
+            name="measured",
+            meta="actual",
+            mode="lines",
+            line={"color": "#ddd", "width": 2},
+        )
+    )
+    ahead = [r for r in rows if r.kind == "forecast"]
+    if ahead:
+        x = _times([r.at for r in ahead])
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=[r.low for r in ahead],
+                meta="band_low",
+                name="band low",
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=[r.high for r in ahead],
+                meta="band_high",
+                name="80% band",
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=BAND_FILL,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=[r.value for r in ahead],
+                meta="forecast",
+                name="forecast",
+                mode="lines+markers",
+                line={"color": "#7bf", "dash": "dash"},
+            )
+        )
+    past = [r for r in rows if r.kind == "past_forecast"]
+    if past:
+        figure.add_trace(
+            go.Scatter(
+                x=_times([r.at for r in past]),
+                y=[r.value for r in past],
+                meta="past_forecast",
+                name="earlier forecasts",
+                mode="markers",
+                marker={"color": "#fc6", "symbol": "diamond", "size": 9},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [(r.high or 0) - (r.value or 0) for r in past],
+                    "arrayminus": [(r.value or 0) - (r.low or 0) for r in past],
+                    "color": "#fc6",
+                },
+                customdata=[_times([r.made_at])[0] if r.made_at else "" for r in past],
+                hovertemplate="made %{customdata}: %{y:,.0f}",
+            )
+        )
+    return figure
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRow:
+    bucket_start: datetime
+    platform: str
+    share: float
+    total_per_hour: float | None
+
+
+def share_rows(shares: Sequence[HourShares], platforms: Sequence[str]) -> list[ShareRow]:
+    """Per platform (chart order) and hour: its share of the hour's growth (0 if none)."""
+    return [
+        ShareRow(hour.start, platform, hour.shares.get(platform, 0.0), hour.total_per_hour)
+        for platform in platforms
+        for hour in shares
+    ]
+
+
+def spread_figure(measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS) -> go.Figure:
+    """Each platform's share of the growth per hour, stacked to 100%."""
+    layout = _layout(f"Share of {measures.counter} growth per hour", "share")
+    layout["yaxis"] = {"title": {"text": "share"}, "range": [0, 1], "tickformat": ".0%"}
+    figure = go.Figure(layout=layout)
+    rows = share_rows(measures.shares, list(measures.rates))
+    for platform in measures.rates:
+        mine = [r for r in rows if r.platform == platform]
+        figure.add_trace(
+            go.Scatter(
+                x=_times([r.bucket_start for r in mine]),
+                y=[r.share for r in mine],
+                name=catalog.label(platform),
+                meta=platform,
+                mode="lines",
+                stackgroup="share",
+                line={"color": catalog.colour(platform), "width": 0.5, "shape": "hv"},
+                hovertemplate="%{y:.0%}",
+            )
+        )
+    return figure

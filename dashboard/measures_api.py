@@ -1,0 +1,214 @@
+"""The measures' JSON shapes (issue 11): pydantic models whose field descriptions document each
+measure in the OpenAPI schema (/openapi.json), and converters from dashboard/measures.py."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from analytics import forecast as fc
+from analytics.overperformance import InsufficientBaseline, Overperformance
+from dashboard import measure_charts
+from dashboard.measures import NOTES, LeaderRow, PostMeasures, VideoMeasures, finite
+
+
+class OverperformanceOut(BaseModel):
+    ratio: float | None = Field(
+        description="Counter / baseline: 1.0 is typical, 3.0 three times the usual; null with "
+        "too few comparable posts."
+    )
+    value: float | None = Field(description="The post's counter at its latest reading.")
+    baseline: float | None = Field(
+        description="Median counter of comparable posts (same platform, same age)."
+    )
+    posts: int = Field(description="Comparable posts behind the baseline.")
+    age_hours: float = Field(description="The post's age since publication at that reading.")
+    note: str = Field(description="How the baseline was made, or why there is none.")
+    method: str = Field(default=NOTES["overperformance"].format(peers="N"))
+
+
+def overperformance_out(
+    found: Overperformance | InsufficientBaseline | None, note: str
+) -> OverperformanceOut | None:
+    if found is None:
+        return None
+    if isinstance(found, InsufficientBaseline):
+        return OverperformanceOut(
+            ratio=None,
+            value=None,
+            baseline=None,
+            posts=found.posts,
+            age_hours=found.age_hours,
+            note=note,
+        )
+    return OverperformanceOut(
+        ratio=found.ratio,
+        value=found.value,
+        baseline=found.baseline,
+        posts=found.posts,
+        age_hours=found.age_hours,
+        note=note,
+    )
+
+
+class LeaderOut(BaseModel):
+    post_id: int
+    video: str = Field(description="Slug of the tracked video the post carries.")
+    platform: str
+    author: str | None
+    views: int = Field(description="Views at the latest reading.")
+    views_per_hour: float | None = Field(description=NOTES["leaderboard"].format(hours=1))
+    growth: int = Field(description="Views gained between the baseline and the latest reading.")
+    baseline_at: datetime = Field(description="The reading growth is measured from.")
+    latest_at: datetime
+    overperformance: float | None = Field(
+        description="Views / median of comparable posts at the same age (top rows only)."
+    )
+
+
+class LeaderboardOut(BaseModel):
+    window_hours: float
+    method: str
+    posts: list[LeaderOut]
+
+
+def leader_out(row: LeaderRow) -> LeaderOut:
+    g = row.growth
+    return LeaderOut(
+        post_id=g.post_id,
+        video=g.video,
+        platform=g.platform,
+        author=g.author,
+        views=g.latest,
+        views_per_hour=finite(g.per_hour),
+        growth=g.growth,
+        baseline_at=g.baseline_at,
+        latest_at=g.latest_at,
+        overperformance=finite(row.ratio),
+    )
+
+
+class VelocityOut(BaseModel):
+    bucket_start: datetime = Field(description="Start of the clock hour (UTC).")
+    platform: str
+    per_hour: float | None = Field(description=NOTES["velocity_chart"] + " Null: not measured.")
+    measured_hours: float = Field(description="Hours of the bucket covered by readings.")
+
+
+class BurstOut(BaseModel):
+    scope: str = Field(description='"all" for the video over all platforms, else a platform.')
+    start: datetime
+    end: datetime
+    growth: float = Field(description="Everything that grew during the burst.")
+    excess: float = Field(description="Growth above the baseline median: the burst's size.")
+    peak_per_hour: float
+
+
+class ForecastOut(BaseModel):
+    made_at: datetime = Field(description="Time of the latest reading the forecast starts from.")
+    horizon_hours: float
+    at: datetime
+    expected: float = Field(description="Expected total at `at`.")
+    low: float = Field(description="Lower edge of the band.")
+    high: float = Field(description="Upper edge of the band.")
+    coverage: float = Field(description="Nominal share of outcomes the band should hold.")
+    outcome: float | None = Field(
+        default=None, description="Past forecasts only: the total measured at `at`."
+    )
+
+
+def forecast_out(f: fc.Forecast, outcome: float | None = None) -> ForecastOut:
+    return ForecastOut(
+        made_at=f.made_at,
+        horizon_hours=f.horizon_hours,
+        at=f.at,
+        expected=f.expected,
+        low=f.low,
+        high=f.high,
+        coverage=f.coverage,
+        outcome=outcome,
+    )
+
+
+class PickupOut(BaseModel):
+    platform: str
+    order: int = Field(description="1 for the platform where the footage appeared first.")
+    first_at: datetime
+    delay_hours: float = Field(description="Hours after the first platform's first post.")
+    posts: int
+
+
+class ShareOut(BaseModel):
+    bucket_start: datetime
+    platform: str
+    share: float = Field(description="The platform's part of the hour's growth (0 to 1).")
+    total_per_hour: float | None = Field(description="Growth of all platforms that hour.")
+
+
+class VideoMeasuresOut(BaseModel):
+    counter: str
+    latest_at: datetime | None
+    velocity_now: dict[str, float | None] = Field(
+        description='Scope ("all" or a platform) -> ' + NOTES["velocity"]
+    )
+    velocity: list[VelocityOut]
+    bursts: list[BurstOut] = Field(description=NOTES["bursts"])
+    forecasts: list[ForecastOut] = Field(description=NOTES["forecast"])
+    no_forecast: str | None = Field(description="Why there is no forecast, when there is none.")
+    past_forecasts: list[ForecastOut] = Field(
+        description="Forecasts made 24 h and 6 h before the latest reading, with the outcome."
+    )
+    pickups: list[PickupOut] = Field(description=NOTES["spread"])
+    shares: list[ShareOut]
+    notes: dict[str, str] = Field(description="How each number was computed.")
+
+
+def video_measures_out(m: VideoMeasures) -> VideoMeasuresOut:
+    forecasts = [] if isinstance(m.forecasts, fc.NoForecast) else m.forecasts
+    return VideoMeasuresOut(
+        counter=m.counter,
+        latest_at=m.latest_at,
+        velocity_now={k: finite(v) for k, v in m.velocity_now.items()},
+        velocity=[VelocityOut(**asdict(r)) for r in measure_charts.velocity_rows(m.rates)],
+        bursts=[
+            BurstOut(
+                scope=s,
+                start=b.start,
+                end=b.end,
+                growth=b.growth,
+                excess=b.excess,
+                peak_per_hour=b.peak_per_hour,
+            )
+            for s, b in m.bursts
+        ],
+        forecasts=[forecast_out(f) for f in forecasts],
+        no_forecast=m.forecasts.reason if isinstance(m.forecasts, fc.NoForecast) else None,
+        past_forecasts=[forecast_out(p.forecast, p.actual) for p in m.past_forecasts],
+        pickups=[PickupOut(**asdict(p)) for p in m.pickups],
+        shares=[ShareOut(**asdict(r)) for r in measure_charts.share_rows(m.shares, list(m.rates))],
+        notes=m.notes,
+    )
+
+
+class PostMeasuresOut(BaseModel):
+    counter: str | None = Field(description="The counter measured: views, else shares or likes.")
+    velocity_per_hour: float | None = Field(description=NOTES["velocity"] + " Window: 1 h.")
+    velocity_measured_hours: float
+    acceleration: float | None = Field(description=NOTES["acceleration"])
+    doubling_hours: float | None = Field(description=NOTES["doubling"])
+    overperformance: OverperformanceOut | None
+    notes: dict[str, str]
+
+
+def post_measures_out(m: PostMeasures) -> PostMeasuresOut:
+    return PostMeasuresOut(
+        counter=m.counter,
+        velocity_per_hour=finite(m.velocity),
+        velocity_measured_hours=m.velocity_hours,
+        acceleration=finite(m.acceleration),
+        doubling_hours=finite(m.doubling.hours) if m.doubling else None,
+        overperformance=overperformance_out(m.overperformance, m.baseline_note),
+        notes=m.notes,
+    )
