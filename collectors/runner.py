@@ -23,6 +23,7 @@ from collectors.base import (
     RateLimited,
     RunReport,
     Sink,
+    SinkUnavailable,
     TrackedVideo,
 )
 
@@ -153,6 +154,11 @@ class CollectorRunner:
             self.state.is_paused = True
         elif isinstance(err, CollectorError):
             report.status = "failed"
+        elif isinstance(err, SinkUnavailable):
+            # The platform may be fine: the sink has logged the outage and says when it ends.
+            report.status = "failed"
+            report.error_message = message
+            return
         else:
             report.status = "failed"
             message = f"{self.name}: unexpected {type(err).__name__}: {err}"

@@ -22,7 +22,7 @@ from starlette.requests import Request
 AUTH_COOKIE = "viralwatch_session"
 CSRF_COOKIE = "viralwatch_csrf"
 CSRF_FIELD = "csrf_token"
-OPEN_PATHS = ("/login", "/static/")
+OPEN_PATHS = ("/login", "/static/", "/healthz")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "

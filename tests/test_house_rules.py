@@ -64,7 +64,13 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "simulator": (),
     "collectors": ("config.settings", "config.redact"),
     "storage": ("collectors.base", "config.redact"),
-    "dashboard": ("storage.read", "storage.write", "storage.alert_store", "config.settings"),
+    "dashboard": (
+        "storage.read",
+        "storage.write",
+        "storage.alert_store",
+        "storage.health",
+        "config.settings",
+    ),
     "analytics": (),
     # Alerts read what storage holds and the settings; they never see a collector or a page.
     "alerts": ("storage.read", "storage.alert_store", "config.settings", "analytics"),

@@ -81,7 +81,11 @@ engine, sink = daemon.open_storage(settings, utc_now, migrate=True)
 async def schedule():
     d = daemon.Daemon(settings, sink, utc_now)
     d.start()
-    jobs = {j.id: j.trigger.interval.total_seconds() for j in d.scheduler.get_jobs()}
+    jobs = {
+        j.id: j.trigger.interval.total_seconds()
+        for j in d.scheduler.get_jobs()
+        if not j.id.startswith("daemon:")  # the heartbeat
+    }
     await d.stop()
     return jobs
 

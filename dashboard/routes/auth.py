@@ -11,7 +11,7 @@ from dashboard import security
 from dashboard.context import DashDep, check_csrf
 
 # Paths that answer a missing token with 401 JSON rather than a redirect to the login page.
-MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json")
+MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json", "/metrics")
 
 
 def install_guard(app: FastAPI, token: str | None) -> None:
