@@ -280,8 +280,13 @@ class Daemon:
         )
 
     async def _heartbeat(self) -> None:
-        if not self.stopping.is_set():
+        if self.stopping.is_set():
+            return
+        try:
             await asyncio.to_thread(self.beat)
+        except asyncio.CancelledError:
+            # Stopping while the database does not answer: the stop is recorded in `stop`.
+            logger.debug("heartbeat cancelled by the shutdown")
 
     def beat(self) -> None:
         """Record that this daemon is alive, replay writes kept during an outage and refresh the
@@ -363,6 +368,8 @@ class Daemon:
                 await self._discover_videos(runner)
             except (SinkUnavailable, *OUTAGE_ERRORS) as err:
                 await self._outage_run(runner, "discover", err)
+            except asyncio.CancelledError:
+                logger.warning("%s discover: still running at the shutdown timeout", runner.name)
 
     async def _discover_videos(self, runner: CollectorRunner) -> None:
         videos = await asyncio.to_thread(self.sink.active_videos)
@@ -383,6 +390,8 @@ class Daemon:
                 await self._refresh_posts(runner)
             except (SinkUnavailable, *OUTAGE_ERRORS) as err:
                 await self._outage_run(runner, "refresh", err)
+            except asyncio.CancelledError:
+                logger.warning("%s refresh: still running at the shutdown timeout", runner.name)
 
     async def _refresh_posts(self, runner: CollectorRunner) -> None:
         every = self.wiring.cadences[runner.name]
