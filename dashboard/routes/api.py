@@ -83,7 +83,8 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
     same in hours (a fraction for buckets under an hour)."""
     dash.video_or_404(slug)
     series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
-    gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None)
+    beats = health.heartbeats(dash.engine)
+    gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None, beats)
     minutes = series.bucket_minutes
     return json_response(
         {

@@ -88,3 +88,24 @@ def test_healthz_is_open_and_metrics_need_the_token(dash_engine, dash_sink, dash
     assert client.get("/metrics").status_code == 401
     bearer = {"Authorization": "Bearer s3cret-token"}
     assert client.get("/metrics", headers=bearer).status_code == 200
+
+
+def test_a_killed_daemon_leaves_a_shaded_gap_until_the_next_start(
+    dash_client, dash_engine, dash_clock, dash_story
+) -> None:
+    from storage.health import HeartbeatRow
+
+    died_at = dash_clock.now - timedelta(hours=3)
+    restarted_at = dash_clock.now - timedelta(hours=1)
+    killed = HeartbeatRow("host:1:aa", "host", 1, died_at - timedelta(hours=5), died_at, 30.0, None)
+    health.beat(dash_engine, killed)
+    health.beat(
+        dash_engine, HeartbeatRow("host:2:bb", "host", 2, restarted_at, dash_clock.now, 30.0, None)
+    )
+    series = dash_client.get("/api/videos/bridge-collapse/series?range=24h").json()
+    daemon_gaps = [g for g in series["gaps"] if g["collector"] == "daemon"]
+    assert [(g["start"], g["end"], g["status"]) for g in daemon_gaps] == [
+        (f"{died_at:%Y-%m-%dT%H:%M:%S}Z", f"{restarted_at:%Y-%m-%dT%H:%M:%S}Z", "not_running")
+    ]
+    page = dash_client.get("/videos/bridge-collapse?range=24h").text
+    assert "daemon: not-running" in page
