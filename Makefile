@@ -50,7 +50,7 @@ bench: $(BIN)/.installed-test
 
 # Every fault and input test, slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
 reliability: $(BIN)/.installed-test
-	$(BIN)/pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
+	$(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
 
 # Forecast backtest on simulated spreads: rewrites docs/FORECAST.md.
 backtest: $(BIN)/.installed-test

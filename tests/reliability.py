@@ -10,7 +10,7 @@ and "see failures" otherwise: the table never claims more than the tests checked
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class ClassResult:
     cases: int = 0
     survived: int = 0
     skipped: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +79,8 @@ class ReliabilityTable:
         elif report.when == "call":
             result.cases += 1
             result.survived += int(report.passed)
+            # A test may add a measured figure: record_property("reliability_note", "...").
+            result.notes += [str(v) for k, v in report.user_properties if k == "reliability_note"]
         elif report.failed:  # an error in setup or teardown is a case that did not survive
             result.cases += 1
 
@@ -94,13 +97,16 @@ def render(results: dict[str, ClassResult]) -> str:
         "variant counts); it survived when the daemon kept running, the failure was visible and",
         "its assertions that nothing committed was lost held.",
         "",
-        "| fault or input class | cases | survived | data lost | skipped |",
-        "|---|---:|---:|---|---:|",
+        "| fault or input class | cases | survived | data lost | skipped | measured |",
+        "|---|---:|---:|---|---:|---|",
     ]
     for name in sorted(results):
         row = results[name]
         lost = "0" if row.cases and row.survived == row.cases else "see failures"
         if not row.cases:
             lost = "not run"
-        lines.append(f"| {name} | {row.cases} | {row.survived} | {lost} | {row.skipped} |")
+        notes = "; ".join(row.notes)
+        lines.append(
+            f"| {name} | {row.cases} | {row.survived} | {lost} | {row.skipped} | {notes} |"
+        )
     return "\n".join(lines) + "\n"

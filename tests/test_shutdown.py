@@ -19,7 +19,7 @@ from tests.helpers import write_sim_config
 from tests.tcpproxy import TcpProxy
 from tests.test_daemon import read_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.reliability("database")]
+pytestmark = pytest.mark.slow
 
 SHUTDOWN_TIMEOUT_SECONDS = 3
 

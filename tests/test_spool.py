@@ -24,8 +24,6 @@ from storage.write import VideoInput
 from tests.tcpproxy import TcpProxy
 from viralwatch.spool import SpoolingSink
 
-pytestmark = pytest.mark.reliability("database")
-
 
 def failed_run(clock, collector="hackernews"):
     now = clock()
