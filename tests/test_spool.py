@@ -11,6 +11,7 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy.engine import make_url
 
 from collectors.base import Observation, PostRef, RunReport
@@ -20,7 +21,8 @@ from dashboard.gaps import find_gaps
 from dashboard.timegrid import Window
 from storage import read
 from storage.db import make_engine, upgrade
-from storage.write import VideoInput
+from storage.write import StorageSink, VideoInput
+from tests.helpers import write_sim_config
 from tests.tcpproxy import TcpProxy
 from viralwatch.spool import SpoolingSink
 
@@ -126,3 +128,42 @@ async def test_postgres_down_records_failed_runs_and_keeps_readings(
     assert len(lines) == 2 and lines[1].startswith("database back")
     # The platform was fine: the runner logged no failure of its own for a database outage.
     assert not [r for r in caplog.records if r.name == "viralwatch.runner" and r.levelno >= 30]
+
+
+async def test_daemon_jobs_during_a_postgres_outage_are_recorded_as_failed_runs(
+    proxied, sim, clock, sim_video, tmp_path, caplog
+):
+    """Issue 13: with PostgreSQL stopped, 0 of 12 collectors showed a gap (the job lock query
+    failed before any run was recorded)."""
+    from viralwatch import catalog, daemon
+
+    proxy, engine = proxied
+    config = write_sim_config(tmp_path / "c.toml", sim, "sqlite:///unused.db", ["hackernews"])
+    settings = catalog.load_settings(config)
+    d = daemon.Daemon(settings, StorageSink(engine, clock), clock)
+    d.sink.add_video(VideoInput.of(sim_video, source="test"))
+    d.wiring = daemon.wire(settings, d.sink, clock, metrics=d.metrics)
+    (runner,) = d.wiring.runners
+    caplog.set_level(logging.INFO)
+    proxy.set_mode("down")
+    await d._discover(runner)
+    await d._refresh(runner)
+    d.beat()  # no database: the beat goes missing, nothing raises
+    proxy.set_mode("forward")
+    d.beat()
+    await daemon.close(d.wiring)
+    runs = read.runs_between(engine, None, clock() + timedelta(seconds=1))
+    assert [(r.kind, r.status) for r in runs] == [("discover", "failed"), ("refresh", "failed")]
+    assert all(r.error_message.startswith("database") for r in runs)
+    assert health_rows(engine) == [d.daemon_id]
+    assert 'viralwatch_runs_total{collector="hackernews",kind="refresh",status="failed"} 1.0' in (
+        generate_latest(d.metrics.registry).decode()
+    )
+    assert len(outage_lines(caplog)) == 2
+    assert not [r for r in caplog.records if r.exc_info]  # no tracebacks
+
+
+def health_rows(engine):
+    from storage import health
+
+    return [row.daemon_id for row in health.heartbeats(engine)]
