@@ -22,6 +22,7 @@ FILE_CLASSES = {
     "tests/test_spool.py": "database outages: SQLite locked, PostgreSQL down",
     "tests/test_shutdown.py": "database frozen: SIGTERM with PostgreSQL blackholed",
     "tests/storage/test_health.py": "dead or stuck daemon: heartbeats",
+    "tests/test_heartbeat.py": "dead or stuck daemon: heartbeats",
     "tests/dashboard/test_ops.py": "dead daemon shown: /healthz, collectors table, gap shading",
     "tests/test_soak.py": "soak: weeks of simulated time with random faults",
     "tests/test_secrets.py": "secrets in logs, pages and errors",

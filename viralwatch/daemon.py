@@ -230,6 +230,7 @@ class Daemon:
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._started_at = clock()
         self._last_beat_at: datetime | None = None
+        self._last_beat_wall: datetime | None = None
         self.clock = clock  # stamps the data (observed_at, first_seen_at)
         self.schedule_clock = schedule_clock  # drives APScheduler: always wall-clock time
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -291,12 +292,15 @@ class Daemon:
     def beat(self) -> None:
         """Record that this daemon is alive, replay writes kept during an outage and refresh the
         backlog metrics. A database that is down only makes the beat go missing."""
-        now = self.clock()
-        configured = float(self.settings.daemon.heartbeat_seconds)
-        # Measured on the data clock, so a demo's fast clock does not make its daemon look dead.
-        interval = configured
-        if self._last_beat_at is not None:
-            interval = max(configured, (now - self._last_beat_at).total_seconds())
+        now, wall = self.clock(), self.schedule_clock()
+        interval = float(self.settings.daemon.heartbeat_seconds)
+        if self._last_beat_at is not None and self._last_beat_wall is not None:
+            # Stamped on the data clock: a demo's clock runs `speed` times faster than the wall
+            # clock the beats are scheduled on, so its interval is that much longer (1x in
+            # production, so a stall never stretches it).
+            data = (now - self._last_beat_at).total_seconds()
+            real = (wall - self._last_beat_wall).total_seconds()
+            interval *= max(1.0, data / real) if real > 0 else 1.0
         row = health.HeartbeatRow(
             self.daemon_id, socket.gethostname(), os.getpid(), self._started_at, now, interval, None
         )
@@ -314,7 +318,7 @@ class Daemon:
         except OUTAGE_ERRORS as err:
             logger.debug("heartbeat not stored: %s", outage_reason(err))
             return
-        self._last_beat_at = now
+        self._last_beat_at, self._last_beat_wall = now, wall
         self.metrics.heartbeat.set(now.timestamp())
 
     @contextmanager
