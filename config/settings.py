@@ -90,7 +90,7 @@ class DaemonSettings(Section):
         30, ge=1, description="How often the daemon records that it is alive (dead after two)"
     )
     shutdown_timeout_seconds: float = Field(
-        20.0, gt=0, description="Longest SIGTERM waits for running jobs before the daemon exits"
+        40.0, gt=0, description="Longest SIGTERM waits for running jobs before the daemon exits"
     )
     spool_max_items: int = Field(
         200_000,

@@ -435,13 +435,13 @@ class Daemon:
         timeout = self.settings.daemon.shutdown_timeout_seconds
         if self._inflight:
             logger.info("waiting for %d running collector job(s) to finish", len(self._inflight))
-            await asyncio.wait(self._inflight, timeout=timeout / 2)
+            await asyncio.wait(self._inflight, timeout=timeout * 0.75)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await close(self.wiring)
         try:
             # Bounded: a frozen database must not hold the exit (the watchdog is the backstop).
-            await asyncio.wait_for(asyncio.to_thread(self._mark_stopped), timeout / 4)
+            await asyncio.wait_for(asyncio.to_thread(self._mark_stopped), timeout / 8)
         except TimeoutError:
             logger.warning("could not record the stop: the database does not answer")
 
