@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= $(if $(wildcard viralwatch.toml),viralwatch.toml,config/viralwatch.example.toml)
 export VIRALWATCH_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast lint bench backtest demo browser clean screenshots
+.PHONY: run test test-fast lint bench backtest demo browser clean screenshots reliability
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "viralwatch needs Python 3.11+"'
@@ -47,6 +47,10 @@ lint: $(BIN)/.installed-test
 
 bench: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks
+
+# Every fault and input test, slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
+reliability: $(BIN)/.installed-test
+	$(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
 
 # Forecast backtest on simulated spreads: rewrites docs/FORECAST.md.
 backtest: $(BIN)/.installed-test

@@ -333,6 +333,12 @@ def parses_payload(parse: Callable[P, R]) -> Callable[P, R]:
     return checked
 
 
+class SinkUnavailable(Exception):
+    """Raised by a Sink when its database cannot be reached right now (issue 13). The sink keeps
+    what it could not write and logs the outage once; the runner records the run as failed and
+    stays quiet, so an outage is two log lines, not one per collector and run."""
+
+
 # --- helpers shared by collectors ---------------------------------------------------------
 
 

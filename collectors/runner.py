@@ -30,6 +30,7 @@ from collectors.base import (
     RateLimited,
     RunReport,
     Sink,
+    SinkUnavailable,
     SourceUnavailable,
     TrackedVideo,
     unstorable_counters,
@@ -237,7 +238,8 @@ class CollectorRunner:
         try:
             return await work
         except Exception as err:
-            if not isinstance(err, CollectorError):
+            # A database outage is the sink's to report (once), not a bug in this collector.
+            if not isinstance(err, CollectorError | SinkUnavailable):
                 logger.exception("%s: unexpected error in %s", self.name, run.report.kind)
             run.errors.append(err)
             return None
@@ -310,6 +312,11 @@ class CollectorRunner:
         elif isinstance(err, AuthFailed):
             report.status = "auth_failed"
             report.retry_at = self._pause_for_credentials(message)
+        elif isinstance(err, SinkUnavailable):
+            # The platform may be fine: the sink has logged the outage and says when it ends.
+            report.status = "failed"
+            report.error_message = message
+            return
         else:
             report.status = "failed"
             if not isinstance(err, CollectorError):

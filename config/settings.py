@@ -127,6 +127,22 @@ class SchedulerSettings(Section):
     )
 
 
+class DaemonSettings(Section):
+    """How the daemon shows it is alive, rides out database outages and stops (issue 13)."""
+
+    heartbeat_seconds: int = Field(
+        30, ge=1, description="How often the daemon records that it is alive (dead after two)"
+    )
+    shutdown_timeout_seconds: float = Field(
+        40.0, gt=0, description="Longest SIGTERM waits for running jobs before the daemon exits"
+    )
+    spool_max_items: int = Field(
+        200_000,
+        ge=0,
+        description="Runs and readings kept in memory while the database is down (oldest dropped)",
+    )
+
+
 def check_http_url(value: str) -> str:
     """`value` without a trailing slash when it is an http(s) URL; raises ValueError if not."""
     if not re.match(r"^https?://[^\s/]+", value):
@@ -437,6 +453,9 @@ class Settings(BaseSettings):
     )
     alerts: AlertsSettings = Field(
         default_factory=AlertsSettings, description="Alert rules and where they are sent"
+    )
+    daemon: DaemonSettings = Field(
+        default_factory=DaemonSettings, description="Heartbeat, outages and shutdown"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -22,7 +22,7 @@ from dashboard import openapi, security
 from dashboard.context import HERE, Dashboard, build_templates
 from dashboard.errors import BadParameter
 from dashboard.platforms import Platforms
-from dashboard.routes import api, auth, downloads, manage, measures, pages
+from dashboard.routes import api, auth, downloads, manage, measures, ops, pages
 from storage.read import Clock
 from storage.write import StorageSink
 
@@ -71,7 +71,7 @@ def create_app(
         context = {"title": title, "message": err.detail}
         return dash.render(request, "error.html", context, err.status_code)
 
-    for area in (auth, pages, manage, api, downloads, measures):
+    for area in (auth, pages, manage, api, downloads, measures, ops):
         app.include_router(area.router)
     # After the plotly.js route (pages), which the mount would otherwise shadow.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

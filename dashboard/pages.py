@@ -27,7 +27,7 @@ from dashboard.series import (
     post_series,
     repost_series,
 )
-from storage import read
+from storage import health, read
 from storage.read import PostRow, VideoRow
 
 PAGE_SIZE = 50
@@ -71,7 +71,8 @@ def video_figures(
     """The video page's charts and the series/rows behind them; `data["gaps"]` lists only the
     gaps some chart shades. `empty_note` goes on charts with nothing to draw."""
     # Gaps are per collector; a platform filter keeps only its collectors' outages.
-    gaps = find_gaps(runs, view.window, view.platforms or None)
+    beats = health.heartbeats(engine)
+    gaps = find_gaps(runs, view.window, view.platforms or None, beats)
     figures: dict[str, go.Figure] = {}
     data: dict[str, Any] = {}
     extents = []
@@ -253,7 +254,7 @@ def post_figure_and_series(
     engine: Engine, post: PostRow, view: View, runs: Sequence[read.RunRow], empty_note: str = ""
 ) -> tuple[go.Figure, Any]:
     series = post_series(engine, post.id, view.window)
-    gaps = find_gaps(runs, view.window, [post.platform])
+    gaps = find_gaps(runs, view.window, [post.platform], health.heartbeats(engine))
     return charts.post_figure(series, gaps, empty_note), series
 
 

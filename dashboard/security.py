@@ -29,8 +29,8 @@ from dashboard.sessions import Session, SessionSigner
 
 AUTH_COOKIE = "viralwatch_session"
 CSRF_FIELD = "csrf_token"
-OPEN_PATHS = ("/login", "/static/")
-MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json")
+OPEN_PATHS = ("/login", "/static/", "/healthz")
+MACHINE_PATHS = ("/api/", "/export/", "/live/", "/openapi.json", "/metrics")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_MAX_AGE_SECONDS = int(timedelta(days=30).total_seconds())
 CONTENT_SECURITY_POLICY = (

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from config.settings import Settings
 from dashboard.platforms import NO_PLATFORMS, Platforms
+from storage.health import DaemonStatus
 from storage.read import RunRow
 
 NOT_RUNNING = ("off", "disabled")
@@ -20,7 +21,7 @@ class CollectorState:
 
     name: str
     state: str
-    """ok, idle, failing, rate_limited, auth_failed, disabled, off, never_run."""
+    """ok, idle, failing, rate_limited, auth_failed, disabled, off, never_run, daemon_down."""
     label: str
     last_run_at: datetime | None
     error_message: str | None
@@ -35,9 +36,15 @@ def _worse(run: RunRow, than: RunRow) -> bool:
 
 
 def collector_states(
-    settings: Settings, runs: Sequence[RunRow], now: datetime, catalog: Platforms = NO_PLATFORMS
+    settings: Settings,
+    runs: Sequence[RunRow],
+    now: datetime,
+    catalog: Platforms = NO_PLATFORMS,
+    daemon: DaemonStatus | None = None,
 ) -> list[CollectorState]:
-    """Each configured collector's state from its latest run and its settings."""
+    """Each configured collector's state from its latest run and its settings; with `daemon`,
+    a dead or stuck daemon overrides the last run's word (issue 13: a killed daemon writes no
+    runs, so its collectors would go on saying "ok")."""
     # A collector is as healthy as the worse of its latest discovery and refresh runs: a
     # refresh that works must not hide a discovery that keeps failing.
     latest: dict[str, RunRow] = {}
@@ -77,6 +84,11 @@ def collector_states(
             state, label = "auth_failed", "credentials rejected"
         else:
             state, label = "failing", "failing"
+        # Only once a daemon has beaten here: `collect --once` from cron has none.
+        is_down = daemon is not None and not daemon.is_running and daemon.since is not None
+        if is_down and daemon and daemon.since and state not in ("off", "disabled"):
+            state = "daemon_down"
+            label = f"daemon not running since {daemon.since:%Y-%m-%d %H:%M} UTC"
         states.append(
             CollectorState(
                 name=name,

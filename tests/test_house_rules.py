@@ -72,6 +72,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "storage.alert_store",
         "config.settings",
         "analytics",
+        "storage.health",
     ),
     "analytics": (),
     # Alerts read what storage holds and the settings; they never see a collector or a page.

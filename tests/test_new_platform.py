@@ -81,8 +81,11 @@ engine, sink = daemon.open_storage(settings, utc_now, migrate=True)
 async def schedule():
     d = daemon.Daemon(settings, sink, utc_now)
     d.start()
-    jobs = {j.id: j.trigger.interval.total_seconds() for j in d.scheduler.get_jobs()
-            if not j.id.startswith("storage:")}
+    jobs = {
+        j.id: j.trigger.interval.total_seconds()
+        for j in d.scheduler.get_jobs()
+        if not j.id.startswith(("daemon:", "storage:"))  # the heartbeat, storage maintenance
+    }
     await d.stop()
     return jobs
 

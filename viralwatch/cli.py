@@ -55,8 +55,9 @@ def fail(message: str, exit_code: int) -> NoReturn:
 
 
 class Context:
-    def __init__(self, config_file: str | None) -> None:
+    def __init__(self, config_file: str | None, log_format: str = "text") -> None:
         self.config_file = config_file
+        self.log_format = log_format
         self._settings: Settings | None = None
 
     @property
@@ -70,7 +71,7 @@ class Context:
                 self._settings = catalog.load_settings(path)
             except ConfigError as err:
                 raise SetupError(str(err)) from None
-            setup_logging(self._settings.log_level)
+            setup_logging(self._settings.log_level, self.log_format)
         return self._settings
 
     def storage(self, *, migrate: bool = False) -> tuple[Engine, StorageSink]:
@@ -86,19 +87,23 @@ class Context:
             raise SetupError(str(err)) from None
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, log_format: str = "text") -> None:
     import logging
 
     handler: logging.Handler
-    if sys.stderr.isatty():
+    if log_format == "json":
+        from viralwatch.logs import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+    elif sys.stderr.isatty():
         from rich.logging import RichHandler
 
         handler = RichHandler(show_path=False, rich_tracebacks=False)
-        fmt = "%(message)s"
+        handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler()
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -136,10 +141,17 @@ def progress_bar(label: str, total: int | None, enabled: bool) -> Iterator[Any]:
 @click.group(cls=OneLineGroup)
 @click.version_option(package_name="viralwatch", prog_name="viralwatch")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or one JSON object per line",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_file: str | None) -> None:
+def cli(ctx: click.Context, config_file: str | None, log_format: str) -> None:
     """viralwatch: follow one piece of footage as it spreads across social media."""
-    ctx.obj = Context(config_file)
+    ctx.obj = Context(config_file, log_format)
 
 
 @cli.command()
@@ -154,17 +166,23 @@ def run(obj: Context, no_dashboard: bool) -> None:
 
     from collectors.base import utc_now
     from viralwatch import daemon
+    from viralwatch.metrics import Metrics
 
     settings = obj.settings
     engine, sink = obj.storage(migrate=True)
-    dashboard = None if no_dashboard else start_dashboard(settings, engine, sink, utc_now)
+    metrics = Metrics()
+    dashboard = None
+    if not no_dashboard:
+        dashboard = start_dashboard(settings, engine, sink, utc_now, metrics.registry)
     services = [] if dashboard is None else [serving(dashboard)]
-    asyncio.run(daemon.run_forever(settings, sink, utc_now, services))
+    asyncio.run(daemon.run_forever(settings, sink, utc_now, services, metrics=metrics))
 
 
-def start_dashboard(settings: Settings, engine: Engine, sink: StorageSink, clock: Any) -> Any:
+def start_dashboard(
+    settings: Settings, engine: Engine, sink: StorageSink, clock: Any, registry: Any = None
+) -> Any:
     """The dashboard listening on its port (bound before anything else starts, so a busy port
-    is one line and a non-zero exit, issue 10)."""
+    is one line and a non-zero exit, issue 10); `/metrics` renders `registry`."""
     import logging
 
     from dashboard.app import create_app
@@ -176,6 +194,7 @@ def start_dashboard(settings: Settings, engine: Engine, sink: StorageSink, clock
         app = create_app(engine, settings, sink, clock, catalog.dashboard_platforms())
     except DashboardConfigError as err:
         raise SetupError(str(err)) from None
+    app.state.metrics_registry = registry
     host, port = settings.dashboard.host, settings.dashboard.port
     try:
         running = start_in_thread(app, host, port)
@@ -222,7 +241,10 @@ def serving(running: RunningServer) -> Any:
     is_flag=True,
     help="Keep the demo database and carry on from where the last demo stopped",
 )
-def demo(speed: float, start_hour: float | None, database: str, port: int, resume: bool) -> None:
+@click.pass_obj
+def demo(
+    obj: Context, speed: float, start_hour: float | None, database: str, port: int, resume: bool
+) -> None:
     """Watch the example footage spread across a simulated internet (no network needed).
 
     Each demo starts from a fresh database at hour 0 unless --continue is given.
@@ -232,6 +254,7 @@ def demo(speed: float, start_hour: float | None, database: str, port: int, resum
 
     from viralwatch import daemon
     from viralwatch import demo as demo_mode
+    from viralwatch.metrics import Metrics
 
     if resume and start_hour is not None:
         raise click.UsageError("--continue carries on from the last demo; drop --start-hour")
@@ -243,15 +266,16 @@ def demo(speed: float, start_hour: float | None, database: str, port: int, resum
     sim = demo_mode.start_simulator(start)
     try:
         settings = demo_mode.demo_settings(sim.url, path, "127.0.0.1", port)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, obj.log_format)
         # Data is stamped with the simulated clock, so charts show the spread over simulated
         # hours; the scheduler still runs on wall-clock time.
         clock = sim.world.clock
         engine, sink = daemon.open_storage(settings, clock, migrate=True)
-        dashboard = start_dashboard(settings, engine, sink, clock)
+        metrics = Metrics()
+        dashboard = start_dashboard(settings, engine, sink, clock, metrics.registry)
         logging.getLogger("viralwatch").info("%s", demo_mode.describe(sim, speed))
         services = [demo_mode.clock_driver(sim, speed), serving(dashboard)]
-        asyncio.run(daemon.run_forever(settings, sink, clock, services))
+        asyncio.run(daemon.run_forever(settings, sink, clock, services, metrics=metrics))
     finally:
         sim.stop()
 

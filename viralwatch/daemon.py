@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
+import socket
+import threading
+import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +25,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from alerts.service import build_alert_service
-from collectors.base import Clock, PostRef, RunReport, manual_post, utc_now
+from collectors.base import Clock, PostRef, RunReport, SinkUnavailable, manual_post, utc_now
 from collectors.http import RequestPolicy, build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
+from storage import health
 from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.maintenance import Retention, maintain
 from storage.write import StorageSink, VideoInput
+from viralwatch.metrics import Metrics
 from viralwatch.plan import plan_collectors
+from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason
 
 logger = logging.getLogger("viralwatch.daemon")
 
@@ -138,6 +145,7 @@ def wire(
     sink: StorageSink,
     clock: Clock,
     only: Sequence[str] = (),
+    metrics: Metrics | None = None,
 ) -> Wiring:
     """Build a runner per enabled collector; record a 'disabled' run for missing credentials."""
     wiring = Wiring()
@@ -175,6 +183,8 @@ def wire(
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
         runner = CollectorRunner(collector, sink, clock, client)
+        if metrics is not None:
+            metrics.watch_client(client, runner.platform)
         # Two collectors of one platform (youtube, youtube_rss): the first listed refreshes.
         if runner.platform in refreshed_platforms:
             runner.refreshes = False
@@ -233,10 +243,17 @@ class Daemon:
         clock: Clock,
         schedule_clock: Clock = utc_now,
         after_write: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.after_write = after_write  # the alerts hook: returns at once (issue 12)
-        self.sink = sink
+        # Writes that fail while the database is down are kept and replayed (issue 13).
+        self.sink = SpoolingSink(sink.engine, sink.clock, settings.daemon.spool_max_items)
+        self.metrics = metrics or Metrics()
+        self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._started_at = clock()
+        self._last_beat_at: datetime | None = None
+        self._last_beat_wall: datetime | None = None
         self.clock = clock  # stamps the data (observed_at, first_seen_at)
         self.schedule_clock = schedule_clock  # drives APScheduler: always wall-clock time
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -247,7 +264,7 @@ class Daemon:
 
     def start(self) -> None:
         """Wire collectors and schedule their jobs (first runs start immediately)."""
-        self.wiring = wire(self.settings, self.sink, self.clock)
+        self.wiring = wire(self.settings, self.sink, self.clock, metrics=self.metrics)
         common = {
             "max_instances": 1,
             "coalesce": True,
@@ -281,10 +298,60 @@ class Daemon:
             next_run_time=now,
             **common,
         )
+        self.scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            id="daemon:heartbeat",
+            seconds=self.settings.daemon.heartbeat_seconds,
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         logger.info(
             "collecting with %s", ", ".join(r.name for r in self.wiring.runners) or "no collectors"
         )
+
+    async def _heartbeat(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            await asyncio.to_thread(self.beat)
+        except asyncio.CancelledError:
+            # Stopping while the database does not answer: the stop is recorded in `stop`.
+            logger.debug("heartbeat cancelled by the shutdown")
+
+    def beat(self) -> None:
+        """Record that this daemon is alive, replay writes kept during an outage and refresh the
+        backlog metrics. A database that is down only makes the beat go missing."""
+        now, wall = self.clock(), self.schedule_clock()
+        interval = float(self.settings.daemon.heartbeat_seconds)
+        if self._last_beat_at is not None and self._last_beat_wall is not None:
+            # Stamped on the data clock: a demo's clock runs `speed` times faster than the wall
+            # clock the beats are scheduled on, so its interval is that much longer (1x in
+            # production, so a stall never stretches it).
+            data = (now - self._last_beat_at).total_seconds()
+            real = (wall - self._last_beat_wall).total_seconds()
+            interval *= max(1.0, data / real) if real > 0 else 1.0
+        row = health.HeartbeatRow(
+            self.daemon_id, socket.gethostname(), os.getpid(), self._started_at, now, interval, None
+        )
+        self.metrics.spooled.set(self.sink.pending_items)
+        if not self.sink.flush():
+            return
+        try:
+            health.beat(self.sink.engine, row)
+            refresh = {
+                r.platform: float(self.wiring.cadences[r.name].refresh_seconds)
+                for r in self.wiring.runners
+                if r.refreshes
+            }
+            self.metrics.record_backlog(health.due_stats(self.sink.engine, now, refresh))
+        except OUTAGE_ERRORS as err:
+            logger.debug("heartbeat not stored: %s", outage_reason(err))
+            return
+        self._last_beat_at, self._last_beat_wall = now, wall
+        self.metrics.heartbeat.set(now.timestamp())
 
     @contextmanager
     def _in_flight(self) -> Iterator[None]:
@@ -313,6 +380,7 @@ class Daemon:
             finally:
                 await asyncio.to_thread(lock.__exit__, None, None, None)
         finally:
+            job.close()  # never awaited when taking the lock failed
             self._running.discard(job_id)
 
     async def _maintain(self) -> None:
@@ -343,11 +411,34 @@ class Daemon:
 
         await asyncio.to_thread(run)
 
+    async def _outage_run(self, runner: CollectorRunner, kind: str, err: Exception) -> None:
+        """A run that could not start because the database is down is still a run: recorded
+        (kept until the database is back) so the dashboard shades the gap (issue 13)."""
+        if not isinstance(err, SinkUnavailable):
+            self.sink.note_outage(err)  # the lock query failed, not a sink call
+        now = self.clock()
+        message = str(err) if isinstance(err, SinkUnavailable) else outage_reason(err)
+        report = RunReport(
+            collector=runner.name,
+            kind="discover" if kind == "discover" else "refresh",
+            started_at=now,
+            finished_at=now,
+            status="failed",
+            error_message=message if message.startswith("database") else f"database: {message}",
+        )
+        await asyncio.to_thread(self.sink.record_run, report)
+        self.metrics.record_run(report)
+
     async def _discover(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
             return
         with self._in_flight():
-            await self._discover_videos(runner)
+            try:
+                await self._discover_videos(runner)
+            except (SinkUnavailable, *OUTAGE_ERRORS) as err:
+                await self._outage_run(runner, "discover", err)
+            except asyncio.CancelledError:
+                logger.warning("%s discover: still running at the shutdown timeout", runner.name)
 
     async def _discover_videos(self, runner: CollectorRunner) -> None:
         videos = await asyncio.to_thread(self.sink.active_videos)
@@ -364,7 +455,12 @@ class Daemon:
         if self.stopping.is_set():
             return
         with self._in_flight():
-            await self._refresh_posts(runner)
+            try:
+                await self._refresh_posts(runner)
+            except (SinkUnavailable, *OUTAGE_ERRORS) as err:
+                await self._outage_run(runner, "refresh", err)
+            except asyncio.CancelledError:
+                logger.warning("%s refresh: still running at the shutdown timeout", runner.name)
 
     async def _refresh_posts(self, runner: CollectorRunner) -> None:
         every = self.wiring.cadences[runner.name]
@@ -375,6 +471,7 @@ class Daemon:
             self._after(runner, report)
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
+        self.metrics.record_run(report)
         eventful = report.status != "ok" or report.posts_found or report.observations_written
         logger.log(
             logging.INFO if eventful else logging.DEBUG,
@@ -400,12 +497,25 @@ class Daemon:
         # each, issue 10), so pause it, let them finish, and only then shut it down.
         if self.scheduler.running:
             self.scheduler.pause()
+        timeout = self.settings.daemon.shutdown_timeout_seconds
         if self._inflight:
             logger.info("waiting for %d running collector job(s) to finish", len(self._inflight))
-            await asyncio.wait(self._inflight, timeout=30)
+            await asyncio.wait(self._inflight, timeout=timeout * 0.75)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await close(self.wiring)
+        try:
+            # Bounded: a frozen database must not hold the exit (the watchdog is the backstop).
+            await asyncio.wait_for(asyncio.to_thread(self._mark_stopped), timeout / 8)
+        except TimeoutError:
+            logger.warning("could not record the stop: the database does not answer")
+
+    def _mark_stopped(self) -> None:
+        try:
+            self.sink.flush()
+            health.mark_stopped(self.sink.engine, self.daemon_id, self.clock())
+        except OUTAGE_ERRORS as err:
+            logger.warning("could not record the stop: %s", outage_reason(err))
 
 
 async def run_forever(
@@ -415,16 +525,21 @@ async def run_forever(
     extra_services: Sequence[Callable[[asyncio.Event], Any]] = (),
     collect: bool = True,
     schedule_clock: Clock = utc_now,
+    metrics: Metrics | None = None,
 ) -> None:
     """Run the daemon (and e.g. the dashboard) until SIGINT/SIGTERM, then stop cleanly.
 
-    Alert rules are evaluated in their own thread after each collector run (issue 12)."""
+    Alert rules are evaluated in their own thread after each collector run (issue 12). The stop
+    is bounded by `daemon.shutdown_timeout_seconds`: past it the process exits anyway (issue 13).
+    """
     alerts = build_alert_service(sink.engine, settings.alerts, clock) if collect else None
-    daemon = Daemon(settings, sink, clock, schedule_clock, alerts.after_write if alerts else None)
+    after_write = alerts.after_write if alerts else None
+    daemon = Daemon(settings, sink, clock, schedule_clock, after_write, metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    watchdog = ShutdownWatchdog(settings.daemon.shutdown_timeout_seconds, stop)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, watchdog.on_signal)
     async with AsyncExitStack() as stack:
         if alerts is not None:
             alerts.start()
@@ -438,3 +553,36 @@ async def run_forever(
         await asyncio.gather(*services, return_exceptions=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
+
+
+class ShutdownWatchdog:
+    """Makes SIGTERM stop the process within a bound, whatever hangs.
+
+    The first signal asks for a clean stop and arms a timer; when the timer runs out (a job or a
+    worker thread stuck on a frozen database, which no timeout inside it can interrupt) the
+    process exits with status 1. A second signal exits at once.
+    """
+
+    def __init__(self, timeout_seconds: float, stop: asyncio.Event) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.stop = stop
+        self._timer: threading.Timer | None = None
+
+    def on_signal(self) -> None:
+        if self._timer is not None:
+            self._exit("second signal: exiting now")
+        self.stop.set()
+        self._timer = threading.Timer(
+            self.timeout_seconds,
+            self._exit,
+            [f"did not stop within {self.timeout_seconds:g} s (shutdown_timeout_seconds): exiting"],
+        )
+        self._timer.daemon = True
+        self._timer.start()
+
+    @staticmethod
+    def _exit(message: str) -> None:
+        logger.error("%s", message)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(1)

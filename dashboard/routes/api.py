@@ -14,7 +14,7 @@ from dashboard.overview import VideoSummary
 from dashboard.params import SeriesDep, TableDep, ViewDep
 from dashboard.series import first_appearances
 from dashboard.states import collector_states
-from storage import read
+from storage import health, read
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -85,7 +85,8 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
     hour)."""
     dash.video_or_404(slug)
     series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
-    gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None)
+    beats = health.heartbeats(dash.engine)
+    gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None, beats)
     minutes = series.bucket_minutes
     return json_response(
         {
@@ -126,7 +127,9 @@ def api_collectors(dash: DashDep) -> Response:
     """Each collector's state (ok, failing, rate_limited, auth_failed, disabled, off,
     never_run) with its last error."""
     runs = read.latest_runs(dash.engine)
-    states = collector_states(dash.settings, runs, dash.clock(), dash.platforms)
+    now = dash.clock()
+    daemon = health.daemon_status(dash.engine, now)
+    states = collector_states(dash.settings, runs, now, dash.platforms, daemon)
     rows = export.collector_rows(states)
     return json_response(
         {"collectors": [dict(zip(export.COLLECTORS_HEADER, r, strict=True)) for r in rows]}

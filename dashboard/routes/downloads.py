@@ -9,7 +9,7 @@ from dashboard.overview import top_posts
 from dashboard.params import SeriesDep, TableDep, ViewDep
 from dashboard.series import first_appearances
 from dashboard.states import collector_states
-from storage import read
+from storage import health, read
 
 router = APIRouter(prefix="/export", tags=["csv"])
 
@@ -25,7 +25,9 @@ def csv_videos(dash: DashDep, view: ViewDep) -> Response:
 def csv_collectors(dash: DashDep) -> Response:
     """The collector states table."""
     runs = read.latest_runs(dash.engine)
-    states = collector_states(dash.settings, runs, dash.clock(), dash.platforms)
+    now = dash.clock()
+    daemon = health.daemon_status(dash.engine, now)
+    states = collector_states(dash.settings, runs, now, dash.platforms, daemon)
     return csv_response("collectors", export.COLLECTORS_HEADER, export.collector_rows(states))
 
 

@@ -15,7 +15,7 @@ from dashboard.context import Dashboard, DashDep, live_response
 from dashboard.params import TableDep, TableParams, View, ViewDep
 from dashboard.routes.measures import post_measures_context, video_measures_context
 from dashboard.states import collector_states
-from storage import read
+from storage import health, read
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -127,7 +127,9 @@ def overview_context(dash: Dashboard, view: View) -> dict[str, Any]:
     return {
         "view": view,
         "summaries": summaries,
-        "collectors": collector_states(dash.settings, runs, now, dash.platforms),
+        "collectors": collector_states(
+            dash.settings, runs, now, dash.platforms, health.daemon_status(dash.engine, now)
+        ),
         "data_at": pages.latest_data_at(summaries),
     }
 

@@ -1,0 +1,166 @@
+"""Riding out database outages: writes that fail are kept in memory and replayed in order.
+
+With the database stopped, locked by another writer or unreachable, `SpoolingSink` keeps every
+write it could not make (runs, posts, readings, gone marks, post errors) in a bounded queue and
+raises `SinkUnavailable` for reads, so each collector run is recorded as failed ("database
+unavailable") instead of vanishing. The first call that reaches the database again replays the
+queue in its original order, so the failed runs land in `collector_runs` and the dashboard shades
+the outage like any other gap (issue 13). The outage is logged once when it starts and once when
+it ends.
+
+The queue is memory only: a daemon killed during an outage loses what it held (the bound keeps a
+long outage from eating memory; the oldest writes are dropped first, and the count is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from collectors import base
+from collectors.base import Clock, KnownPost, RunReport, SinkUnavailable
+from config.redact import mask_url
+from storage.write import StorageSink
+
+logger = logging.getLogger("viralwatch.spool")
+
+# What a database that is down, frozen past its timeouts or locked raises through SQLAlchemy.
+OUTAGE_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+T = TypeVar("T")
+
+
+def outage_reason(err: Exception) -> str:
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    return mask_url(first)[:300]
+
+
+class SpoolingSink(StorageSink):
+    """A StorageSink that keeps failed writes while the database is down (see module doc)."""
+
+    def __init__(self, engine: Engine, clock: Clock, max_items: int) -> None:
+        super().__init__(engine, clock)
+        self.max_items = max_items
+        self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...], int]] = deque()
+        self._pending_items = 0
+        self._dropped_items = 0
+        self._lock = threading.RLock()
+        self._outage_since: float | None = None  # monotonic seconds
+        self._outage_started_at: datetime | None = None
+
+    @property
+    def outage_started_at(self) -> datetime | None:
+        """When the current outage began (the data clock), None while the database answers."""
+        return self._outage_started_at
+
+    @property
+    def pending_items(self) -> int:
+        return self._pending_items
+
+    # --- writes: kept while the database is down ------------------------------------------
+
+    def record_posts(self, video_slug: str | None, posts: Sequence[base.PostRef]) -> int:
+        return self._write(super().record_posts, (video_slug, posts), len(posts), 0)
+
+    def record_observations(self, observations: Sequence[base.Observation]) -> int:
+        return self._write(super().record_observations, (observations,), len(observations), 0)
+
+    def mark_gone(self, gone: Sequence[base.Gone]) -> int:
+        return self._write(super().mark_gone, (gone,), len(gone), 0)
+
+    def record_errors(self, errors: Sequence[base.PostError]) -> int:
+        return self._write(super().record_errors, (errors,), len(errors), 0)
+
+    def record_run(self, report: RunReport) -> None:
+        self._write(super().record_run, (report,), 1, None)
+
+    # --- reads: fail as SinkUnavailable, so the run is recorded as failed -----------------
+
+    def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
+        return self._read(lambda: super(SpoolingSink, self).posts_to_refresh(platform, due_before))
+
+    def active_videos(self) -> list[base.TrackedVideo]:
+        return self._read(super().active_videos)
+
+    def flush(self) -> bool:
+        """Replay kept writes if the database answers; whether nothing is left pending."""
+        try:
+            self._read(lambda: None)
+        except SinkUnavailable:
+            return False
+        return True
+
+    # --- the machinery --------------------------------------------------------------------
+
+    def _read(self, call: Callable[[], T]) -> T:
+        with self._lock:
+            try:
+                self._replay()
+                result = call()
+            except OUTAGE_ERRORS as err:
+                self.note_outage(err)
+                raise SinkUnavailable(f"database unavailable: {outage_reason(err)}") from None
+            self._recovered()
+            return result
+
+    def _write(self, call: Callable[..., T], args: tuple[Any, ...], size: int, kept: T) -> T:
+        with self._lock:
+            try:
+                self._replay()
+                result = call(*args)
+            except OUTAGE_ERRORS as err:
+                self.note_outage(err)
+                self._keep(call, args, size)
+                return kept
+            self._recovered()
+            return result
+
+    def _replay(self) -> None:
+        while self._pending:
+            call, args, size = self._pending[0]
+            call(*args)  # an outage error here leaves it queued, in order
+            self._pending.popleft()
+            self._pending_items -= size
+
+    def _keep(self, call: Callable[..., Any], args: tuple[Any, ...], size: int) -> None:
+        self._pending.append((call, args, size))
+        self._pending_items += size
+        while self._pending_items > self.max_items and self._pending:
+            _call, _args, dropped = self._pending.popleft()
+            self._pending_items -= dropped
+            if not self._dropped_items:
+                logger.error(
+                    "database still unavailable: more than %d kept writes; dropping the oldest",
+                    self.max_items,
+                )
+            self._dropped_items += dropped
+
+    def note_outage(self, err: Exception) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._outage_started_at = self.clock()
+            logger.warning(
+                "database unavailable (%s); keeping runs and readings in memory until it is back",
+                outage_reason(err),
+            )
+
+    def _recovered(self) -> None:
+        if self._outage_since is None:
+            return
+        seconds = time.monotonic() - self._outage_since
+        dropped = f", {self._dropped_items} dropped" if self._dropped_items else ""
+        logger.info("database back after %.0f s; kept writes stored%s", seconds, dropped)
+        self._outage_since = None
+        self._outage_started_at = None
+        self._dropped_items = 0
