@@ -18,7 +18,7 @@ from analytics import forecast as fc
 from analytics.bursts import Burst
 from analytics.spread import HourShares
 from analytics.velocity import Bucket
-from dashboard.charts import _layout, time_strings
+from dashboard.charts import _layout, count_axis, empty_figure, time_strings
 from dashboard.measures import ALL, PastForecast, VideoMeasures
 from dashboard.platforms import NO_PLATFORMS, Platforms
 
@@ -78,9 +78,30 @@ def burst_shapes(bursts: Sequence[tuple[str, Burst]]) -> list[dict[str, object]]
     return shapes
 
 
-def velocity_figure(measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS) -> go.Figure:
+def _legend_below(layout: dict[str, object]) -> None:
+    # These charts sit in half-width cards: a legend above the plot would wrap into the title.
+    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"}
+    layout["margin"] = {"l": 60, "r": 16, "t": 56, "b": 110}
+
+
+def _fit_counts(layout: dict[str, object], values: Sequence[float | None]) -> None:
+    # _layout's count axis spans 0-1 until it knows the data: fit it to the values drawn.
+    axis = layout["yaxis"]
+    assert isinstance(axis, dict)
+    axis.update(count_axis(max((v for v in values if v is not None), default=0)))
+
+
+def velocity_figure(
+    measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS, empty_note: str = ""
+) -> go.Figure:
     """Views per hour by platform, one line each, with the video's bursts shaded."""
-    layout = _layout(f"Velocity: {measures.counter} per hour by platform", f"{measures.counter}/h")
+    title = f"Velocity, {measures.counter}/h"
+    rates = [b.per_hour for buckets in measures.rates.values() for b in buckets]
+    if not any(r is not None for r in rates):
+        return empty_figure(title, empty_note or "velocity needs two readings of a post")
+    layout = _layout(title, f"{measures.counter}/h")
+    _fit_counts(layout, rates)
+    _legend_below(layout)
     layout["shapes"] = burst_shapes(measures.bursts)
     figure = go.Figure(layout=layout)
     for platform, buckets in measures.rates.items():
@@ -145,12 +166,18 @@ def _past_row(past: PastForecast) -> ForecastRow:
     return ForecastRow("past_forecast", f.made_at, f.at, f.expected, f.low, f.high, past.actual)
 
 
-def forecast_figure(measures: VideoMeasures) -> go.Figure:
+def forecast_figure(measures: VideoMeasures, empty_note: str = "") -> go.Figure:
     """The video's total with the forecast band ahead, and earlier forecasts beside what then
     happened."""
     rows = forecast_rows(measures)
-    figure = go.Figure(layout=_layout(f"Forecast: total {measures.counter}", measures.counter))
+    title = f"Forecast: total {measures.counter}"
     actual = [r for r in rows if r.kind == "actual"]
+    if not actual:
+        return empty_figure(title, empty_note)
+    layout = _layout(title, measures.counter)
+    _fit_counts(layout, [v for r in rows for v in (r.value, r.high)])
+    _legend_below(layout)
+    figure = go.Figure(layout=layout)
     figure.add_trace(
         go.Scatter(
             x=_times([r.at for r in actual]),
@@ -238,9 +265,15 @@ def share_rows(shares: Sequence[HourShares], platforms: Sequence[str]) -> list[S
     ]
 
 
-def spread_figure(measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS) -> go.Figure:
+def spread_figure(
+    measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS, empty_note: str = ""
+) -> go.Figure:
     """Each platform's share of the growth per hour, stacked to 100%."""
-    layout = _layout(f"Share of {measures.counter} growth per hour", "share")
+    title = f"Share of {measures.counter} growth per hour"
+    if not measures.shares:
+        return empty_figure(title, empty_note or "no growth measured yet")
+    layout = _layout(title, "share")
+    _legend_below(layout)
     layout["yaxis"] = {"title": {"text": "share"}, "range": [0, 1], "tickformat": ".0%"}
     figure = go.Figure(layout=layout)
     rows = share_rows(measures.shares, list(measures.rates))

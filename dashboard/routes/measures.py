@@ -79,12 +79,13 @@ def video_measures_of(dash: Dashboard, slug: str, view: View) -> measures.VideoM
 def video_measures_context(dash: Dashboard, slug: str, view: View) -> dict[str, Any]:
     """What the video page's measures partial reads, and its figures."""
     found = video_measures_of(dash, slug, view)
+    note = dash.activity_note()  # what the collectors are doing, for charts with nothing yet
     return {
         "measures": found,
         "measure_figures": {
-            "velocity": measure_charts.velocity_figure(found, dash.platforms),
-            "forecast": measure_charts.forecast_figure(found),
-            "spread": measure_charts.spread_figure(found, dash.platforms),
+            "velocity": measure_charts.velocity_figure(found, dash.platforms, note),
+            "forecast": measure_charts.forecast_figure(found, note),
+            "spread": measure_charts.spread_figure(found, dash.platforms, note),
         },
     }
 

@@ -49,7 +49,13 @@ def test_atom_author_name_of_a_channel_feed_is_cut():
     assert len(entries) == 1
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="<&]"), max_size=PERSON_CHARS))
+# Surrogates (Cs) cannot be encoded as UTF-8 at all, so no feed can carry them.
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_characters="<&]", blacklist_categories=("Cs",)),
+        max_size=PERSON_CHARS,
+    )
+)
 def test_short_person_fields_are_left_alone(name):
     body = rss("author", name)
     assert cap_person_fields(body) == body
