@@ -1,6 +1,4 @@
-"""Alerts in the JSON API and as CSV (issue 12): one router for the integrator to include.
-
-    app.include_router(alerts_router(engine))
+"""Alerts in the JSON API and as CSV (issue 12), included by `create_app` like every area.
 
 It sits behind the app's token middleware like every other /api/ and /export/ path. Targets are
 listed by their masked labels only; the Apprise URLs never reach the database.
@@ -11,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
@@ -19,51 +17,39 @@ from dashboard import export
 from storage import alert_store
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Newest alerts returned")]
+# A NUL byte cannot be stored in (or compared with) a PostgreSQL text column: refused as a 400.
+Name = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
+
+
+def alert_filter(
+    rule: Name = None,
+    video: Name = None,
+    kind: Name = None,
+    status: Name = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> alert_store.AlertFilter:
+    """One filter for the API and the CSV: rule, video, kind, delivery status, fired_at range."""
+    return alert_store.AlertFilter(rule, video, kind, status, since, until)
+
+
+Filter = Annotated[alert_store.AlertFilter, Depends(alert_filter)]
 
 
 def alerts_router(engine: Engine) -> APIRouter:
-    """GET /api/alerts and /export/alerts.csv, filtered by rule, video, kind, delivery status
-    and fired_at range."""
+    """GET /api/alerts and /export/alerts.csv on `engine`."""
     router = APIRouter()
 
-    def listed(
-        rule: str | None,
-        video: str | None,
-        kind: str | None,
-        status: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        limit: int,
-    ) -> list[alert_store.AlertRow]:
-        flt = alert_store.AlertFilter(rule, video, kind, status, since, until)
-        return alert_store.list_alerts(engine, flt, limit=limit)
-
     @router.get("/api/alerts", tags=["api"])
-    def api_alerts(
-        rule: str | None = None,
-        video: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Limit = 100,
-    ) -> dict[str, Any]:
+    def api_alerts(flt: Filter, limit: Limit = 100) -> dict[str, Any]:
         """Stored alerts, newest first, with their delivery status per target."""
-        alerts = listed(rule, video, kind, status, since, until, limit)
+        alerts = alert_store.list_alerts(engine, flt, limit=limit)
         return {"alerts": [alert_store.alert_json(a) for a in alerts]}
 
     @router.get("/export/alerts.csv", tags=["csv"])
-    def csv_alerts(
-        rule: str | None = None,
-        video: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Limit = 1000,
-    ) -> StreamingResponse:
+    def csv_alerts(flt: Filter, limit: Limit = 1000) -> StreamingResponse:
         """The same alerts as CSV: one row per alert and target."""
-        alerts = listed(rule, video, kind, status, since, until, limit)
+        alerts = alert_store.list_alerts(engine, flt, limit=limit)
         return StreamingResponse(
             export.stream_csv(alert_store.ALERTS_HEADER, alert_store.alert_rows(alerts)),
             media_type="text/csv; charset=utf-8",

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from config.settings import Settings
 from dashboard import openapi, security
+from dashboard.alerts_routes import alerts_router
 from dashboard.context import HERE, Dashboard, build_templates
 from dashboard.errors import BadParameter
 from dashboard.platforms import Platforms
@@ -73,6 +74,7 @@ def create_app(
 
     for area in (auth, pages, manage, api, downloads, measures, ops):
         app.include_router(area.router)
+    app.include_router(alerts_router(engine))  # issue 12: stored alerts, JSON and CSV
     # After the plotly.js route (pages), which the mount would otherwise shadow.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

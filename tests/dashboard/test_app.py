@@ -747,3 +747,10 @@ def test_a_failing_discovery_is_not_hidden_by_a_later_good_refresh(tmp_path):
     }
     assert states["hackernews"].state == "ok"
     engine.dispose()
+
+
+def test_the_dashboard_serves_the_stored_alerts(dash_client):
+    # Issue 12: alerts are listed by the dashboard app itself, in JSON and as CSV.
+    assert dash_client.get("/api/alerts").json() == {"alerts": []}
+    exported = dash_client.get("/export/alerts.csv")
+    assert exported.status_code == 200 and exported.text.splitlines()[0].startswith("alert_id")
