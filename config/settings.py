@@ -40,6 +40,16 @@ DEFAULT_SQLITE_URL = "sqlite:///viralwatch.db"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
+def slug_value(value: str) -> str:
+    """`value` if it can name a video or rule in URLs and keys, else the one-line reason."""
+    if not SLUG_PATTERN.match(value):
+        raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(slug_value)]
+
+
 class ConfigError(Exception):
     """Configuration is invalid; the message is one line naming the key and the fix."""
 
@@ -213,19 +223,12 @@ NO_SEARCH_TERM = (
 
 
 class VideoSettings(Section):
-    slug: str = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
+    slug: Slug = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
     title: str = Field(description="Human title of the footage")
     keywords: list[str] = Field(default_factory=list, description="Phrases that identify it")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags, without #")
     urls: list[str] = Field(default_factory=list, description="Known uploads or links of it")
     started_at: datetime | None = Field(None, description="When the footage first appeared")
-
-    @field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not SLUG_PATTERN.match(value):
-            raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
-        return value
 
     @field_validator("title")
     @classmethod
@@ -291,6 +294,8 @@ ALERT_KINDS = (
     "health",
     "digest",
 )
+# A copy of collectors.base.COUNTERS: config imports nothing from the project (STYLE.md §1);
+# tests/test_house_rules.py checks the two agree.
 COUNTER_NAMES = ("views", "likes", "shares", "comments", "quotes")
 CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -298,7 +303,7 @@ CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 class AlertRuleSettings(Section):
     """One `[[alerts.rules]]` entry; keys a kind does not use are ignored by it."""
 
-    name: str = Field(description="Rule id for the CLI, the alert list and dedupe (a-z, 0-9, -)")
+    name: Slug = Field(description="Rule id for the CLI, the alert list and dedupe (a-z, 0-9, -)")
     kind: str = Field(description=f"What fires it: {', '.join(ALERT_KINDS)}")
     targets: list[str] = Field(description="Names of [alerts.targets] entries to send to")
     video: str = Field("", description="Only this video (slug); empty means every video")
@@ -328,13 +333,6 @@ class AlertRuleSettings(Section):
     during_quiet_hours: bool = Field(
         False, description="Send even during alerts.quiet_hours (e.g. for health rules)"
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not SLUG_PATTERN.match(value):
-            raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
-        return value
 
     @field_validator("kind")
     @classmethod

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from collectors.base import TrackedVideo
 from simulator.model import SCENARIO_START, SIM_VIDEO
@@ -19,6 +16,7 @@ from simulator.server import SimulatorServer
 from simulator.world import World
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from tests.helpers import postgres_schema_url
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -53,27 +51,6 @@ def shared_fixtures() -> Path:
     return SHARED_FIXTURES
 
 
-def _postgres_schema_url(base_url: str) -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards, addressed through search_path."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as err:
-        admin.dispose()
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {err}")
-        pytest.skip(f"PostgreSQL unreachable: {err}")
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A real, empty database URL: a SQLite file, or a fresh PostgreSQL schema."""
@@ -84,7 +61,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if IN_CI:
             pytest.fail("CI=true but VIRALWATCH_TEST_POSTGRES_URL is not set")
         pytest.skip("set VIRALWATCH_TEST_POSTGRES_URL to run the PostgreSQL variant")
-    yield from _postgres_schema_url(POSTGRES_URL)
+    yield from postgres_schema_url(POSTGRES_URL, "t")
 
 
 @pytest.fixture

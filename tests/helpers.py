@@ -1,15 +1,44 @@
-"""Test helpers: a config file pointing every collector at the simulator."""
+"""Test helpers: a fresh PostgreSQL schema per test, a config file pointing every collector at
+the simulator."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import os
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
 from simulator.server import SimulatorServer
+
+
+def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
+    """A fresh schema per test, dropped afterwards, addressed through search_path (for a
+    fixture to `yield from`). Unreachable PostgreSQL skips, or fails in CI, where it must run."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as err:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {base_url} is unreachable in CI: {err}")
+        pytest.skip(f"PostgreSQL unreachable: {err}")
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def toml_value(value: object) -> str:

@@ -2,6 +2,8 @@
 pages, their JSON API (documented in /openapi.json by dashboard/measures_api.py) and a CSV of
 every new chart and table, each from the same call as what the page shows."""
 
+from collections.abc import Iterable
+from dataclasses import astuple
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -107,17 +109,17 @@ def api_post_measures(dash: DashDep, post_id: int) -> PostMeasuresOut:
     return post_measures_out(measures.post_measures(dash.engine, post, dash.clock()))
 
 
+def _rows_csv(name: str, header: list[str], rows: Iterable[Any]) -> Response:
+    """A CSV of a chart's row dataclasses, whose fields stand in the order of `header`."""
+    return csv_response(name, header, (astuple(r) for r in rows))
+
+
 @router.get("/export/videos/{slug}/velocity.csv", tags=["csv"])
 def csv_velocity(dash: DashDep, slug: str, view: ViewDep) -> Response:
     """The velocity chart: views per hour, one row per platform and hour."""
     found = video_measures_of(dash, slug, view)
-    rows = measure_charts.velocity_rows(found.rates)
     header = ["bucket_start", "platform", "views_per_hour", "measured_hours"]
-    return csv_response(
-        f"{slug}-velocity",
-        header,
-        ([r.bucket_start, r.platform, r.per_hour, r.measured_hours] for r in rows),
-    )
+    return _rows_csv(f"{slug}-velocity", header, measure_charts.velocity_rows(found.rates))
 
 
 @router.get("/export/videos/{slug}/bursts.csv", tags=["csv"])
@@ -134,12 +136,7 @@ def csv_forecast(dash: DashDep, slug: str, view: ViewDep) -> Response:
     """The forecast chart: the measured total, the forecast band, earlier forecasts."""
     found = video_measures_of(dash, slug, view)
     header = ["kind", "made_at", "at", "value", "low", "high", "outcome"]
-    rows = measure_charts.forecast_rows(found)
-    return csv_response(
-        f"{slug}-forecast",
-        header,
-        ([r.kind, r.made_at, r.at, r.value, r.low, r.high, r.outcome] for r in rows),
-    )
+    return _rows_csv(f"{slug}-forecast", header, measure_charts.forecast_rows(found))
 
 
 @router.get("/export/videos/{slug}/spread.csv", tags=["csv"])
@@ -148,11 +145,7 @@ def csv_spread(dash: DashDep, slug: str, view: ViewDep) -> Response:
     found = video_measures_of(dash, slug, view)
     rows = measure_charts.share_rows(found.shares, list(found.rates))
     header = ["bucket_start", "platform", "share", "total_per_hour"]
-    return csv_response(
-        f"{slug}-spread",
-        header,
-        ([r.bucket_start, r.platform, r.share, r.total_per_hour] for r in rows),
-    )
+    return _rows_csv(f"{slug}-spread", header, rows)
 
 
 @router.get("/export/videos/{slug}/pickup.csv", tags=["csv"])
