@@ -93,16 +93,7 @@ def sim_video() -> TrackedVideo:
 @pytest.fixture
 def tracked_sim_video(sink: StorageSink, sim_video: TrackedVideo) -> TrackedVideo:
     """The simulated footage, stored as a tracked video."""
-    sink.add_video(
-        VideoInput(
-            sim_video.slug,
-            sim_video.title,
-            sim_video.keywords,
-            sim_video.hashtags,
-            sim_video.urls,
-            sim_video.started_at,
-        )
-    )
+    sink.add_video(VideoInput.of(sim_video, "cli"))
     return sim_video
 
 

@@ -8,7 +8,9 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -39,6 +41,13 @@ def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def sim_collector(name: str, sim: SimulatorServer, client: httpx.AsyncClient, clock: Any) -> Any:
+    """Collector `name` configured as the demo configures it against `sim`."""
+    cls = collector_classes()[name]
+    config = cls.settings_model(**collector_section(name, sim.url))
+    return cls(client=client, clock=clock, config=config)
 
 
 def toml_value(value: object) -> str:

@@ -482,15 +482,6 @@ async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video
     assert caught.value.retry_after_seconds == 42
 
 
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    collector = _sim_collector(http_client, sim, clock)
-    await collector.discover(sim_video)
-    sim.world.set_fault("reddit", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await collector.discover(sim_video)
-
-
 async def test_runner_stores_posts_counters_and_crosspost_parents(
     sim, http_client, sink, clock, engine, tracked_sim_video
 ):
