@@ -423,4 +423,3 @@ def unstorable_counters(observation: Observation) -> list[str]:
         for f in fields(observation)
         if f.name in COUNTERS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
     ]
-
