@@ -76,6 +76,27 @@ def _fit_counts(layout: dict[str, object], values: Sequence[float | None]) -> No
     axis.update(count_axis(max((v for v in values if v is not None), default=0)))
 
 
+def _platform_line(
+    catalog: Platforms,
+    platform: str,
+    x: list[str],
+    y: Sequence[float | None],
+    line: dict[str, Any],
+    **style: Any,
+) -> go.Scatter:
+    """A platform's stepped line in its colour, labelled for people, `meta` for code."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=catalog.label(platform),
+        meta=platform,
+        mode="lines",
+        # Hourly values hold for the whole hour: steps, not slopes between hour starts.
+        line={"color": catalog.colour(platform), **line, "shape": "hv"},
+        **style,
+    )
+
+
 def velocity_figure(
     measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS, empty_note: str = ""
 ) -> go.Figure:
@@ -90,18 +111,10 @@ def velocity_figure(
     layout["shapes"] = burst_shapes(measures.bursts)
     figure = go.Figure(layout=layout)
     for platform, buckets in measures.rates.items():
-        figure.add_trace(
-            go.Scatter(
-                x=moment_strings([b.start for b in buckets]),
-                y=[b.per_hour for b in buckets],
-                name=catalog.label(platform),
-                meta=platform,
-                mode="lines",
-                line={"color": catalog.colour(platform), "width": 2, "shape": "hv"},
-                connectgaps=False,
-                hovertemplate="%{y:,.0f}/h",
-            )
-        )
+        x = moment_strings([b.start for b in buckets])
+        y = [b.per_hour for b in buckets]
+        style = {"line": {"width": 2}, "connectgaps": False, "hovertemplate": "%{y:,.0f}/h"}
+        figure.add_trace(_platform_line(catalog, platform, x, y, **style))
     return figure
 
 
@@ -256,16 +269,8 @@ def spread_figure(
     rows = share_rows(measures.shares, list(measures.rates))
     for platform in measures.rates:
         mine = [r for r in rows if r.platform == platform]
-        figure.add_trace(
-            go.Scatter(
-                x=moment_strings([r.bucket_start for r in mine]),
-                y=[r.share for r in mine],
-                name=catalog.label(platform),
-                meta=platform,
-                mode="lines",
-                stackgroup="share",
-                line={"color": catalog.colour(platform), "width": 0.5, "shape": "hv"},
-                hovertemplate="%{y:.0%}",
-            )
-        )
+        x = moment_strings([r.bucket_start for r in mine])
+        y = [r.share for r in mine]
+        style = {"line": {"width": 0.5}, "stackgroup": "share", "hovertemplate": "%{y:.0%}"}
+        figure.add_trace(_platform_line(catalog, platform, x, y, **style))
     return figure
