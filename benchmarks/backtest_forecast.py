@@ -243,9 +243,22 @@ def _span(seeds: range) -> str:
     return f"{seeds.start}-{seeds.stop - 1}"
 
 
+RECORDED_HEADING = "## Recorded series: Mastodon hashtags"
+
+
+def write_doc(simulated: str | None = None, recorded: str | None = None, doc: Path = DOC) -> None:
+    """Rewrite one part of docs/FORECAST.md (this module's simulated part, or the recorded
+    part from `backtest_recorded`), keeping the other as it was last written."""
+    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    old_simulated, heading, old_recorded = old.partition(RECORDED_HEADING)
+    parts = [simulated or old_simulated, recorded or heading + old_recorded]
+    text = "\n\n".join(p.strip("\n") for p in parts if p.strip())
+    doc.write_text(text + "\n", encoding="utf-8")
+
+
 def main() -> int:
     calibrated, scores = run()
-    DOC.write_text(render(calibrated, scores), encoding="utf-8")
+    write_doc(simulated=render(calibrated, scores))
     overall = scores["all"]
     print(f"MAPE {overall.mape:.1f} %, in band {overall.coverage:.0f} %: wrote {DOC}")
     if calibrated != dict(BAND):
