@@ -201,6 +201,7 @@ def forecast_figure(measures: VideoMeasures, empty_note: str = "") -> go.Figure:
                 name="earlier forecasts",
                 mode="markers",
                 marker={"color": "#fc6", "symbol": "diamond", "size": 9},
+                # Plotly's error bars are distances from the point, not the band's edges.
                 error_y={
                     "type": "data",
                     "symmetric": False,
@@ -264,6 +265,7 @@ def spread_figure(
         return empty_figure(title, empty_note or "no growth measured yet")
     layout = _layout(title, "share")
     _legend_below(layout)
+    # Shares are fixed at 0-1: a fitted axis would make a 40% hour look like a full one.
     layout["yaxis"] = {"title": {"text": "share"}, "range": [0, 1], "tickformat": ".0%"}
     figure = go.Figure(layout=layout)
     rows = share_rows(measures.shares, list(measures.rates))

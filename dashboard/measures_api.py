@@ -15,6 +15,7 @@ from dashboard import measure_charts
 from dashboard.measures import NOTES, LeaderRow, PostMeasures, VideoMeasures, finite
 
 M = TypeVar("M", bound=BaseModel)
+# Marks a field the record lacks, told apart from a field that is None.
 _ABSENT = object()
 _RATIO_FIELDS = ("ratio", "value", "baseline")
 
@@ -77,6 +78,7 @@ def leader_out(row: LeaderRow) -> LeaderOut:
     return _model_of(
         LeaderOut,
         g,
+        # Storage names the reading's role (latest), the API the counter it is (views).
         views=g.latest,
         views_per_hour=finite(g.per_hour),
         overperformance=finite(row.ratio),
@@ -155,6 +157,7 @@ def video_measures_out(m: VideoMeasures) -> VideoMeasuresOut:
         counter=m.counter,
         latest_at=m.latest_at,
         velocity_now={k: finite(v) for k, v in m.velocity_now.items()},
+        # Rows from the chart's own functions: the API, the CSV and the chart cannot disagree.
         velocity=[VelocityOut(**asdict(r)) for r in measure_charts.velocity_rows(m.rates)],
         bursts=[_model_of(BurstOut, b, scope=s) for s, b in m.bursts],
         forecasts=[forecast_out(f) for f in forecasts],

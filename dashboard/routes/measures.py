@@ -33,6 +33,7 @@ OrderQuery = Annotated[str, Query(pattern="^(asc|desc)$", description="asc or de
 def leaderboard(dash: Dashboard, sort: str, order: str) -> list[measures.LeaderRow]:
     try:
         return measures.growing_now(dash.engine, dash.clock(), sort=sort, descending=order != "asc")
+    # growing_now refuses an unknown sort with ValueError: a 400 naming the parameter.
     except ValueError as err:
         raise BadParameter(f"sort: {err}") from err
 
@@ -72,6 +73,7 @@ def csv_growing(dash: DashDep, sort: SortQuery = "growth", order: OrderQuery = "
 
 
 def video_measures_of(dash: Dashboard, slug: str, view: View) -> measures.VideoMeasures:
+    # 404 first: an unknown slug would otherwise compute, and show, empty measures.
     dash.video_or_404(slug)
     return measures.video_measures(
         dash.engine, slug, view.window, view.platforms, dash.clock(), dash.platforms
@@ -111,6 +113,7 @@ def api_post_measures(dash: DashDep, post_id: int) -> PostMeasuresOut:
 
 def _rows_csv(name: str, header: list[str], rows: Iterable[Any]) -> Response:
     """A CSV of a chart's row dataclasses, whose fields stand in the order of `header`."""
+    # The header names columns for people (views_per_hour); the fields keep the chart's.
     return csv_response(name, header, (astuple(r) for r in rows))
 
 
