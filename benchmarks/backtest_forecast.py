@@ -199,7 +199,6 @@ def run(
 
 
 def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str, Score]) -> str:
-    names = list(next(iter(scores.values())).baselines)
     lines = [
         "# Forecast backtest",
         "",
@@ -216,16 +215,7 @@ def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str,
         f"calibrated in this run = {dict(calibrated)}.",
         "- MAPE: mean of |forecast - outcome| / outcome. In band: share of outcomes inside it.",
         "",
-        "| cases | scored | declined | MAPE % | in band % | "
-        + " | ".join(f"MAPE % {n}" for n in names)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(names),
-    ]
-    for name, s in scores.items():
-        figures = " | ".join(f"{s.baselines[n]:.1f}" for n in names)
-        ours_figures = f"{s.cases - s.declined} | {s.declined} | {s.mape:.1f} | {s.coverage:.0f}"
-        lines.append(f"| {name} | {ours_figures} | {figures} |")
-    lines += [
+        *score_table(scores),
         "",
         'Declined: the forecast said "no forecast" (fewer than 3 measured hours in the last',
         "4 h, for example right after the outage).",
@@ -237,6 +227,27 @@ def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str,
         "",
     ]
     return "\n".join(lines)
+
+
+def score_table(scores: Mapping[str, Score]) -> list[str]:
+    """A markdown table of `scores`: one row each, our forecast then the comparison methods."""
+    names = list(next(iter(scores.values())).baselines)
+    lines = [
+        "| cases | scored | declined | MAPE % | in band % | "
+        + " | ".join(f"MAPE % {n}" for n in names)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(names),
+    ]
+    for name, s in scores.items():
+        ours = f"{s.cases - s.declined} | {s.declined} | {_figure(s.mape, 1)} | "
+        ours += _figure(s.coverage, 0)
+        figures = " | ".join(_figure(s.baselines[n], 1) for n in names)
+        lines.append(f"| {name} | {ours} | {figures} |")
+    return lines
+
+
+def _figure(value: float, digits: int) -> str:
+    return "–" if math.isnan(value) else f"{value:.{digits}f}"  # NaN: nothing was scored
 
 
 def _span(seeds: range) -> str:

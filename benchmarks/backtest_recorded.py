@@ -36,6 +36,7 @@ from benchmarks.backtest_forecast import (
     Case,
     Score,
     score,
+    score_table,
     write_doc,
 )
 
@@ -129,10 +130,6 @@ def run(fixtures: Path) -> Result | None:
     return Result(scores, len(series), len(recorded), bodies)
 
 
-def _figure(value: float, digits: int) -> str:
-    return "–" if value != value else f"{value:.{digits}f}"  # NaN: nothing was scored
-
-
 def render(result: Result | None) -> str:
     lines = [
         RECORDED_HEADING,
@@ -148,7 +145,6 @@ def render(result: Result | None) -> str:
         ]
         return "\n".join(lines)
     scores = result.scores
-    names = list(next(iter(scores.values())).baselines)
     lines += [
         f"- Series: {result.series} cumulative series (uses and account-days of hashtags) of "
         f"the {result.recorded} in",
@@ -164,17 +160,7 @@ def render(result: Result | None) -> str:
         f"- Band: the shipped `BAND` (nominal {NOMINAL_COVERAGE:.0%}); horizons shorter than 6 h",
         "  use its 6 h ratios.",
         "",
-        "| cases | scored | declined | MAPE % | in band % | "
-        + " | ".join(f"MAPE % {n}" for n in names)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(names),
-    ]
-    for name, s in scores.items():
-        figures = " | ".join(_figure(s.baselines[n], 1) for n in names)
-        made = f"{s.cases - s.declined} | {s.declined}"
-        ours = f"{made} | {_figure(s.mape, 1)} | {_figure(s.coverage, 0)}"
-        lines.append(f"| {name} | {ours} | {figures} |")
-    lines += [
+        *score_table(scores),
         "",
         "Few series of a few days each: these figures show how the method behaves on real",
         "growth curves (a tag speeding up is underestimated, one that stopped is overshot two",
