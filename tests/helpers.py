@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
-from simulator.server import SimulatorServer
+from simulator.server import LoopbackServer, SimulatorServer
 
 
 def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
@@ -48,6 +48,14 @@ def sim_collector(name: str, sim: SimulatorServer, client: httpx.AsyncClient, cl
     cls = collector_classes()[name]
     config = cls.settings_model(**collector_section(name, sim.url))
     return cls(client=client, clock=clock, config=config)
+
+
+def served_on_loopback(fake: Any) -> Iterator[Any]:
+    """`fake.app()` served on a loopback port for a fixture to `yield from`, with its address
+    set as `fake.url`."""
+    with LoopbackServer(fake.app()) as server:
+        fake.url = server.url
+        yield fake
 
 
 def toml_value(value: object) -> str:

@@ -27,9 +27,9 @@ from collectors.base import (
 from collectors.reddit import RedditCollector, RedditSettings, _things, keyword_queries
 from collectors.runner import CollectorRunner
 from simulator.reddit import noise_posts
-from simulator.server import LoopbackServer
 from simulator.world import Fault
 from storage import read
+from tests.helpers import served_on_loopback
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -187,11 +187,7 @@ class Recorded:
 
 @pytest.fixture(scope="module")
 def recorded():
-    fake = Recorded()
-    with LoopbackServer(fake.app()) as server:
-        url = server.url
-        fake.url = url
-        yield fake
+    yield from served_on_loopback(Recorded())
 
 
 @pytest.fixture
