@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,14 +13,11 @@ from collectors.base import TrackedVideo
 from simulator.model import SCENARIO_START, SIM_VIDEO
 from simulator.server import SimulatorServer
 from simulator.world import World
-from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
-from tests.helpers import postgres_schema_url
+from tests.helpers import database_url, migrated_engine
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
-POSTGRES_URL = os.environ.get("VIRALWATCH_TEST_POSTGRES_URL", "")
-IN_CI = os.environ.get("CI") == "true"
 
 
 class FakeClock:
@@ -54,22 +50,12 @@ def shared_fixtures() -> Path:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A real, empty database URL: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'viralwatch.db'}"
-        return
-    if not POSTGRES_URL:
-        if IN_CI:
-            pytest.fail("CI=true but VIRALWATCH_TEST_POSTGRES_URL is not set")
-        pytest.skip("set VIRALWATCH_TEST_POSTGRES_URL to run the PostgreSQL variant")
-    yield from postgres_schema_url(POSTGRES_URL, "t")
+    yield from database_url(request.param, tmp_path / "viralwatch.db", "t")
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[object]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+    yield from migrated_engine(db_url)
 
 
 @pytest.fixture

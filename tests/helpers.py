@@ -12,13 +12,37 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
 from simulator.server import LoopbackServer, SimulatorServer
+from storage.db import make_engine, upgrade
+
+
+def database_url(backend: str, sqlite_file: Path, prefix: str) -> Iterator[str]:
+    """A real, empty database URL for a fixture to `yield from`: a SQLite file, or a fresh
+    PostgreSQL schema when VIRALWATCH_TEST_POSTGRES_URL names a server (without it the
+    PostgreSQL variant skips, and fails in CI, where it must run)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    base = os.environ.get("VIRALWATCH_TEST_POSTGRES_URL", "")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but VIRALWATCH_TEST_POSTGRES_URL is not set")
+        pytest.skip("set VIRALWATCH_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    yield from postgres_schema_url(base, prefix)
+
+
+def migrated_engine(url: str) -> Iterator[Engine]:
+    """An engine on `url` with the schema at head, disposed after the test."""
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
