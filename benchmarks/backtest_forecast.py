@@ -64,9 +64,12 @@ def cases(seed: int) -> list[Case]:
     model = SpreadModel(seed=seed)
     rng = random.Random(seed)
     posts = [p for ps in model.posts.values() for p in ps if not p.is_noise and "views" in p.curves]
+    # Collectors do go down: every spread has one outage, so some forecasts start just after
+    # a gap, as they will on a real daemon.
     outage = rng.uniform(6, 60)
     readings: Readings = []
     for step in range(1, round(max(ORIGINS_HOURS) / READING_STEP_HOURS) + 1):
+        # Jittered like the scheduler's polls: readings rarely fall on hour edges.
         hour = step * READING_STEP_HOURS + rng.uniform(-5, 5) / 60
         if not outage <= hour < outage + OUTAGE_HOURS:
             readings.append((model.at(hour), total_views(posts, model.at(hour))))
@@ -101,6 +104,7 @@ def logistic_fit(case: Case) -> float | None:
     """A logistic curve fitted to all readings so far (scaled), extrapolated."""
     end, latest = case.seen[-1]
     hours = np.array([hours_between(end, t) for t, _ in case.seen])
+    # Scaled to the growth so far: the fit's parameters stay of order one whatever the counts.
     scale = max(1.0, latest - case.seen[0][1])
     values = np.array([(v - latest) / scale for _, v in case.seen])
     try:
@@ -119,6 +123,7 @@ def logistic_fit(case: Case) -> float | None:
 
 
 def log_ratio(case: Case, predicted: Forecast) -> float:
+    # 1 + growth: a series that did not grow gives a ratio of 1, not 0/0.
     return math.log(
         (1 + case.actual - predicted.latest) / (1 + predicted.expected - predicted.latest)
     )
@@ -129,6 +134,7 @@ def calibrate(calibration: Sequence[Case]) -> dict[float, tuple[float, float]]:
     tail = (1 - NOMINAL_COVERAGE) / 2
     band = {}
     for horizon in HORIZONS_HOURS:
+        # A zero-width band: the raw forecast errors are what the band is made from.
         unbanded = {horizon: (0.0, 0.0)}
         pairs = [(c, ours(c, unbanded)) for c in calibration if c.horizon_hours == horizon]
         ratios = [log_ratio(c, f) for c, f in pairs if f is not None]

@@ -76,12 +76,14 @@ def recorded_series(fixtures: Path) -> tuple[list[DailySeries], int]:
     bodies = 0
     for path in sorted((fixtures / "mastodon").glob("*.json")):
         tags = list(_tags(json.loads(path.read_text(encoding="utf-8"))))
+        # Statuses, errors and empty searches carry no tags: only bodies with tags count.
         bodies += bool(tags)
         for tag in tags:
             name = str(tag.get("name", "")).lower()
             if name in seen:
                 continue
             seen.add(name)
+            # Mastodon lists days newest first, as strings of Unix seconds.
             history = sorted(tag["history"], key=lambda d: int(d["day"]))
             complete = history[:-1]  # the newest day is today so far, not a whole day
             first_day = datetime.fromtimestamp(int(complete[0]["day"]), UTC)
@@ -97,6 +99,7 @@ def cases(series: Sequence[DailySeries], step: timedelta, hold_out: int) -> list
     for index, one in enumerate(series):
         readings = one.readings(step)
         seen = readings[: len(readings) - hold_out]
+        # Hours for the forecast: 24 per day at the real cadence, 1 per day replayed.
         horizon = hold_out * step / timedelta(hours=1)
         found.append(Case(index, len(seen) - 1, horizon, seen, readings[-1][1]))
     return found

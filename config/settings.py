@@ -59,6 +59,7 @@ class Section(BaseModel):
 
 
 class StorageSettings(Section):
+    # SecretStr: a PostgreSQL URL may carry a password; errors print it masked.
     url: SecretStr = Field(
         SecretStr(DEFAULT_SQLITE_URL),
         description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db",
@@ -88,6 +89,7 @@ class DashboardSettings(Section):
     token: SecretStr | None = Field(
         None, description="Access token; required when host is not a loopback address"
     )
+    # Pages refresh from the database; faster than collectors write only adds load.
     refresh_seconds: int = Field(
         30, ge=5, description="How often open pages refresh their data in place"
     )
@@ -128,6 +130,8 @@ class SchedulerSettings(Section):
     max_retry_after_seconds: float = Field(
         3600.0, gt=0, description="Longest Retry-After or rate-limit reset honoured (capped)"
     )
+    # Bounded per collector: platforms count requests per client, and a burst of them
+    # spends a rate window in seconds.
     max_concurrent_requests: int = Field(
         8, ge=1, le=32, description="Requests one collector keeps in flight at once"
     )
