@@ -67,8 +67,8 @@ class NoForecast:
 
 def growth_ahead(velocity_per_hour: float, trend_per_hour: float, horizon_hours: float) -> float:
     """Integral of the damped velocity over the horizon (see step 3 of the module docstring)."""
-    # exp of an exponential has no elementary integral: integrate numerically on a grid of
-    # quarter hours, fine enough that the step adds no visible error at 6 or 24 h.
+    # exp of an exponential has no elementary integral: integrate numerically, on a grid of
+    # STEPS_PER_HOUR points an hour.
     t = np.linspace(0.0, horizon_hours, max(2, round(horizon_hours * STEPS_PER_HOUR) + 1))
     fade = -math.log(DAMPING_PER_HOUR)
     log_v = (

@@ -20,7 +20,8 @@ SERVED_BY = {
     "tiktok": "tiktok",
     "dailymotion": "dailymotion",
 }
-# Reddit's first request fetches an OAuth token: the fault must meet the search, not the token.
+# Reddit fetches an OAuth token on its first request and keeps it: with one fetched first, the
+# fault meets the search itself, as on a daemon that has been running.
 WARM_FIRST = {"reddit"}
 
 
