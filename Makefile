@@ -52,9 +52,12 @@ bench: $(BIN)/.installed-test
 reliability: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
 
-# Forecast backtest on simulated spreads: rewrites docs/FORECAST.md.
+# Forecast backtest on simulated spreads, then on the recorded series in ../shared/fixtures
+# (FIXTURES=dir to read them elsewhere; absent, the doc says it skipped them): rewrites
+# docs/FORECAST.md.
 backtest: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks.backtest_forecast
+	$(BIN)/python -m benchmarks.backtest_recorded $(if $(FIXTURES),--fixtures $(FIXTURES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts bench-results

@@ -6,6 +6,7 @@ labels (`render`), delivery with retries (`deliver`), cooldown, de-duplication a
 (`evaluate`), and the background thread the daemon pokes after each write (`service`).
 
 May import storage's read side (`storage.read`, and `storage.alert_store` for its own two
-tables, whose firing insert is the only write) and `config.settings`. Never collectors/ or
+tables, whose firing insert is the only write), `config.settings` and `analytics` (the
+measures burst and overperformance rules use). Never collectors/ or
 dashboard/: the daemon (viralwatch/) wires it in.
 """

@@ -67,9 +67,12 @@ class NoForecast:
 
 def growth_ahead(velocity_per_hour: float, trend_per_hour: float, horizon_hours: float) -> float:
     """Integral of the damped velocity over the horizon (see step 3 of the module docstring)."""
+    # exp of an exponential has no elementary integral: integrate numerically, on a grid of
+    # STEPS_PER_HOUR points an hour.
     t = np.linspace(0.0, horizon_hours, max(2, round(horizon_hours * STEPS_PER_HOUR) + 1))
     fade = -math.log(DAMPING_PER_HOUR)
     log_v = (
+        # A falling counter (deleted posts) is no negative velocity to carry forward.
         math.log1p(max(0.0, velocity_per_hour)) + trend_per_hour * (1 - np.exp(-fade * t)) / fade
     )
     return float(np.trapezoid(np.maximum(0.0, np.expm1(log_v)), t))
@@ -90,11 +93,13 @@ def trend(measured: Measured, end: datetime) -> float | None:
     buckets = [
         b
         for b in hourly_rates(measured, start, end)
+        # An hour measured for minutes gives a rate too noisy to fit a slope through.
         if b.per_hour is not None and b.measured_hours >= 0.5
     ]
     if len(buckets) < MIN_TREND_HOURS:
         return None
     hours = [hours_between(end, b.start) + 0.5 for b in buckets]
+    # log1p: an hour with no growth is ln 1 = 0, not minus infinity.
     logs = [math.log1p(max(0.0, b.per_hour or 0.0)) for b in buckets]
     return float(np.polyfit(hours, logs, 1)[0])
 
@@ -129,6 +134,8 @@ def forecast(
                 horizon_hours=horizon,
                 at=latest_at + timedelta(hours=horizon),
                 expected=latest + ahead,
+                # The ratios scale growth, not the total: a big total with little growth
+                # ahead gets a narrow band, never reaching below what was already counted.
                 low=latest + max(0.0, (1 + ahead) * low_ratio - 1),
                 high=latest + max(0.0, (1 + ahead) * high_ratio - 1),
                 coverage=NOMINAL_COVERAGE,

@@ -61,11 +61,15 @@ def value_at_age(
 ) -> float | None:
     """The post's counter when it was `age_hours` old, or None if its readings cannot say."""
     aged = [(hours_between(post.published_at, t), v) for t, v in points(post.readings)]
+    # Interpolate between two readings around that age unless they straddle a gap, where the
+    # counter could have moved in any way.
     for (age0, value0), (age1, value1) in pairwise(aged):
         if age0 <= age_hours <= age1 and age1 - age0 <= max_gap_hours:
             share = 0.0 if age1 == age0 else (age_hours - age0) / (age1 - age0)
             return value0 + share * (value1 - value0)
     bucket = age_bucket(age_hours)
+    # Else the reading closest in age within the same bucket: peers read hourly rarely hit
+    # the exact age, and a reading a bucket away compares a different stage of a spread.
     same_bucket = [(abs(age - age_hours), v) for age, v in aged if age_bucket(age) == bucket]
     return min(same_bucket)[1] if same_bucket else None
 
@@ -96,6 +100,7 @@ def overperformance(
         reason = f"{len(values)} comparable posts, {minimum_posts} needed"
         return InsufficientBaseline(len(values), minimum_posts, age, bucket, reason)
     baseline = statistics.median(values)
+    # A zero median makes any ratio infinite: say so instead of a number.
     if baseline <= 0:
         reason = "comparable posts have a median of zero at this age"
         return InsufficientBaseline(len(values), minimum_posts, age, bucket, reason)

@@ -48,6 +48,8 @@ def pickup_order(posts: Iterable[PostHistory]) -> list[Pickup]:
     counts: dict[str, int] = defaultdict(int)
     for post in posts:
         counts[post.platform] += 1
+        # Publication time, not when we first saw it: a collector switched on late must not
+        # reorder who picked the footage up first.
         if post.platform not in first or post.published_at < first[post.platform]:
             first[post.platform] = post.published_at
     ranked = sorted(first.items(), key=lambda item: (item[1], item[0]))
@@ -69,6 +71,8 @@ def combine_rates(series: Iterable[Sequence[Bucket]]) -> list[Bucket]:
             current = totals.get(bucket.start)
             if bucket.per_hour is not None:
                 totals[bucket.start] = (current or 0.0) + bucket.per_hour
+                # Posts are read at different moments: a bucket is as measured as its
+                # best-read post.
                 measured[bucket.start] = max(measured[bucket.start], bucket.measured_hours)
             else:
                 totals.setdefault(bucket.start, None)
@@ -90,8 +94,12 @@ def growth_shares(
         )
     platforms = {name: combine_rates(series) for name, series in by_platform.items()}
     found = []
+    # Every platform's buckets come from bucket_starts with these arguments, so index n is
+    # the same clock hour in each.
     for n, bucket_start in enumerate(bucket_starts(start, end, bucket_hours)):
         rates = {
+            # A counter that fell (deletions, a platform recounting) is no growth, so
+            # shares stay between 0 and 1.
             name: max(0.0, rate)
             for name, buckets in platforms.items()
             if (rate := buckets[n].per_hour) is not None

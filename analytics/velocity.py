@@ -100,6 +100,8 @@ class Bucket:
 
 def bucket_starts(start: datetime, end: datetime, bucket_hours: float = 1.0) -> list[datetime]:
     """Bucket boundaries from `start` (floored to the hour) up to `end`."""
+    # Whole clock hours, so the buckets of different posts and platforms line up and can
+    # be summed (spread.combine_rates) and drawn on one axis.
     first = start.replace(minute=0, second=0, microsecond=0)
     step = timedelta(hours=bucket_hours)
     count = max(0, math.ceil(hours_between(first, end) / bucket_hours))
@@ -118,6 +120,8 @@ def hourly_rates(
     edges = [*starts, starts[-1] + timedelta(hours=bucket_hours)] if starts else []
     found = measure(readings, max_gap_hours).totals(edges)
     return [
+        # Over the measured hours, not the bucket's length: an hour half lost to a gap reports
+        # the rate it had while measured, not half of it.
         Bucket(moment, float(growth / hours) if hours > 0 else None, float(hours))
         for moment, growth, hours in zip(starts, found.growth, found.measured_hours, strict=True)
     ]
@@ -139,11 +143,14 @@ def inflection(
     if not known:
         return None
     peak, _ = max(known, key=lambda item: item[1])
+    # A peak at either end is not established: growth may have been higher before the first
+    # bucket or rise again after the latest.
     if peak == 0 or peak >= len(buckets) - 1:
         return None
     before, top, after = (buckets[peak + d].per_hour for d in (-1, 0, 1))
     if before is None or top is None or after is None:
         return None
+    # Vertex of the parabola through three equally spaced rates: the peak within the bucket.
     curvature = before - 2 * top + after
     shift = 0.0 if curvature == 0 else 0.5 * (before - after) / curvature
     centre = buckets[peak].start + timedelta(hours=bucket_hours / 2)

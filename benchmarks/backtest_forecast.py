@@ -64,9 +64,12 @@ def cases(seed: int) -> list[Case]:
     model = SpreadModel(seed=seed)
     rng = random.Random(seed)
     posts = [p for ps in model.posts.values() for p in ps if not p.is_noise and "views" in p.curves]
+    # Collectors do go down: every spread has one outage, so some forecasts start just after
+    # a gap, as they will on a real daemon.
     outage = rng.uniform(6, 60)
     readings: Readings = []
     for step in range(1, round(max(ORIGINS_HOURS) / READING_STEP_HOURS) + 1):
+        # Jittered like the scheduler's polls: readings rarely fall on hour edges.
         hour = step * READING_STEP_HOURS + rng.uniform(-5, 5) / 60
         if not outage <= hour < outage + OUTAGE_HOURS:
             readings.append((model.at(hour), total_views(posts, model.at(hour))))
@@ -101,6 +104,7 @@ def logistic_fit(case: Case) -> float | None:
     """A logistic curve fitted to all readings so far (scaled), extrapolated."""
     end, latest = case.seen[-1]
     hours = np.array([hours_between(end, t) for t, _ in case.seen])
+    # Scaled to the growth so far: the fit's parameters stay of order one whatever the counts.
     scale = max(1.0, latest - case.seen[0][1])
     values = np.array([(v - latest) / scale for _, v in case.seen])
     try:
@@ -119,6 +123,7 @@ def logistic_fit(case: Case) -> float | None:
 
 
 def log_ratio(case: Case, predicted: Forecast) -> float:
+    # 1 + growth: a series that did not grow gives a ratio of 1, not 0/0.
     return math.log(
         (1 + case.actual - predicted.latest) / (1 + predicted.expected - predicted.latest)
     )
@@ -129,6 +134,7 @@ def calibrate(calibration: Sequence[Case]) -> dict[float, tuple[float, float]]:
     tail = (1 - NOMINAL_COVERAGE) / 2
     band = {}
     for horizon in HORIZONS_HOURS:
+        # A zero-width band: the raw forecast errors are what the band is made from.
         unbanded = {horizon: (0.0, 0.0)}
         pairs = [(c, ours(c, unbanded)) for c in calibration if c.horizon_hours == horizon]
         ratios = [log_ratio(c, f) for c, f in pairs if f is not None]
@@ -199,7 +205,6 @@ def run(
 
 
 def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str, Score]) -> str:
-    names = list(next(iter(scores.values())).baselines)
     lines = [
         "# Forecast backtest",
         "",
@@ -216,16 +221,7 @@ def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str,
         f"calibrated in this run = {dict(calibrated)}.",
         "- MAPE: mean of |forecast - outcome| / outcome. In band: share of outcomes inside it.",
         "",
-        "| cases | scored | declined | MAPE % | in band % | "
-        + " | ".join(f"MAPE % {n}" for n in names)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(names),
-    ]
-    for name, s in scores.items():
-        figures = " | ".join(f"{s.baselines[n]:.1f}" for n in names)
-        ours_figures = f"{s.cases - s.declined} | {s.declined} | {s.mape:.1f} | {s.coverage:.0f}"
-        lines.append(f"| {name} | {ours_figures} | {figures} |")
-    lines += [
+        *score_table(scores),
         "",
         'Declined: the forecast said "no forecast" (fewer than 3 measured hours in the last',
         "4 h, for example right after the outage).",
@@ -239,13 +235,47 @@ def render(calibrated: Mapping[float, tuple[float, float]], scores: Mapping[str,
     return "\n".join(lines)
 
 
+def score_table(scores: Mapping[str, Score]) -> list[str]:
+    """A markdown table of `scores`: one row each, our forecast then the comparison methods."""
+    names = list(next(iter(scores.values())).baselines)
+    lines = [
+        "| cases | scored | declined | MAPE % | in band % | "
+        + " | ".join(f"MAPE % {n}" for n in names)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(names),
+    ]
+    for name, s in scores.items():
+        ours = f"{s.cases - s.declined} | {s.declined} | {_figure(s.mape, 1)} | "
+        ours += _figure(s.coverage, 0)
+        figures = " | ".join(_figure(s.baselines[n], 1) for n in names)
+        lines.append(f"| {name} | {ours} | {figures} |")
+    return lines
+
+
+def _figure(value: float, digits: int) -> str:
+    return "–" if math.isnan(value) else f"{value:.{digits}f}"  # NaN: nothing was scored
+
+
 def _span(seeds: range) -> str:
     return f"{seeds.start}-{seeds.stop - 1}"
 
 
+RECORDED_HEADING = "## Recorded series: Mastodon hashtags"
+
+
+def write_doc(simulated: str | None = None, recorded: str | None = None, doc: Path = DOC) -> None:
+    """Rewrite one part of docs/FORECAST.md (this module's simulated part, or the recorded
+    part from `backtest_recorded`), keeping the other as it was last written."""
+    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    old_simulated, heading, old_recorded = old.partition(RECORDED_HEADING)
+    parts = [simulated or old_simulated, recorded or heading + old_recorded]
+    text = "\n\n".join(p.strip("\n") for p in parts if p.strip())
+    doc.write_text(text + "\n", encoding="utf-8")
+
+
 def main() -> int:
     calibrated, scores = run()
-    DOC.write_text(render(calibrated, scores), encoding="utf-8")
+    write_doc(simulated=render(calibrated, scores))
     overall = scores["all"]
     print(f"MAPE {overall.mape:.1f} %, in band {overall.coverage:.0f} %: wrote {DOC}")
     if calibrated != dict(BAND):

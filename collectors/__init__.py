@@ -5,6 +5,7 @@ error tree, the registry (registry.py), the runner that alone catches collector 
 (runner.py) and the HTTP helper (http.py). Each platform module declares its settings model,
 platform, label, colour, counters, cadence, quotas and batch size on its collector class.
 
-May import: config.settings (each collector's settings model). Never storage, dashboard,
+May import: config.settings (each collector's settings model) and config.redact (secrets
+masked in errors). Never storage, dashboard,
 viralwatch or simulator: records go out through an injected Sink.
 """

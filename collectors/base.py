@@ -421,8 +421,5 @@ def unstorable_counters(observation: Observation) -> list[str]:
     return [
         f.name
         for f in fields(observation)
-        if f.name in _COUNTER_FIELDS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
+        if f.name in COUNTERS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
     ]
-
-
-_COUNTER_FIELDS = ("views", "likes", "shares", "comments", "quotes")

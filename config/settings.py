@@ -40,6 +40,16 @@ DEFAULT_SQLITE_URL = "sqlite:///viralwatch.db"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
+def slug_value(value: str) -> str:
+    """`value` if it can name a video or rule in URLs and keys, else the one-line reason."""
+    if not SLUG_PATTERN.match(value):
+        raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(slug_value)]
+
+
 class ConfigError(Exception):
     """Configuration is invalid; the message is one line naming the key and the fix."""
 
@@ -49,6 +59,7 @@ class Section(BaseModel):
 
 
 class StorageSettings(Section):
+    # SecretStr: a PostgreSQL URL may carry a password; errors print it masked.
     url: SecretStr = Field(
         SecretStr(DEFAULT_SQLITE_URL),
         description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db",
@@ -78,6 +89,7 @@ class DashboardSettings(Section):
     token: SecretStr | None = Field(
         None, description="Access token; required when host is not a loopback address"
     )
+    # Pages refresh from the database; faster than collectors write only adds load.
     refresh_seconds: int = Field(
         30, ge=5, description="How often open pages refresh their data in place"
     )
@@ -118,6 +130,8 @@ class SchedulerSettings(Section):
     max_retry_after_seconds: float = Field(
         3600.0, gt=0, description="Longest Retry-After or rate-limit reset honoured (capped)"
     )
+    # Bounded per collector: platforms count requests per client, and a burst of them
+    # spends a rate window in seconds.
     max_concurrent_requests: int = Field(
         8, ge=1, le=32, description="Requests one collector keeps in flight at once"
     )
@@ -213,19 +227,12 @@ NO_SEARCH_TERM = (
 
 
 class VideoSettings(Section):
-    slug: str = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
+    slug: Slug = Field(description="Short id used in URLs, CLI and exports (a-z, 0-9, -)")
     title: str = Field(description="Human title of the footage")
     keywords: list[str] = Field(default_factory=list, description="Phrases that identify it")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags, without #")
     urls: list[str] = Field(default_factory=list, description="Known uploads or links of it")
     started_at: datetime | None = Field(None, description="When the footage first appeared")
-
-    @field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not SLUG_PATTERN.match(value):
-            raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
-        return value
 
     @field_validator("title")
     @classmethod
@@ -291,6 +298,8 @@ ALERT_KINDS = (
     "health",
     "digest",
 )
+# A copy of collectors.base.COUNTERS: config imports nothing from the project (STYLE.md §1);
+# tests/test_house_rules.py checks the two agree.
 COUNTER_NAMES = ("views", "likes", "shares", "comments", "quotes")
 CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -298,7 +307,7 @@ CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 class AlertRuleSettings(Section):
     """One `[[alerts.rules]]` entry; keys a kind does not use are ignored by it."""
 
-    name: str = Field(description="Rule id for the CLI, the alert list and dedupe (a-z, 0-9, -)")
+    name: Slug = Field(description="Rule id for the CLI, the alert list and dedupe (a-z, 0-9, -)")
     kind: str = Field(description=f"What fires it: {', '.join(ALERT_KINDS)}")
     targets: list[str] = Field(description="Names of [alerts.targets] entries to send to")
     video: str = Field("", description="Only this video (slug); empty means every video")
@@ -328,13 +337,6 @@ class AlertRuleSettings(Section):
     during_quiet_hours: bool = Field(
         False, description="Send even during alerts.quiet_hours (e.g. for health rules)"
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not SLUG_PATTERN.match(value):
-            raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
-        return value
 
     @field_validator("kind")
     @classmethod

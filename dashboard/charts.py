@@ -7,7 +7,8 @@ Times go out as naive UTC strings; the page's script shifts them to the viewer's
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,37 @@ def _x_range(start: np.datetime64 | None, end: np.datetime64 | None) -> list[str
     return time_strings(np.array([start, end], dtype="datetime64[s]"))
 
 
+def moment_strings(moments: Sequence[datetime]) -> list[str]:
+    """`time_strings` of aware datetimes (UTC)."""
+    return time_strings(np.array([m.replace(tzinfo=None) for m in moments], dtype="datetime64[s]"))
+
+
+def span_shape(
+    start: datetime,
+    end: datetime,
+    fill: str,
+    edge: dict[str, Any],
+    name: str,
+    label: dict[str, Any],
+) -> dict[str, Any]:
+    """A shaded span over the plot's full height, beneath the traces (gaps, bursts)."""
+    x0, x1 = moment_strings([start, end])
+    return {
+        "type": "rect",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x0,
+        "x1": x1,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": fill,
+        "line": {"width": 1, **edge},
+        "layer": "below",
+        "name": name,
+        "label": label,
+    }
+
+
 def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> list[dict[str, Any]]:
     """Shaded spans for collector outages: the data there is missing, not flat.
 
@@ -162,36 +194,46 @@ def _gap_shapes(gaps: Sequence[Gap], axis_end: np.datetime64 | None = None) -> l
         at_end = axis_end is not None and np.datetime64(
             gap.end.replace(tzinfo=None), "s"
         ) >= axis_end - np.timedelta64(1, "h")
-        start, end = time_strings(
-            np.array(
-                [gap.start.replace(tzinfo=None), gap.end.replace(tzinfo=None)],
-                dtype="datetime64[s]",
-            )
-        )
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": start,
-                "x1": end,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": GAP_FILL,
-                "line": {"width": 1, "color": "rgba(220,220,220,0.35)", "dash": "dot"},
-                "layer": "below",
-                "name": f"gap: {gap.collector} {gap.status}",
-                "label": {
-                    "text": f"{gap.collector}: {gap.status.replace('_', '-')}",
-                    "textposition": "top right" if at_end else "top left",
-                    # Below the dotted top edge, not struck through by it.
-                    "yanchor": "top",
-                    "padding": 6,
-                    "font": {"size": 11, "color": "#ddd"},
-                },
-            }
-        )
+        label = {
+            "text": f"{gap.collector}: {gap.status.replace('_', '-')}",
+            "textposition": "top right" if at_end else "top left",
+            # Below the dotted top edge, not struck through by it.
+            "yanchor": "top",
+            "padding": 6,
+            "font": {"size": 11, "color": "#ddd"},
+        }
+        edge = {"color": "rgba(220,220,220,0.35)", "dash": "dot"}
+        name = f"gap: {gap.collector} {gap.status}"
+        shapes.append(span_shape(gap.start, gap.end, GAP_FILL, edge, name, label))
     return shapes
+
+
+def _by_platform(
+    series: Series,
+    title: str,
+    y_title: str,
+    gaps: Sequence[Gap],
+    empty_note: str,
+    trace: Callable[[str, list[str], np.ndarray], Any],
+    lead: np.timedelta64,
+) -> go.Figure:
+    """One trace per platform from `trace(platform, x, values)` (None skips it), collector gaps
+    shaded, the count axis fitted to the stacked top, the x axis reaching `lead` before the
+    data."""
+    start, end = data_extent(series)
+    if start is None or end is None:
+        return empty_figure(title, empty_note)
+    figure = go.Figure(layout=_layout(title, y_title))
+    x = time_strings(series.times)
+    for platform, values in series.values.items():
+        made = trace(platform, x, values)
+        if made is not None:
+            figure.add_trace(made)
+    top = np.sum([np.nan_to_num(v) for v in series.values.values()], axis=0).max()
+    figure.update_yaxes(**count_axis(top))
+    figure.update_xaxes(range=_x_range(start - lead, end))
+    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
+    return figure
 
 
 def cumulative_figure(
@@ -201,35 +243,27 @@ def cumulative_figure(
     empty_note: str = "",
 ) -> go.Figure:
     """Cumulative `series.metric` stacked by platform, with collector gaps shaded."""
-    title = f"Cumulative {series.metric} by platform"
-    start, end = data_extent(series)
-    if start is None:
-        return empty_figure(title, empty_note)
-    x = time_strings(series.times)
-    figure = go.Figure(layout=_layout(title, series.metric))
-    for platform, values in series.values.items():
+
+    def band(platform: str, x: list[str], values: np.ndarray) -> go.Scatter | None:
         if not np.any(np.nan_to_num(values)):
             # Nothing counted: the platform hides this counter (Reddit views) or nothing grew;
             # a flat zero band would read as "zero views", which empty is not.
-            continue
+            return None
         color = catalog.colour(platform)
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=values,
-                **_legend(platform, catalog),
-                mode="lines",
-                stackgroup="one",
-                line={"color": color, "width": 1.5},
-                fillcolor=_rgba(color, 0.55),
-                hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
-            )
+        return go.Scatter(
+            x=x,
+            y=values,
+            **_legend(platform, catalog),
+            mode="lines",
+            stackgroup="one",
+            line={"color": color, "width": 1.5},
+            fillcolor=_rgba(color, 0.55),
+            hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
         )
-    top = np.sum([np.nan_to_num(v) for v in series.values.values()], axis=0).max()
-    figure.update_yaxes(**count_axis(top))
-    figure.update_xaxes(range=_x_range(start, end))
-    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
-    return figure
+
+    title = f"Cumulative {series.metric} by platform"
+    no_lead = np.timedelta64(0, "m")
+    return _by_platform(series, title, series.metric, gaps, empty_note, band, no_lead)
 
 
 def _legend(platform: str, catalog: Platforms) -> dict[str, Any]:
@@ -244,29 +278,22 @@ def reposts_figure(
     empty_note: str = "",
 ) -> go.Figure:
     """New reposts per bucket, stacked bars by platform."""
-    title = f"New reposts per {bucket_label(series.bucket_minutes)}"
-    start, end = data_extent(series)
-    if start is None:
-        return empty_figure(title, empty_note)
-    figure = go.Figure(layout=_layout(title, "posts"))
-    x = time_strings(series.starts)
-    for platform, values in series.values.items():
-        figure.add_trace(
-            go.Bar(
-                x=x,
-                y=values,
-                **_legend(platform, catalog),
-                marker={"color": catalog.colour(platform)},
-                hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
-            )
+
+    def bars(platform: str, x: list[str], values: np.ndarray) -> go.Bar:
+        return go.Bar(
+            x=x,
+            y=values,
+            **_legend(platform, catalog),
+            marker={"color": catalog.colour(platform)},
+            hovertemplate="%{y:,d} new<extra>%{fullData.name}</extra>",
         )
-    figure.update_layout(barmode="stack", bargap=0.05)
-    figure.update_layout(shapes=_gap_shapes(visible_gaps(gaps, start, end), end))
-    # Whole posts only, from the tallest stacked bar.
-    tallest = np.sum(list(series.values.values()), axis=0).max()
-    figure.update_yaxes(**count_axis(tallest))
+
+    title = f"New reposts per {bucket_label(series.bucket_minutes)}"
     # Bars are drawn at their start: the axis reaches back a bucket so the first is whole.
-    figure.update_xaxes(range=_x_range(start - np.timedelta64(series.bucket_minutes, "m"), end))
+    lead = np.timedelta64(series.bucket_minutes, "m")
+    figure = _by_platform(series, title, "posts", gaps, empty_note, bars, lead)
+    if figure.data:
+        figure.update_layout(barmode="stack", bargap=0.05)
     return figure
 
 
@@ -289,9 +316,7 @@ def timeline_figure(
     layout["yaxis"] = {"type": "category", "autorange": "reversed", "title": {"text": ""}}
     layout["height"] = max(220, 60 + 34 * len(first))
     figure = go.Figure(layout=layout)
-    x = time_strings(
-        np.array([a.appeared_at.replace(tzinfo=None) for a in first], dtype="datetime64[s]")
-    )
+    x = moment_strings([a.appeared_at for a in first])
     labels = [catalog.label(a.platform) for a in first]
     figure.add_trace(
         go.Scatter(

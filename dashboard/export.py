@@ -22,7 +22,7 @@ import numpy as np
 from dashboard.overview import PostTableRow, VideoSummary
 from dashboard.series import METRICS, PostSeries, Series
 from dashboard.states import CollectorState
-from storage.read import AppearanceRow, PostRow
+from storage.read import COUNTERS, AppearanceRow, PostRow
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
@@ -251,7 +251,7 @@ def cascade_rows(posts: Iterable[PostRow]) -> Iterator[tuple[Any, ...]]:
             )
 
 
-OBSERVATIONS_HEADER = ("post_id", "observed_at", "views", "likes", "shares", "comments", "quotes")
+OBSERVATIONS_HEADER = ("post_id", "observed_at", *COUNTERS)
 
 
 def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:

@@ -10,24 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 
 from analytics import forecast as fc
 from analytics.bursts import Burst
 from analytics.spread import HourShares
 from analytics.velocity import Bucket
-from dashboard.charts import _layout, count_axis, empty_figure, time_strings
+from dashboard.charts import _layout, count_axis, empty_figure, moment_strings, span_shape
 from dashboard.measures import ALL, PastForecast, VideoMeasures
 from dashboard.platforms import NO_PLATFORMS, Platforms
 
 BURST_FILL = "rgba(255, 170, 0, 0.16)"
 BAND_FILL = "rgba(120, 180, 255, 0.22)"
-
-
-def _times(moments: Sequence[datetime]) -> list[str]:
-    return time_strings(np.array([m.replace(tzinfo=None) for m in moments], dtype="datetime64[s]"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,33 +45,22 @@ def velocity_rows(rates: dict[str, list[Bucket]]) -> list[VelocityRow]:
 
 def burst_shapes(bursts: Sequence[tuple[str, Burst]]) -> list[dict[str, object]]:
     """Shaded spans for the bursts of all platforms together."""
-    shapes: list[dict[str, object]] = []
-    for scope, burst in bursts:
-        if scope != ALL:
-            continue
-        start, end = _times([burst.start, burst.end])
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": start,
-                "x1": end,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": BURST_FILL,
-                "line": {"width": 1, "color": "rgba(255,170,0,0.6)"},
-                "layer": "below",
-                "name": "burst",
-                "label": {
-                    "text": f"burst +{burst.excess:,.0f}",
-                    "textposition": "top left",
-                    "yanchor": "top",
-                    "font": {"size": 11, "color": "#fc6"},
-                },
-            }
-        )
-    return shapes
+    edge = {"color": "rgba(255,170,0,0.6)"}
+    return [
+        span_shape(burst.start, burst.end, BURST_FILL, edge, "burst", _burst_label(burst))
+        for scope, burst in bursts
+        if scope == ALL
+    ]
+
+
+def _burst_label(burst: Burst) -> dict[str, object]:
+    font = {"size": 11, "color": "#fc6"}
+    return {
+        "text": f"burst +{burst.excess:,.0f}",
+        "textposition": "top left",
+        "yanchor": "top",
+        "font": font,
+    }
 
 
 def _legend_below(layout: dict[str, object]) -> None:
@@ -89,6 +74,27 @@ def _fit_counts(layout: dict[str, object], values: Sequence[float | None]) -> No
     axis = layout["yaxis"]
     assert isinstance(axis, dict)
     axis.update(count_axis(max((v for v in values if v is not None), default=0)))
+
+
+def _platform_line(
+    catalog: Platforms,
+    platform: str,
+    x: list[str],
+    y: Sequence[float | None],
+    line: dict[str, Any],
+    **style: Any,
+) -> go.Scatter:
+    """A platform's stepped line in its colour, labelled for people, `meta` for code."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=catalog.label(platform),
+        meta=platform,
+        mode="lines",
+        # Hourly values hold for the whole hour: steps, not slopes between hour starts.
+        line={"color": catalog.colour(platform), **line, "shape": "hv"},
+        **style,
+    )
 
 
 def velocity_figure(
@@ -105,18 +111,10 @@ def velocity_figure(
     layout["shapes"] = burst_shapes(measures.bursts)
     figure = go.Figure(layout=layout)
     for platform, buckets in measures.rates.items():
-        figure.add_trace(
-            go.Scatter(
-                x=_times([b.start for b in buckets]),
-                y=[b.per_hour for b in buckets],
-                name=catalog.label(platform),
-                meta=platform,
-                mode="lines",
-                line={"color": catalog.colour(platform), "width": 2, "shape": "hv"},
-                connectgaps=False,
-                hovertemplate="%{y:,.0f}/h",
-            )
-        )
+        x = moment_strings([b.start for b in buckets])
+        y = [b.per_hour for b in buckets]
+        style = {"line": {"width": 2}, "connectgaps": False, "hovertemplate": "%{y:,.0f}/h"}
+        figure.add_trace(_platform_line(catalog, platform, x, y, **style))
     return figure
 
 
@@ -180,7 +178,7 @@ def forecast_figure(measures: VideoMeasures, empty_note: str = "") -> go.Figure:
     figure = go.Figure(layout=layout)
     figure.add_trace(
         go.Scatter(
-            x=_times([r.at for r in actual]),
+            x=moment_strings([r.at for r in actual]),
             y=[r.value for r in actual],
             name="measured",
             meta="actual",
@@ -190,50 +188,20 @@ def forecast_figure(measures: VideoMeasures, empty_note: str = "") -> go.Figure:
     )
     ahead = [r for r in rows if r.kind == "forecast"]
     if ahead:
-        x = _times([r.at for r in ahead])
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=[r.low for r in ahead],
-                meta="band_low",
-                name="band low",
-                mode="lines",
-                line={"width": 0},
-                showlegend=False,
-            )
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=[r.high for r in ahead],
-                meta="band_high",
-                name="80% band",
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor=BAND_FILL,
-            )
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=[r.value for r in ahead],
-                meta="forecast",
-                name="forecast",
-                mode="lines+markers",
-                line={"color": "#7bf", "dash": "dash"},
-            )
-        )
+        x = moment_strings([r.at for r in ahead])
+        for meta, name, y, style in _band_traces(ahead):
+            figure.add_trace(go.Scatter(x=x, y=y, meta=meta, name=name, **style))
     past = [r for r in rows if r.kind == "past_forecast"]
     if past:
         figure.add_trace(
             go.Scatter(
-                x=_times([r.at for r in past]),
+                x=moment_strings([r.at for r in past]),
                 y=[r.value for r in past],
                 meta="past_forecast",
                 name="earlier forecasts",
                 mode="markers",
                 marker={"color": "#fc6", "symbol": "diamond", "size": 9},
+                # Plotly's error bars are distances from the point, not the band's edges.
                 error_y={
                     "type": "data",
                     "symmetric": False,
@@ -241,11 +209,34 @@ def forecast_figure(measures: VideoMeasures, empty_note: str = "") -> go.Figure:
                     "arrayminus": [(r.value or 0) - (r.low or 0) for r in past],
                     "color": "#fc6",
                 },
-                customdata=[_times([r.made_at])[0] if r.made_at else "" for r in past],
+                customdata=[moment_strings([r.made_at])[0] if r.made_at else "" for r in past],
                 hovertemplate="made %{customdata}: %{y:,.0f}",
             )
         )
     return figure
+
+
+def _band_traces(
+    ahead: Sequence[ForecastRow],
+) -> list[tuple[str, str, list[float | None], dict[str, Any]]]:
+    """(meta, name, y, style) of the band's lower edge, its upper edge filled down to the lower
+    one ("tonexty" fills to the trace before, so the order matters) and the expected line."""
+    edge = {"mode": "lines", "line": {"width": 0}}
+    return [
+        ("band_low", "band low", [r.low for r in ahead], {**edge, "showlegend": False}),
+        (
+            "band_high",
+            "80% band",
+            [r.high for r in ahead],
+            {**edge, "fill": "tonexty", "fillcolor": BAND_FILL},
+        ),
+        (
+            "forecast",
+            "forecast",
+            [r.value for r in ahead],
+            {"mode": "lines+markers", "line": {"color": "#7bf", "dash": "dash"}},
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,21 +265,14 @@ def spread_figure(
         return empty_figure(title, empty_note or "no growth measured yet")
     layout = _layout(title, "share")
     _legend_below(layout)
+    # Shares are fixed at 0-1: a fitted axis would make a 40% hour look like a full one.
     layout["yaxis"] = {"title": {"text": "share"}, "range": [0, 1], "tickformat": ".0%"}
     figure = go.Figure(layout=layout)
     rows = share_rows(measures.shares, list(measures.rates))
     for platform in measures.rates:
         mine = [r for r in rows if r.platform == platform]
-        figure.add_trace(
-            go.Scatter(
-                x=_times([r.bucket_start for r in mine]),
-                y=[r.share for r in mine],
-                name=catalog.label(platform),
-                meta=platform,
-                mode="lines",
-                stackgroup="share",
-                line={"color": catalog.colour(platform), "width": 0.5, "shape": "hv"},
-                hovertemplate="%{y:.0%}",
-            )
-        )
+        x = moment_strings([r.bucket_start for r in mine])
+        y = [r.share for r in mine]
+        style = {"line": {"width": 0.5}, "stackgroup": "share", "hovertemplate": "%{y:.0%}"}
+        figure.add_trace(_platform_line(catalog, platform, x, y, **style))
     return figure

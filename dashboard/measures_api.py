@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,11 @@ from analytics import forecast as fc
 from analytics.overperformance import InsufficientBaseline, Overperformance
 from dashboard import measure_charts
 from dashboard.measures import NOTES, LeaderRow, PostMeasures, VideoMeasures, finite
+
+M = TypeVar("M", bound=BaseModel)
+# Marks a field the record lacks, told apart from a field that is None.
+_ABSENT = object()
+_RATIO_FIELDS = ("ratio", "value", "baseline")
 
 
 class OverperformanceOut(BaseModel):
@@ -29,28 +35,21 @@ class OverperformanceOut(BaseModel):
     method: str = Field(default=NOTES["overperformance"].format(peers="N"))
 
 
+def _model_of(model: type[M], source: object, **given: Any) -> M:
+    """`model` filled from the same-named attributes of `source` (an analytics record), with
+    `given` for the fields it names otherwise or lacks."""
+    found = {n: getattr(source, n, _ABSENT) for n in model.model_fields if n not in given}
+    return model(**{n: v for n, v in found.items() if v is not _ABSENT}, **given)
+
+
 def overperformance_out(
     found: Overperformance | InsufficientBaseline | None, note: str
 ) -> OverperformanceOut | None:
     if found is None:
         return None
-    if isinstance(found, InsufficientBaseline):
-        return OverperformanceOut(
-            ratio=None,
-            value=None,
-            baseline=None,
-            posts=found.posts,
-            age_hours=found.age_hours,
-            note=note,
-        )
-    return OverperformanceOut(
-        ratio=found.ratio,
-        value=found.value,
-        baseline=found.baseline,
-        posts=found.posts,
-        age_hours=found.age_hours,
-        note=note,
-    )
+    # Too few peers: no ratio, value or baseline, only how many there were.
+    absent = {} if isinstance(found, Overperformance) else dict.fromkeys(_RATIO_FIELDS)
+    return _model_of(OverperformanceOut, found, note=note, **absent)
 
 
 class LeaderOut(BaseModel):
@@ -76,16 +75,12 @@ class LeaderboardOut(BaseModel):
 
 def leader_out(row: LeaderRow) -> LeaderOut:
     g = row.growth
-    return LeaderOut(
-        post_id=g.post_id,
-        video=g.video,
-        platform=g.platform,
-        author=g.author,
+    return _model_of(
+        LeaderOut,
+        g,
+        # Storage names the reading's role (latest), the API the counter it is (views).
         views=g.latest,
         views_per_hour=finite(g.per_hour),
-        growth=g.growth,
-        baseline_at=g.baseline_at,
-        latest_at=g.latest_at,
         overperformance=finite(row.ratio),
     )
 
@@ -120,16 +115,7 @@ class ForecastOut(BaseModel):
 
 
 def forecast_out(f: fc.Forecast, outcome: float | None = None) -> ForecastOut:
-    return ForecastOut(
-        made_at=f.made_at,
-        horizon_hours=f.horizon_hours,
-        at=f.at,
-        expected=f.expected,
-        low=f.low,
-        high=f.high,
-        coverage=f.coverage,
-        outcome=outcome,
-    )
+    return _model_of(ForecastOut, f, outcome=outcome)
 
 
 class PickupOut(BaseModel):
@@ -171,18 +157,9 @@ def video_measures_out(m: VideoMeasures) -> VideoMeasuresOut:
         counter=m.counter,
         latest_at=m.latest_at,
         velocity_now={k: finite(v) for k, v in m.velocity_now.items()},
+        # Rows from the chart's own functions: the API, the CSV and the chart cannot disagree.
         velocity=[VelocityOut(**asdict(r)) for r in measure_charts.velocity_rows(m.rates)],
-        bursts=[
-            BurstOut(
-                scope=s,
-                start=b.start,
-                end=b.end,
-                growth=b.growth,
-                excess=b.excess,
-                peak_per_hour=b.peak_per_hour,
-            )
-            for s, b in m.bursts
-        ],
+        bursts=[_model_of(BurstOut, b, scope=s) for s, b in m.bursts],
         forecasts=[forecast_out(f) for f in forecasts],
         no_forecast=m.forecasts.reason if isinstance(m.forecasts, fc.NoForecast) else None,
         past_forecasts=[forecast_out(p.forecast, p.actual) for p in m.past_forecasts],

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from dashboard.api_schema import ANSWERS, ErrorDetail
 from dashboard.params import BUCKET_NAMES, RANGE_CHOICES
 from dashboard.series import SERIES_METRICS
+from storage.read import POST_SORTS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_RESPONSES = {
@@ -25,7 +26,7 @@ ERROR_RESPONSES = {
     "404": "No such video or post",
 }
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
-SORT_CHOICES = ("views", "likes", "shares", "comments", "quotes", "appeared", "platform", "author")
+SORT_CHOICES = POST_SORTS
 PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "range": RANGE_CHOICES,
     "metric": SERIES_METRICS,

@@ -28,6 +28,7 @@ from dashboard.series import (
     repost_series,
 )
 from storage import health, read
+from storage.measures_read import MEASURED_COUNTERS
 from storage.read import PostRow, VideoRow
 
 PAGE_SIZE = 50
@@ -38,7 +39,8 @@ CASCADE_DEPTH = 4
 # authors the one-line summary names.
 RESHARES_LISTED = 200
 RESHARES_PREVIEW = 3
-VIDEO_CHARTS = ("views", "shares", "likes")
+# The video page charts the counters the measures cover, in the same order.
+VIDEO_CHARTS = MEASURED_COUNTERS
 
 
 def figure_json(figures: dict[str, go.Figure]) -> dict[str, Any]:

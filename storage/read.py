@@ -216,6 +216,17 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
         .join(TrackedVideo, TrackedVideo.id == Post.video_id)
         .order_by(ObservationRow.post_id, ObservationRow.observed_at)
     )
+    query = _observations_where(query, flt)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+        for row in result:
+            yield ObservationExportRow(*row)
+
+
+def _observations_where(
+    query: Select[*tuple[Any, ...]], flt: PostFilter
+) -> Select[*tuple[Any, ...]]:
+    """`query` (over observations joined to posts and videos) narrowed to `flt`."""
     if flt.video:
         query = query.where(TrackedVideo.slug == flt.video)
     if flt.platform:
@@ -224,10 +235,7 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
         query = query.where(ObservationRow.observed_at >= flt.since)
     if flt.until:
         query = query.where(ObservationRow.observed_at < flt.until)
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
-        for row in result:
-            yield ObservationExportRow(*row)
+    return query
 
 
 def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
@@ -237,14 +245,7 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
     else:
         base = select(ObservationRow.post_id).join(Post, Post.id == ObservationRow.post_id)
         base = base.join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        if flt.video:
-            base = base.where(TrackedVideo.slug == flt.video)
-        if flt.platform:
-            base = base.where(Post.platform == flt.platform)
-        if flt.since:
-            base = base.where(ObservationRow.observed_at >= flt.since)
-        if flt.until:
-            base = base.where(ObservationRow.observed_at < flt.until)
+        base = _observations_where(base, flt)
         query = select(func.count()).select_from(base.subquery())
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

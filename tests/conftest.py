@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from collectors.base import TrackedVideo
 from simulator.model import SCENARIO_START, SIM_VIDEO
 from simulator.server import SimulatorServer
 from simulator.world import World
-from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from tests.helpers import database_url, migrated_engine
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
-POSTGRES_URL = os.environ.get("VIRALWATCH_TEST_POSTGRES_URL", "")
-IN_CI = os.environ.get("CI") == "true"
 
 
 class FakeClock:
@@ -53,46 +47,15 @@ def shared_fixtures() -> Path:
     return SHARED_FIXTURES
 
 
-def _postgres_schema_url(base_url: str) -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards, addressed through search_path."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as err:
-        admin.dispose()
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {err}")
-        pytest.skip(f"PostgreSQL unreachable: {err}")
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A real, empty database URL: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'viralwatch.db'}"
-        return
-    if not POSTGRES_URL:
-        if IN_CI:
-            pytest.fail("CI=true but VIRALWATCH_TEST_POSTGRES_URL is not set")
-        pytest.skip("set VIRALWATCH_TEST_POSTGRES_URL to run the PostgreSQL variant")
-    yield from _postgres_schema_url(POSTGRES_URL)
+    yield from database_url(request.param, tmp_path / "viralwatch.db", "t")
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[object]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+    yield from migrated_engine(db_url)
 
 
 @pytest.fixture
@@ -116,16 +79,7 @@ def sim_video() -> TrackedVideo:
 @pytest.fixture
 def tracked_sim_video(sink: StorageSink, sim_video: TrackedVideo) -> TrackedVideo:
     """The simulated footage, stored as a tracked video."""
-    sink.add_video(
-        VideoInput(
-            sim_video.slug,
-            sim_video.title,
-            sim_video.keywords,
-            sim_video.hashtags,
-            sim_video.urls,
-            sim_video.started_at,
-        )
-    )
+    sink.add_video(VideoInput.of(sim_video, "cli"))
     return sim_video
 
 

@@ -1,15 +1,85 @@
-"""Test helpers: a config file pointing every collector at the simulator."""
+"""Test helpers: a fresh PostgreSQL schema per test, a config file pointing every collector at
+the simulator."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import os
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
-from simulator.server import SimulatorServer
+from simulator.server import LoopbackServer, SimulatorServer
+from storage.db import make_engine, upgrade
+
+
+def database_url(backend: str, sqlite_file: Path, prefix: str) -> Iterator[str]:
+    """A real, empty database URL for a fixture to `yield from`: a SQLite file, or a fresh
+    PostgreSQL schema when VIRALWATCH_TEST_POSTGRES_URL names a server (without it the
+    PostgreSQL variant skips, and fails in CI, where it must run)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    base = os.environ.get("VIRALWATCH_TEST_POSTGRES_URL", "")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but VIRALWATCH_TEST_POSTGRES_URL is not set")
+        pytest.skip("set VIRALWATCH_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    yield from postgres_schema_url(base, prefix)
+
+
+def migrated_engine(url: str) -> Iterator[Engine]:
+    """An engine on `url` with the schema at head, disposed after the test."""
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
+    """A fresh schema per test, dropped afterwards, addressed through search_path (for a
+    fixture to `yield from`). Unreachable PostgreSQL skips, or fails in CI, where it must run."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as err:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {base_url} is unreachable in CI: {err}")
+        pytest.skip(f"PostgreSQL unreachable: {err}")
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def sim_collector(name: str, sim: SimulatorServer, client: httpx.AsyncClient, clock: Any) -> Any:
+    """Collector `name` configured as the demo configures it against `sim`."""
+    cls = collector_classes()[name]
+    config = cls.settings_model(**collector_section(name, sim.url))
+    return cls(client=client, clock=clock, config=config)
+
+
+def served_on_loopback(fake: Any) -> Iterator[Any]:
+    """`fake.app()` served on a loopback port for a fixture to `yield from`, with its address
+    set as `fake.url`."""
+    with LoopbackServer(fake.app()) as server:
+        fake.url = server.url
+        yield fake
 
 
 def toml_value(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,72 @@ def test_each_collector_declares_what_the_house_reads_of_it():
         assert cls.platform in collector_classes(), f"{name} stores posts under an unknown platform"
         assert cls.default_interval.total_seconds() >= 60, name
         assert all(q.requests > 0 and q.per.total_seconds() > 0 for q in cls.quotas), name
+
+
+def _named_in_docstring(doc: str, package: str) -> set[Path]:
+    """The modules a docstring names: `x.py` in its package, `pkg/x.py` from the top."""
+    found = re.findall(r"(?<![\w/.])((?:[a-z_]+/)*[a-z_]+\.py)\b", doc)
+    return {REPO / name if "/" in name else REPO / package / name for name in found}
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_each_package_docstring_matches_its_rules_and_files(package):
+    # The docstring is the first thing a newcomer reads: what it names must exist, and what the
+    # import table allows must be said there (a prefix said covers its modules).
+    doc = ast.get_docstring(ast.parse((REPO / package / "__init__.py").read_text("utf-8")))
+    assert doc
+    may = doc[doc.lower().index("may import") :]
+    if "every" not in may.split(".")[0]:
+        for allowed in MAY_IMPORT[package]:
+            assert re.search(rf"\b{re.escape(allowed)}\b", may), f"{package}: say {allowed}"
+    for path in _named_in_docstring(doc, package):
+        assert path.exists(), f"{package}/__init__.py names {path.relative_to(REPO)}"
+
+
+def how_it_is_built() -> dict[str, set[str]]:
+    """What the README's "How it is built" block names under each package."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## How it is built", 1)[1].split("```")[1]
+    named: dict[str, set[str]] = {}
+    package = ""
+    for line in block.strip().splitlines():
+        if not line.startswith(" "):
+            package, line = line.split("/", 1)
+        named.setdefault(package, set()).update(
+            re.findall(r"(?<![\w/.])([a-z_*][a-z_*.]*\.(?:py|toml|service)|[a-z_]+/)", line)
+        )
+    return named
+
+
+def test_the_readme_layout_matches_the_tree():
+    named = how_it_is_built()
+    assert sorted(named) == project_packages()
+    per_platform = {m.rsplit(".", 1)[1] for m in BUILTIN_COLLECTORS} | set(collector_classes())
+    for package, names in named.items():
+        folder = REPO / package
+        for name in names:
+            assert list(folder.glob(name)), f"README names {package}/{name}, which is not there"
+        listed = {p.name for name in names for p in folder.glob(name)}
+        for path in folder.glob("*.py"):
+            if path.name == "__init__.py" or path.name in listed:
+                continue
+            # "one module per platform" stands for the collectors' and the simulator's.
+            platform = package in ("collectors", "simulator") and path.stem in per_platform
+            assert platform, f"{package}/{path.name} is missing from the README's layout"
+
+
+def test_the_readme_names_every_dashboard_router():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    areas = re.search(r"routes/ \(([^:]+):", readme.split("## How it is built", 1)[1])
+    assert areas
+    said = {a.strip() for a in " ".join(areas.group(1).split()).split(",")}
+    routers = {p.stem for p in (REPO / "dashboard/routes").glob("*.py")} - {"__init__"}
+    assert said == routers
+
+
+def test_config_keeps_a_checked_copy_of_the_counter_list():
+    # config/ imports nothing from the project, so it spells the counters out; they must agree.
+    from collectors.base import COUNTERS
+    from config.settings import COUNTER_NAMES
+
+    assert COUNTER_NAMES == COUNTERS

@@ -152,13 +152,6 @@ async def test_refused_search_is_source_unavailable_with_the_reason(clock, sim_v
             await collector(client, "http://api.test", clock).discover(sim_video)
 
 
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    sim.world.set_fault("dailymotion", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await sim_collector(sim, http_client, clock).discover(sim_video)
-
-
 async def test_runner_stores_videos_and_counters(
     sim, http_client, clock, sink, engine, tracked_sim_video
 ):

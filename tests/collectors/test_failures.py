@@ -16,6 +16,7 @@ from simulator.model import SpreadModel
 from simulator.server import SimulatorServer
 from simulator.world import Fault, World
 from storage import read
+from tests.collectors.declared import Declared
 
 
 def hn_runner(sim, http_client, sink, clock):
@@ -140,20 +141,6 @@ async def test_schema_drift_never_invents_a_reading(
             assert post.likes == expected[post_id]["likes"]
         else:
             assert post.likes is None and post.comments is None
-
-
-class Declared:
-    """What the Collector protocol asks a class to declare, for the test collectors below."""
-
-    label = "Test"
-    colour = "#FF0000"
-    counters = ("views",)
-    settings_model = HackerNewsSettings
-    default_interval = timedelta(minutes=1)
-    default_refresh_interval = timedelta(minutes=1)
-    quotas = ()
-    batch_size = 1
-    notice = None
 
 
 class RejectedCollector(Declared):

@@ -14,12 +14,11 @@ import httpx
 import pytest
 
 from collectors.http import RequestPolicy, use_policy
-from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
-from simulator.endpoints import collector_section
 from simulator.server import SimulatorServer
 from simulator.world import Fault, World
 from storage import read
+from tests.helpers import sim_collector
 
 PLATFORMS = [
     "hackernews",
@@ -86,10 +85,7 @@ def sim(matrix_sim):
 
 
 def build_runner(name: str, sim, client: httpx.AsyncClient, sink, clock) -> CollectorRunner:
-    cls = collector_classes()[name]
-    config = cls.settings_model(**collector_section(name, sim.url))
-    collector = cls(client=client, clock=clock, config=config)
-    return CollectorRunner(collector, sink, clock, client)
+    return CollectorRunner(sim_collector(name, sim, client, clock), sink, clock, client)
 
 
 async def run_pair(platform, fault_name, sim, sink, clock, engine, video):

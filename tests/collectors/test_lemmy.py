@@ -236,13 +236,6 @@ async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video
     assert caught.value.retry_after_seconds == 42
 
 
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    sim.world.set_fault("lemmy", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await collector(sim, http_client, clock).discover(sim_video)
-
-
 async def test_runner_stores_posts_crosspost_parents_and_counters(
     sim, http_client, clock, sink, engine, tracked_sim_video
 ):

@@ -27,9 +27,9 @@ from collectors.base import (
 from collectors.reddit import RedditCollector, RedditSettings, _things, keyword_queries
 from collectors.runner import CollectorRunner
 from simulator.reddit import noise_posts
-from simulator.server import LoopbackServer
 from simulator.world import Fault
 from storage import read
+from tests.helpers import served_on_loopback
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -187,11 +187,7 @@ class Recorded:
 
 @pytest.fixture(scope="module")
 def recorded():
-    fake = Recorded()
-    with LoopbackServer(fake.app()) as server:
-        url = server.url
-        fake.url = url
-        yield fake
+    yield from served_on_loopback(Recorded())
 
 
 @pytest.fixture
@@ -480,15 +476,6 @@ async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video
     with pytest.raises(RateLimited) as caught:
         await collector.discover(sim_video)
     assert caught.value.retry_after_seconds == 42
-
-
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    collector = _sim_collector(http_client, sim, clock)
-    await collector.discover(sim_video)
-    sim.world.set_fault("reddit", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await collector.discover(sim_video)
 
 
 async def test_runner_stores_posts_counters_and_crosspost_parents(

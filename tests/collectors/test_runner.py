@@ -11,6 +11,7 @@ from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from collectors.runner import CollectorRunner
 from simulator.world import Fault
 from storage import read
+from tests.collectors.declared import Declared
 
 
 def runner_for(base_url, http_client, sink, clock):
@@ -87,20 +88,11 @@ async def test_unreachable_platform_fails_cleanly(http_client, sink, clock, trac
     assert report.error_message.startswith("hackernews: cannot reach http://127.0.0.1:")
 
 
-class ExplodingCollector:
+class ExplodingCollector(Declared):
     """A real collector object whose discovery has a bug (raises a non-collector error)."""
 
-    name = "exploding"
-    platform = "exploding"
+    name = platform = "exploding"
     label = "Exploding"
-    colour = "#FF0000"
-    counters = ("views",)
-    settings_model = HackerNewsSettings
-    default_interval = timedelta(minutes=1)
-    default_refresh_interval = timedelta(minutes=1)
-    quotas = ()
-    batch_size = 1
-    notice = None
 
     async def discover(self, video: TrackedVideo):
         raise KeyError("bug")

@@ -22,7 +22,6 @@ from collectors.base import (
     KnownPost,
     Observation,
     RateLimited,
-    SourceUnavailable,
     TrackedVideo,
 )
 from collectors.runner import CollectorRunner
@@ -254,13 +253,6 @@ async def test_429_without_retry_after_waits_until_the_window_resets(clock, sim_
         with pytest.raises(RateLimited) as caught:
             await collector(client, "http://api.test", clock).discover(sim_video)
     assert caught.value.retry_after_seconds == 600
-
-
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    sim.world.set_fault("x", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await sim_collector(sim, http_client, clock).discover(sim_video)
 
 
 async def test_runner_stores_tweets_quote_parents_and_counters(

@@ -13,12 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collectors.base import KnownPost, Observation, RateLimited, SourceUnavailable, TrackedVideo
-from collectors.runner import CollectorRunner
 from collectors.youtube_rss import YouTubeRssCollector, YouTubeRssSettings, parse_feed
 from simulator.server import LoopbackServer
 from simulator.world import Fault
 from simulator.youtube import channels, hidden_counters, noise_videos
-from storage import read
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FEED_2017 = "feeds_videos_channel_id-UCoTLdfNePDQzvdEgIToLIUg_2017.xml"
@@ -182,30 +180,6 @@ async def test_rate_limit_carries_retry_after(sim, http_client, clock, sim_video
     with pytest.raises(RateLimited) as caught:
         await _sim_collector(http_client, sim, clock).discover(sim_video)
     assert caught.value.retry_after_seconds == 42
-
-
-@pytest.mark.parametrize("kind", ["malformed", "error", "down"])
-async def test_bad_responses_become_source_unavailable(sim, http_client, clock, sim_video, kind):
-    sim.world.set_fault("youtube", Fault(kind))
-    with pytest.raises(SourceUnavailable):
-        await _sim_collector(http_client, sim, clock).discover(sim_video)
-
-
-async def test_runner_stores_feed_uploads_and_counters(
-    sim, http_client, sink, clock, engine, tracked_sim_video
-):
-    runner = CollectorRunner(_sim_collector(http_client, sim, clock), sink, clock, http_client)
-    found = await runner.discover([tracked_sim_video])
-    refreshed = await runner.refresh()
-    assert (found.status, refreshed.status) == ("ok", "ok")
-    assert found.posts_found == refreshed.observations_written == len(_footage_ids(sim))
-    stored = read.find_post(engine, "youtube", "Qm7cTs2vXa0")
-    counters = sim.world.model.get("youtube", "Qm7cTs2vXa0").counters(sim.world.now())
-    assert (stored.views, stored.likes, stored.comments) == (
-        counters["views"],
-        counters["likes"],
-        None,
-    )
 
 
 # Issue 9: feedparser marks media:description text/html; it is stored decoded, lines kept.

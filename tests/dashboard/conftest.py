@@ -6,24 +6,20 @@ VIRALWATCH_TEST_POSTGRES_URL is set. With CI=true an unreachable PostgreSQL fail
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from collectors.base import Gone, Observation, PostError, PostRef, RunReport
 from config.settings import Settings
 from dashboard.app import create_app
-from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
+from tests.helpers import database_url, migrated_engine
 from viralwatch.catalog import dashboard_platforms, settings_model
 
 NOW = datetime(2024, 5, 2, 12, 30, tzinfo=UTC)
@@ -58,44 +54,15 @@ def dash_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _postgres_url() -> str | None:
-    return os.environ.get("VIRALWATCH_TEST_POSTGRES_URL") or None
-
-
 @pytest.fixture
 def dash_db_url(dash_backend: str, tmp_path) -> Iterator[str]:
     """A URL to an empty database of the requested backend."""
-    if dash_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dashboard.db'}"
-        return
-    base = _postgres_url()
-    if base is None:
-        pytest.skip("VIRALWATCH_TEST_POSTGRES_URL is not set")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schema = f"dash_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as err:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at VIRALWATCH_TEST_POSTGRES_URL is unreachable: {err}")
-        pytest.skip(f"PostgreSQL unreachable: {err}")
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from database_url(dash_backend, tmp_path / "dashboard.db", "dash")
 
 
 @pytest.fixture
 def dash_engine(dash_db_url: str) -> Iterator[Engine]:
-    engine = make_engine(dash_db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(dash_db_url)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from storage.db import make_engine, upgrade
 from storage.models import Observation as ObservationRow
 from storage.models import Post, TrackedVideo, Video5Min, VideoHourly
 from storage.write import StorageSink, VideoInput
-from tests.conftest import FakeClock, _postgres_schema_url
+from tests.conftest import FakeClock
+from tests.helpers import postgres_schema_url
 
 COLUMNS = (
     "views_delta",
@@ -39,7 +40,7 @@ def live_engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    for url in _postgres_schema_url(os.environ["VIRALWATCH_TEST_POSTGRES_URL"]):
+    for url in postgres_schema_url(os.environ["VIRALWATCH_TEST_POSTGRES_URL"], "t"):
         engine = make_engine(url)
         upgrade(engine)
         yield engine

@@ -1,0 +1,21 @@
+"""What the Collector protocol asks a class to declare, for hand-written test collectors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from collectors.hackernews import HackerNewsSettings
+
+
+class Declared:
+    """What the Collector protocol asks a class to declare, for the test collectors below."""
+
+    label = "Test"
+    colour = "#FF0000"
+    counters = ("views",)
+    settings_model = HackerNewsSettings
+    default_interval = timedelta(minutes=1)
+    default_refresh_interval = timedelta(minutes=1)
+    quotas = ()
+    batch_size = 1
+    notice = None
