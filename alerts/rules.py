@@ -129,6 +129,8 @@ def evaluate(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Findi
         return _new_platform(scope)
     if rule.kind == "new_account":
         return _new_account(scope, rule)
+    if rule.kind == "new_language":
+        return _new_language(scope, rule)
     if rule.kind == "overperform":
         return _posts_finding(scope, measures.overperform(scope, rule), rule, "overperform")
     if rule.kind == "burst":
@@ -211,6 +213,32 @@ def _new_account(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
         return None
     return Finding(
         headline=f"carried by an account with at least {_number(rule.min_followers)} followers",
+        items=items,
+        once_per_subject=True,
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _new_language(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    since = scope.now - timedelta(minutes=rule.window_minutes)
+    first_in: dict[str, alert_store.RecentPost] = {}
+    for p in alert_store.posts_first_seen_since(scope.engine, scope.video, since):
+        if p.language is not None:
+            first_in.setdefault(p.language, p)
+    items = tuple(
+        Item(
+            f"language:{language}",
+            f"{language}: {p.platform} post by {p.author or 'unknown'}",
+            detail=p.text,
+            url=p.url,
+            path=f"/posts/{p.id}",
+        )
+        for language, p in sorted(first_in.items())
+    )
+    if not items:
+        return None
+    return Finding(
+        headline="carried by a post in a new language",
         items=items,
         once_per_subject=True,
         path=f"/videos/{scope.video}",

@@ -286,6 +286,7 @@ ALERT_KINDS = (
     "threshold",
     "new_platform",
     "new_account",
+    "new_language",
     "overperform",
     "burst",
     "health",
@@ -309,7 +310,10 @@ class AlertRuleSettings(Section):
     )
     threshold: float = Field(0, ge=0, description="threshold: fire at or above this value")
     window_minutes: int = Field(
-        60, ge=5, description="velocity, burst, overperform: how far back growth is measured"
+        60,
+        ge=5,
+        description="velocity, burst, overperform: how far back growth is measured; "
+        "new_account, new_language: how far back new posts are looked at",
     )
     factor: float = Field(
         3.0, gt=1, description="overperform, burst: how many times the baseline counts as out"
