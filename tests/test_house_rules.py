@@ -76,7 +76,13 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     ),
     "analytics": (),
     # Alerts read what storage holds and the settings; they never see a collector or a page.
-    "alerts": ("storage.read", "storage.alert_store", "config.settings", "analytics"),
+    "alerts": (
+        "storage.read",
+        "storage.measures_read",
+        "storage.alert_store",
+        "config.settings",
+        "analytics",
+    ),
     "viralwatch": ("collectors", "storage", "dashboard", "config", "simulator", "alerts"),
     "benchmarks": (
         "collectors",
