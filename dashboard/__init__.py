@@ -6,6 +6,6 @@ view-models (overview.py), collector-state labels (states.py), charts (charts.py
 (export.py) and the platform catalog type (platforms.py), which the composition root fills
 from the collector registry.
 
-May import: storage.read, storage.write (the sink, for the manage forms only) and
-config.settings. Never collectors.
+May import: storage.read, storage.write (the sink, for the manage forms only),
+storage.alert_rules (the alert-rule forms) and config.settings. Never collectors.
 """
