@@ -113,7 +113,7 @@ class Evaluator:
 
     @staticmethod
     def _videos(rule: AlertRuleSettings, active: list[str]) -> list[str]:
-        if rule.kind == "health":
+        if rule.kind in ("health", "budget"):
             return [""]  # about collection, not a video
         if rule.video:
             return [rule.video] if rule.video in active else []

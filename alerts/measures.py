@@ -13,9 +13,10 @@ parameters, so an alert and the page it links to tell the same story.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from alerts.budgets import BudgetWatch
 from alerts.finding import Item, Scope, post_item
 from analytics.bursts import Burst, find_bursts
 from analytics.overperformance import Overperformance, overperformance
@@ -127,3 +128,5 @@ class Measures:
 
     overperform: Measure = overperformers
     burst: Measure = bursts
+    budgets: BudgetWatch = field(default_factory=BudgetWatch)
+    """The `budget` rule's statuses and spend samples (no budgets until a source is given)."""

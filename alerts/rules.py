@@ -40,6 +40,8 @@ def evaluate(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Findi
         return _burst(scope, measures.burst(scope, rule), rule)
     if rule.kind == "health":
         return _health(scope, rule)
+    if rule.kind == "budget":
+        return _budget(scope, rule, measures)
     return _digest(scope, rule)
 
 
@@ -189,6 +191,29 @@ def _health(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     return Finding(
         headline=f"collection unhealthy for more than {rule.minutes} minutes",
         items=items,
+        once_per_subject=True,
+    )
+
+
+def _budget(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Finding | None:
+    window = timedelta(minutes=rule.window_minutes)
+    items = tuple(
+        Item(
+            f"budget:{s.collector}:{s.budget}:{s.resets_at.isoformat()}",
+            f"{s.collector} {s.budget}",
+            {"spent": s.spent, "limit": s.limit}
+            | ({"per hour": round(s.per_hour, 1)} if s.per_hour is not None else {}),
+            detail=f"runs out about {s.runs_out_at:%Y-%m-%d %H:%M} UTC, "
+            f"resets {s.resets_at:%Y-%m-%d %H:%M} UTC",
+        )
+        for s in measures.budgets.shortfalls(scope.engine, scope.now, window)
+    )
+    if not items:
+        return None
+    return Finding(
+        headline="a request budget will run out before it resets",
+        items=items,
+        # One alert per budget window: the subject carries its reset time.
         once_per_subject=True,
     )
 

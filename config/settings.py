@@ -290,6 +290,7 @@ ALERT_KINDS = (
     "overperform",
     "burst",
     "health",
+    "budget",
     "digest",
 )
 COUNTER_NAMES = ("views", "likes", "shares", "comments", "quotes")
@@ -314,8 +315,9 @@ class AlertRuleSettings(Section):
     window_minutes: int = Field(
         60,
         ge=5,
-        description="velocity, overperform: how far back growth is measured; "
-        "new_account, new_language: how far back new posts are looked at",
+        description="velocity, overperform: how far back growth is measured; budget: over "
+        "how long the spend rate is taken; new_account, new_language: how far back new posts "
+        "are looked at",
     )
     factor: float = Field(
         3.0, gt=1, description="overperform: how many times the median of comparable posts"
