@@ -6,8 +6,9 @@ parameters, so an alert and the page it links to tell the same story.
   `BURST_LOOKBACK_HOURS`, through `analytics.bursts.find_bursts`. A burst is reported while it is
   going on (its last hour is the latest measured one), identified by its start, so a burst
   lasting several hours is one alert.
-- Overperformance: the video's posts that grew most in the rule's window, each against the
-  median of comparable posts on its platform at the same age (`analytics.overperformance`).
+- Overperformance: the video's posts that grew most in the rule's window and were not reported
+  yet, each against the median of comparable posts on its platform at the same age
+  (`analytics.overperformance`), as the growing-now leaderboard computes it.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from analytics.series import PostHistory, platform_series
 from analytics.spread import combine_rates
 from analytics.velocity import Bucket, hourly_rates
 from config.settings import AlertRuleSettings
-from storage import measures_read, read
+from storage import alert_store, measures_read, read
 
 BURST_LOOKBACK_HOURS = 24
 """Hours of rates read: the detector's 12 baseline hours and room for a burst of several."""
-OVERPERFORM_CANDIDATES = 4
-"""Posts checked per post listed (`rule.top`): each costs one peer query."""
-PEERS_LIMIT = 200
-"""Comparable posts read per check, as on the post page."""
+OVERPERFORM_CANDIDATES = 2
+"""Posts checked per post listed (`rule.top`): each costs one peer query (benchmarks/
+bench_alerts.py)."""
+PEERS_LIMIT = 50
+"""Comparable posts read per check, as on the growing-now leaderboard, which also ranks posts
+by recent growth."""
 
 Measure = Callable[[Scope, AlertRuleSettings], list[Item]]
 
@@ -105,7 +108,12 @@ def overperformers(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
     least `factor` times the median of comparable posts at the same age."""
     since = scope.now - timedelta(minutes=rule.window_minutes)
     grown = measures_read.growth_since(scope.engine, since, rule.counter, video=scope.video)
-    candidates = sorted(grown.values(), key=lambda g: (-g.growth, g.post_id))
+    # Posts already reported would be dropped anyway: do not spend peer queries on them.
+    reported = alert_store.alerted_subjects(scope.engine, rule.name, scope.video)
+    candidates = sorted(
+        (g for g in grown.values() if f"post:{g.post_id}" not in reported),
+        key=lambda g: (-g.growth, g.post_id),
+    )
     items = []
     for growth in candidates[: rule.top * OVERPERFORM_CANDIDATES]:
         post = read.get_post(scope.engine, growth.post_id)
