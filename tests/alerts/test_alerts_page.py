@@ -217,7 +217,12 @@ def test_hostile_post_text_is_escaped_and_no_target_url_is_shown(page, engine, s
     assert "<script>alert" not in listing and "<img src=x" not in listing
     assert "&lt;script&gt;alert(" in listing
     assert "hook (json://127.0.0.1)" in listing and "spare (json://127.0.0.1)" in listing
-    assert not any(secret in listing for secret in URL_SECRETS)
+    refused = client.post("/alerts/rules", data=form(csrf_token=csrf(client), targets=["x"]))
+    edit_page = client.get("/alerts/rules/spread/edit").text
+    video_page = client.get("/videos/clip").text
+    assert 'href="/alerts?video=clip"' in video_page
+    seen = listing + refused.text + edit_page + video_page
+    assert not any(secret in seen for secret in URL_SECRETS)
 
 
 def test_a_bad_time_filter_is_one_line_naming_it(page):
