@@ -24,6 +24,9 @@ from storage import alert_rules, alert_store, read
 
 logger = logging.getLogger("viralwatch.alerts")
 
+OVERPERFORM_EVERY = timedelta(minutes=5)
+"""The least time between two evaluations of one overperform rule for one video."""
+
 
 @dataclass(frozen=True, slots=True)
 class Fired:
@@ -90,6 +93,7 @@ class Evaluator:
         self.measures = measures or rules.Measures()
         self.zone = ZoneInfo(settings.timezone)
         self._warned: set[str] = set()
+        self._costly_at: dict[tuple[str, str], datetime] = {}
 
     def run(self) -> list[Fired]:
         """Fire every alert that is due now; the ones this evaluator stored."""
@@ -119,6 +123,17 @@ class Evaluator:
             return [rule.video] if rule.video in active else []
         return active
 
+    def _throttled(self, rule: AlertRuleSettings, video: str, now: datetime) -> bool:
+        # An overperform pass costs a peer query per candidate post (about 2 s at 10,000 posts,
+        # benchmarks/bench_alerts.py): at most one per rule and video every few minutes.
+        if rule.kind != "overperform":
+            return False
+        last = self._costly_at.get((rule.name, video))
+        if last is not None and now - last < OVERPERFORM_EVERY:
+            return True
+        self._costly_at[(rule.name, video)] = now
+        return False
+
     def _consider(self, rule: AlertRuleSettings, video: str, now: datetime) -> Fired | None:
         previous = alert_store.latest_alert(self.engine, rule.name, video)
         cooling = previous is not None and now - previous.fired_at < timedelta(
@@ -130,6 +145,8 @@ class Evaluator:
             start, _end = rules.period_bounds(now, rule.period, self.zone)
             if previous.payload.get("period") == start.isoformat():
                 return None  # this period's digest went out: skip its queries
+        if self._throttled(rule, video, now):
+            return None
         scope = rules.Scope(self.engine, video, now, self.zone)
         finding = rules.evaluate(scope, rule, self.measures)
         if finding is None:

@@ -85,7 +85,13 @@ def test_an_overperforming_post_alerts_once(engine, sink, clock, receiver):
     clock.advance(minutes=10)
     read_views(sink, "youtube", "big", 11_000, published_at=published)
     assert service.run_once() == 0  # still far above, already reported
-    (body,) = receiver.bodies()
+    clock.advance(minutes=1)
+    read_views(sink, "youtube", "fine", 9_000, published_at=published)
+    assert service.run_once() == 0  # checked a minute ago: the next check is due in 5
+    clock.advance(minutes=4)
+    assert service.run_once() == 1  # "fine" overperforms now: a second post, a new alert
+    body, second = receiver.bodies()
+    assert "@fine" in second and "@big" not in second
     assert "1 post(s) at 5x or more the median views of comparable posts" in body
     assert "youtube post by @big" in body and "@fine" not in body
     assert "median of comparable 1,050" in body and "comparable posts 7" in body
