@@ -94,6 +94,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "simulator",
         "viralwatch",
         "analytics",
+        "alerts",
     ),
 }
 

@@ -37,7 +37,8 @@ def alerts_page(
     chosen = {k: v for k in FILTER_FIELDS if (v := request.query_params.get(k, ""))}
     context = {
         "title": "Alerts" if editing is None else f"Edit alert rule {editing}",
-        "alerts": alert_store.list_alerts(dash.engine, flt, limit=PAGE_SIZE),
+        # The edit page shows the form alone.
+        "alerts": [] if editing else alert_store.list_alerts(dash.engine, flt, limit=PAGE_SIZE),
         "page_size": PAGE_SIZE,
         "chosen": chosen,
         "query": urlencode(chosen),
