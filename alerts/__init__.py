@@ -5,8 +5,11 @@ Owns: rule evaluation (`rules`), message texts escaped per target format and mas
 labels (`render`), delivery with retries (`deliver`), cooldown, de-duplication and quiet hours
 (`evaluate`), and the background thread the daemon pokes after each write (`service`).
 
-May import storage's read side (`storage.read`, and `storage.alert_store` for its own two
-tables, whose firing insert is the only write), `config.settings` and `analytics` (the
-measures burst and overperformance rules use). Never collectors/ or
+Also the measures behind the `burst` and `overperform` rules (`measures`) and what a rule finds
+(`finding`).
+
+May import storage's read side (`storage.read`, `storage.measures_read`, `storage.alert_rules`
+for the rules set on the dashboard, and `storage.alert_store` for its own two tables, whose
+firing insert is the only write), `analytics` and `config.settings`. Never collectors/ or
 dashboard/: the daemon (viralwatch/) wires it in.
 """

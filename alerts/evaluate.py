@@ -14,14 +14,18 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from alerts import rules
 from alerts.deliver import Clock, Target, targets_from
 from config.settings import AlertRuleSettings, AlertsSettings
-from storage import alert_store, read
+from storage import alert_rules, alert_store, read
 
 logger = logging.getLogger("viralwatch.alerts")
+
+OVERPERFORM_EVERY = timedelta(minutes=5)
+"""The least time between two evaluations of one overperform rule for one video."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,35 @@ def in_quiet_hours(now: datetime, quiet_hours: str, zone: ZoneInfo) -> bool:
     return local >= start or local < end
 
 
+def active_rules(
+    engine: Engine, settings: AlertsSettings, warned: set[str] | None = None
+) -> list[AlertRuleSettings]:
+    """The config file's rules, then the dashboard's. A stored rule is skipped (with one warning
+    per name in `warned`) when the config now uses its name or it no longer validates, e.g. it
+    names a target the config dropped."""
+    found = list(settings.rules)
+    names = {r.name for r in found}
+    for stored in alert_rules.list_rules(engine):
+        problem = None
+        try:
+            rule = AlertRuleSettings.model_validate(stored.definition)
+        except ValidationError as err:
+            problem = f"{err.error_count()} invalid key(s)"
+        else:
+            if rule.name in names:
+                problem = "the config file has a rule of that name"
+            elif unknown := [t for t in rule.targets if t not in settings.targets]:
+                problem = f"target {unknown[0]!r} is not in [alerts.targets]"
+        if problem is None:
+            found.append(rule)
+            names.add(rule.name)
+        elif warned is None or stored.name not in warned:
+            logger.warning("alert rule %s from the dashboard skipped: %s", stored.name, problem)
+            if warned is not None:
+                warned.add(stored.name)
+    return found
+
+
 class Evaluator:
     """Evaluates `settings.rules` against the database on each `run()`."""
 
@@ -59,6 +92,8 @@ class Evaluator:
         self.clock = clock
         self.measures = measures or rules.Measures()
         self.zone = ZoneInfo(settings.timezone)
+        self._warned: set[str] = set()
+        self._costly_at: dict[tuple[str, str], datetime] = {}
 
     def run(self) -> list[Fired]:
         """Fire every alert that is due now; the ones this evaluator stored."""
@@ -66,7 +101,7 @@ class Evaluator:
         quiet = in_quiet_hours(now, self.settings.quiet_hours, self.zone)
         active = [v.slug for v in read.list_videos(self.engine) if not v.is_paused]
         fired = []
-        for rule in self.settings.rules:
+        for rule in active_rules(self.engine, self.settings, self._warned):
             if quiet and not rule.during_quiet_hours:
                 continue
             for video in self._videos(rule, active):
@@ -82,11 +117,22 @@ class Evaluator:
 
     @staticmethod
     def _videos(rule: AlertRuleSettings, active: list[str]) -> list[str]:
-        if rule.kind == "health":
+        if rule.kind in ("health", "budget"):
             return [""]  # about collection, not a video
         if rule.video:
             return [rule.video] if rule.video in active else []
         return active
+
+    def _throttled(self, rule: AlertRuleSettings, video: str, now: datetime) -> bool:
+        # An overperform pass costs a peer query per candidate post (about 2 s at 10,000 posts,
+        # benchmarks/bench_alerts.py): at most one per rule and video every few minutes.
+        if rule.kind != "overperform":
+            return False
+        last = self._costly_at.get((rule.name, video))
+        if last is not None and now - last < OVERPERFORM_EVERY:
+            return True
+        self._costly_at[(rule.name, video)] = now
+        return False
 
     def _consider(self, rule: AlertRuleSettings, video: str, now: datetime) -> Fired | None:
         previous = alert_store.latest_alert(self.engine, rule.name, video)
@@ -99,6 +145,8 @@ class Evaluator:
             start, _end = rules.period_bounds(now, rule.period, self.zone)
             if previous.payload.get("period") == start.isoformat():
                 return None  # this period's digest went out: skip its queries
+        if self._throttled(rule, video, now):
+            return None
         scope = rules.Scope(self.engine, video, now, self.zone)
         finding = rules.evaluate(scope, rule, self.measures)
         if finding is None:

@@ -4,121 +4,24 @@ Rules are evaluated against state, not events: a threshold is "at or above now",
 new while no earlier alert named it. So nothing is lost while a cooldown or quiet hours hold an
 alert back; it goes out, batched, at the next evaluation that may fire.
 
-`overperform` and `burst` take their numbers from a pluggable `Measure` (see `Measures`): the
-interim ones here are simple (ratio to the platform mean, growth against the preceding windows)
-until the analytics package's overperformance and burst detection is wired in.
+`overperform` and `burst` take their items from the measures in `alerts.measures` (the analytics
+package's methods, as the dashboard shows them), passed in as `Measures`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
+from alerts.finding import Finding, Item, Scope, post_item
+from alerts.measures import Measures
 from config.settings import AlertRuleSettings
 from storage import alert_store, read
 
-# Baseline windows the interim burst measure averages over.
-BURST_BASELINE_WINDOWS = 6
-# Posts on a platform before the interim overperformance measure trusts its mean.
-MIN_POSTS_FOR_BASELINE = 3
 # Candidates (largest latest counter first) the digest checks for growth in its period.
 DIGEST_CANDIDATES = 200
 
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One thing an alert reports: a platform, a post, an account or a collector.
-
-    `subject` is its identity for de-duplication. `label`, `detail` and `url` may hold untrusted
-    post text and are escaped by the renderer for each target's format.
-    """
-
-    subject: str
-    label: str
-    numbers: dict[str, float] = field(default_factory=dict)
-    detail: str | None = None
-    url: str | None = None
-    path: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a rule found for one video: a headline built from our own words and numbers."""
-
-    headline: str
-    numbers: dict[str, float] = field(default_factory=dict)
-    items: tuple[Item, ...] = ()
-    once_per_subject: bool = False
-    """Items already named by an earlier alert of the rule and video are dropped."""
-    period_key: str | None = None
-    """Digests: one alert per period, whatever the cooldown."""
-    path: str = "/"
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    engine: Engine
-    video: str
-    now: datetime
-    zone: ZoneInfo
-
-
-Measure = Callable[[Scope, AlertRuleSettings], list[Item]]
-
-
-def interim_overperformance(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
-    """Posts whose latest counter is at least `factor` times their platform's mean for the
-    video (platforms with fewer than 3 posts have no baseline)."""
-    totals = {r.platform: r for r in read.platform_totals(scope.engine, video=scope.video)}
-    posts, _ = read.list_posts(scope.engine, scope.video, sort=rule.counter, limit=rule.top * 4)
-    items = []
-    for post in posts:
-        value = getattr(post, rule.counter)
-        total = totals.get(post.platform)
-        if value is None or total is None or total.posts < MIN_POSTS_FOR_BASELINE:
-            continue
-        mean = getattr(total, rule.counter) / total.posts
-        if mean > 0 and value >= rule.factor * mean:
-            numbers = {rule.counter: value, "baseline": round(mean, 1), "factor": value / mean}
-            items.append(_post_item(post, numbers))
-    return items[: rule.top]
-
-
-def interim_burst(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
-    """Growth of `counter` in the last `window_minutes` against the mean of the 6 windows
-    before it; a burst when at least `factor` times that and at least `threshold`."""
-    window = timedelta(minutes=rule.window_minutes)
-    end = _five_minute_floor(scope.now) + timedelta(minutes=5)
-    since = end - window * (BURST_BASELINE_WINDOWS + 1)
-    rows = read.rollup_deltas(
-        scope.engine,
-        scope.video,
-        bucket_minutes=5,
-        platforms=[rule.platform] if rule.platform not in ("", "each") else [],
-        since=since,
-        by_platform=False,
-    )
-    recent = sum(getattr(r, rule.counter) for r in rows if r.bucket_start >= end - window)
-    before = sum(getattr(r, rule.counter) for r in rows if r.bucket_start < end - window)
-    baseline = before / BURST_BASELINE_WINDOWS
-    if recent < max(rule.threshold, 1) or recent < rule.factor * baseline:
-        return []
-    numbers: dict[str, float] = {"growth": recent, "baseline": round(baseline, 1)}
-    if baseline:
-        numbers["factor"] = round(recent / baseline, 2)
-    return [Item("burst", f"{rule.counter} burst", numbers)]
-
-
-@dataclass(frozen=True, slots=True)
-class Measures:
-    """The pluggable measures: pass the analytics package's functions here to replace these."""
-
-    overperform: Measure = interim_overperformance
-    burst: Measure = interim_burst
+__all__ = ["Finding", "Item", "Measures", "Scope", "evaluate", "period_bounds"]
 
 
 def evaluate(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Finding | None:
@@ -129,12 +32,16 @@ def evaluate(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Findi
         return _new_platform(scope)
     if rule.kind == "new_account":
         return _new_account(scope, rule)
+    if rule.kind == "new_language":
+        return _new_language(scope, rule)
     if rule.kind == "overperform":
-        return _posts_finding(scope, measures.overperform(scope, rule), rule, "overperform")
+        return _overperform(scope, measures.overperform(scope, rule), rule)
     if rule.kind == "burst":
         return _burst(scope, measures.burst(scope, rule), rule)
     if rule.kind == "health":
         return _health(scope, rule)
+    if rule.kind == "budget":
+        return _budget(scope, rule, measures)
     return _digest(scope, rule)
 
 
@@ -217,14 +124,38 @@ def _new_account(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     )
 
 
-def _posts_finding(
-    scope: Scope, items: list[Item], rule: AlertRuleSettings, kind: str
-) -> Finding | None:
+def _new_language(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
+    since = scope.now - timedelta(minutes=rule.window_minutes)
+    first_in: dict[str, alert_store.RecentPost] = {}
+    for p in alert_store.posts_first_seen_since(scope.engine, scope.video, since):
+        if p.language is not None:
+            first_in.setdefault(p.language, p)
+    items = tuple(
+        Item(
+            f"language:{language}",
+            f"{language}: {p.platform} post by {p.author or 'unknown'}",
+            detail=p.text,
+            url=p.url,
+            path=f"/posts/{p.id}",
+        )
+        for language, p in sorted(first_in.items())
+    )
     if not items:
         return None
     return Finding(
-        headline=f"{len(items)} post(s) {kind} their platform's {rule.counter} by "
-        f"{_number(rule.factor)}x or more",
+        headline="carried by a post in a new language",
+        items=items,
+        once_per_subject=True,
+        path=f"/videos/{scope.video}",
+    )
+
+
+def _overperform(scope: Scope, items: list[Item], rule: AlertRuleSettings) -> Finding | None:
+    if not items:
+        return None
+    return Finding(
+        headline=f"{len(items)} post(s) at {_number(rule.factor)}x or more the median "
+        f"{rule.counter} of comparable posts at the same age",
         items=tuple(items),
         once_per_subject=True,
         path=f"/videos/{scope.video}",
@@ -235,8 +166,10 @@ def _burst(scope: Scope, items: list[Item], rule: AlertRuleSettings) -> Finding 
     if not items:
         return None
     return Finding(
-        headline=f"a burst of {rule.counter} in the last {rule.window_minutes} minutes",
+        headline=f"a burst of {rule.counter}: hourly growth far above the hours before",
         items=tuple(items),
+        # One alert per burst, however many hours it lasts (its start is in the subject).
+        once_per_subject=True,
         path=f"/videos/{scope.video}",
     )
 
@@ -258,6 +191,29 @@ def _health(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     return Finding(
         headline=f"collection unhealthy for more than {rule.minutes} minutes",
         items=items,
+        once_per_subject=True,
+    )
+
+
+def _budget(scope: Scope, rule: AlertRuleSettings, measures: Measures) -> Finding | None:
+    window = timedelta(minutes=rule.window_minutes)
+    items = tuple(
+        Item(
+            f"budget:{s.collector}:{s.budget}:{s.resets_at.isoformat()}",
+            f"{s.collector} {s.budget}",
+            {"spent": s.spent, "limit": s.limit}
+            | ({"per hour": round(s.per_hour, 1)} if s.per_hour is not None else {}),
+            detail=f"runs out about {s.runs_out_at:%Y-%m-%d %H:%M} UTC, "
+            f"resets {s.resets_at:%Y-%m-%d %H:%M} UTC",
+        )
+        for s in measures.budgets.shortfalls(scope.engine, scope.now, window)
+    )
+    if not items:
+        return None
+    return Finding(
+        headline="a request budget will run out before it resets",
+        items=items,
+        # One alert per budget window: the subject carries its reset time.
         once_per_subject=True,
     )
 
@@ -291,7 +247,7 @@ def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
         if value - (earlier or 0) > 0:
             growth.append((value - (earlier or 0), post))
     growth.sort(key=lambda pair: (-pair[0], pair[1].id))
-    items = [_post_item(p, {f"{rule.counter} growth": g}) for g, p in growth[: rule.top]]
+    items = [post_item(p, {f"{rule.counter} growth": g}) for g, p in growth[: rule.top]]
     totals = read.platform_totals(scope.engine, video=scope.video)
     for row in totals:
         appeared = row.first_appeared_at
@@ -309,17 +265,6 @@ def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
         items=tuple(items),
         period_key=start.isoformat(),
         path=f"/videos/{scope.video}",
-    )
-
-
-def _post_item(post: read.PostRow, numbers: dict[str, float]) -> Item:
-    return Item(
-        f"post:{post.id}",
-        f"{post.platform} post by {post.author or 'unknown'}",
-        numbers,
-        detail=post.text,
-        url=post.url,
-        path=f"/posts/{post.id}",
     )
 
 

@@ -83,8 +83,9 @@ def build_alert_service(
     measures: Measures | None = None,
     sleep: Sleep = time.sleep,
 ) -> AlertService | None:
-    """The service for `settings`, not started; None when alerts are off or no rule is set."""
-    if not settings.enabled or not settings.rules:
+    """The service for `settings`, not started; None when alerts are off or nothing could be
+    sent (no rule in the config and no target for the dashboard's rules)."""
+    if not settings.enabled or not (settings.rules or settings.targets):
         return None
     redact_in_logs(url.get_secret_value() for url in settings.targets.values())
     deliverer = Deliverer(

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -191,3 +192,30 @@ def combined_growth(
 
 def window_before(end: datetime, window_hours: float) -> tuple[datetime, datetime]:
     return end - timedelta(hours=window_hours), end
+
+
+class HourGrowth(Protocol):
+    """One platform's measured growth in one clock hour (`storage.measures_read.PlatformHour`)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def bucket_start(self) -> datetime: ...
+    @property
+    def growth(self) -> int: ...
+    @property
+    def observations(self) -> int: ...
+
+
+def platform_series(hours: Iterable[HourGrowth], now: datetime) -> dict[str, list[Reading]]:
+    """Per platform, cumulative measured growth at the end of each hour that had readings
+    (the current hour ends at `now`), starting from 0 at the first such hour's start."""
+    series: dict[str, list[Reading]] = {}
+    for row in hours:
+        if row.observations == 0:
+            continue
+        found = series.setdefault(row.platform, [(row.bucket_start, 0.0)])
+        end = min(row.bucket_start + timedelta(hours=1), now)
+        if end > found[-1][0]:
+            found.append((end, (found[-1][1] or 0.0) + row.growth))
+    return series

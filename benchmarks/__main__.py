@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import (
+    bench_alerts,
     bench_dashboard,
     bench_measures,
     bench_parsers,
@@ -15,7 +16,15 @@ from benchmarks import (
     bench_storage,
 )
 
-SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_measures, bench_parsers]
+SUITES = [
+    bench_startup,
+    bench_storage,
+    bench_poll,
+    bench_dashboard,
+    bench_measures,
+    bench_parsers,
+    bench_alerts,
+]
 
 
 def main() -> int:

@@ -293,9 +293,11 @@ ALERT_KINDS = (
     "threshold",
     "new_platform",
     "new_account",
+    "new_language",
     "overperform",
     "burst",
     "health",
+    "budget",
     "digest",
 )
 # A copy of collectors.base.COUNTERS: config imports nothing from the project (STYLE.md §1);
@@ -316,12 +318,18 @@ class AlertRuleSettings(Section):
     measure: str = Field(
         "total", description="threshold: 'total' (sum of latest) or 'velocity' (growth per hour)"
     )
-    threshold: float = Field(0, ge=0, description="threshold: fire at or above this value")
+    threshold: float = Field(
+        0, ge=0, description="threshold: fire at or above this value; burst: least growth"
+    )
     window_minutes: int = Field(
-        60, ge=5, description="velocity, burst, overperform: how far back growth is measured"
+        60,
+        ge=5,
+        description="velocity, overperform: how far back growth is measured; budget: over "
+        "how long the spend rate is taken; new_account, new_language: how far back new posts "
+        "are looked at",
     )
     factor: float = Field(
-        3.0, gt=1, description="overperform, burst: how many times the baseline counts as out"
+        3.0, gt=1, description="overperform: how many times the median of comparable posts"
     )
     min_followers: int = Field(
         10_000, ge=0, description="new_account: followers an account needs to be reported"

@@ -6,7 +6,6 @@ listed by their masked labels only; the Apprise URLs never reach the database.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -14,11 +13,17 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
 from dashboard import export
+from dashboard.params import parse_time
 from storage import alert_store
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Newest alerts returned")]
 # A NUL byte cannot be stored in (or compared with) a PostgreSQL text column: refused as a 400.
 Name = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
+# Text, not datetime: the page's filter form sends "" for an empty field and zone-less times,
+# which mean UTC (parse_time: one line naming the parameter when it is not a time).
+Moment = Annotated[
+    str | None, Query(max_length=40, description="ISO 8601, e.g. 2026-03-01T12:00 (UTC)")
+]
 
 
 def alert_filter(
@@ -26,11 +31,19 @@ def alert_filter(
     video: Name = None,
     kind: Name = None,
     status: Name = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
 ) -> alert_store.AlertFilter:
-    """One filter for the API and the CSV: rule, video, kind, delivery status, fired_at range."""
-    return alert_store.AlertFilter(rule, video, kind, status, since, until)
+    """One filter for the page, the API and the CSV: rule, video, kind, delivery status,
+    fired_at range (empty values mean no filter)."""
+    return alert_store.AlertFilter(
+        rule or None,
+        video or None,
+        kind or None,
+        status or None,
+        parse_time("since", since) if since else None,
+        parse_time("until", until) if until else None,
+    )
 
 
 Filter = Annotated[alert_store.AlertFilter, Depends(alert_filter)]

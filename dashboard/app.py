@@ -23,7 +23,7 @@ from dashboard.alerts_routes import alerts_router
 from dashboard.context import HERE, Dashboard, build_templates
 from dashboard.errors import BadParameter
 from dashboard.platforms import Platforms
-from dashboard.routes import api, auth, downloads, manage, measures, ops, pages
+from dashboard.routes import alerts, api, auth, downloads, manage, measures, ops, pages
 from storage.read import Clock
 from storage.write import StorageSink
 
@@ -72,7 +72,7 @@ def create_app(
         context = {"title": title, "message": err.detail}
         return dash.render(request, "error.html", context, err.status_code)
 
-    for area in (auth, pages, manage, api, downloads, measures, ops):
+    for area in (auth, pages, manage, alerts, api, downloads, measures, ops):
         app.include_router(area.router)
     app.include_router(alerts_router(engine))  # issue 12: stored alerts, JSON and CSV
     # After the plotly.js route (pages), which the mount would otherwise shadow.

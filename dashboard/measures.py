@@ -21,14 +21,14 @@ from sqlalchemy import Engine
 from analytics import forecast as fc
 from analytics.bursts import Burst, find_bursts
 from analytics.overperformance import InsufficientBaseline, Overperformance, overperformance
-from analytics.series import PostHistory, Reading, combined_growth, measure
+from analytics.series import PostHistory, Reading, combined_growth, measure, platform_series
 from analytics.spread import HourShares, Pickup, combine_rates, growth_shares, pickup_order
 from analytics.velocity import Bucket, DoublingTime, acceleration, doubling_time, hourly_rates
 from analytics.velocity import velocity as window_velocity
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.timegrid import Window
 from storage import measures_read, read
-from storage.measures_read import MEASURED_COUNTERS, PlatformHour, PostGrowth
+from storage.measures_read import MEASURED_COUNTERS, PostGrowth
 
 ALL = "all"
 """The scope of a video's measures over all platforms together."""
@@ -85,20 +85,6 @@ class VideoMeasures:
     pickups: list[Pickup]
     shares: list[HourShares]
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
-
-
-def platform_series(hours: Sequence[PlatformHour], now: datetime) -> dict[str, list[Reading]]:
-    """Per platform, cumulative measured growth at the end of each hour that had readings
-    (the current hour ends at `now`), starting from 0 at the first such hour's start."""
-    series: dict[str, list[Reading]] = {}
-    for row in hours:
-        if row.observations == 0:
-            continue
-        found = series.setdefault(row.platform, [(row.bucket_start, 0.0)])
-        end = min(row.bucket_start + timedelta(hours=1), now)
-        if end > found[-1][0]:
-            found.append((end, (found[-1][1] or 0.0) + row.growth))
-    return series
 
 
 def total_series(series: dict[str, list[Reading]], total_now: float) -> list[Reading]:

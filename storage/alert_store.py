@@ -87,8 +87,8 @@ class UnhealthyCollector:
 
 @dataclass(frozen=True, slots=True)
 class RecentPost:
-    """A post first seen lately, with its author's follower count where a collector stored one
-    (`extra["author_followers"]`)."""
+    """A post first seen lately, with its author's follower count and its language where a
+    collector stored them (`extra["author_followers"]`, `extra["language"]`)."""
 
     id: int
     platform: str
@@ -96,6 +96,7 @@ class RecentPost:
     url: str | None
     text: str | None
     followers: int | None
+    language: str | None = None
 
 
 def posts_first_seen_since(engine: Engine, video: str, since: datetime) -> list[RecentPost]:
@@ -110,9 +111,14 @@ def posts_first_seen_since(engine: Engine, video: str, since: datetime) -> list[
         rows = conn.execute(query).all()
     posts = []
     for r in rows:
-        followers = (r.extra or {}).get("author_followers")
+        extra = r.extra or {}
+        followers = extra.get("author_followers")
         count = int(followers) if isinstance(followers, int | float) else None
-        posts.append(RecentPost(r.id, r.platform, r.author, r.url, r.text, count))
+        language = extra.get("language")
+        # A BCP 47 tag is at most 35 characters; anything longer is not a language code.
+        code = language.strip().lower()[:35] if isinstance(language, str) else None
+        code = code or None
+        posts.append(RecentPost(r.id, r.platform, r.author, r.url, r.text, count, code))
     return posts
 
 

@@ -71,13 +71,21 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "storage.measures_read",
         "storage.write",
         "storage.alert_store",
+        "storage.alert_rules",
         "config.settings",
         "analytics",
         "storage.health",
     ),
     "analytics": (),
     # Alerts read what storage holds and the settings; they never see a collector or a page.
-    "alerts": ("storage.read", "storage.alert_store", "config.settings", "analytics"),
+    "alerts": (
+        "storage.read",
+        "storage.measures_read",
+        "storage.alert_store",
+        "storage.alert_rules",
+        "config.settings",
+        "analytics",
+    ),
     "viralwatch": ("collectors", "storage", "dashboard", "config", "simulator", "alerts"),
     "benchmarks": (
         "collectors",
@@ -87,6 +95,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "simulator",
         "viralwatch",
         "analytics",
+        "alerts",
     ),
 }
 

@@ -25,15 +25,15 @@ def alerts() -> None:
 def alerts_test(obj: Any, rule: str) -> None:
     """Send a test message to every target of RULE (one try each, nothing stored)."""
     from alerts.deliver import Deliverer, redact_in_logs, targets_from
-    from alerts.evaluate import Evaluator
+    from alerts.evaluate import Evaluator, active_rules
     from collectors.base import utc_now
 
     settings = obj.settings.alerts
-    rules = {r.name: r for r in settings.rules}
-    if rule not in rules:
-        known = ", ".join(sorted(rules)) or "none; add [[alerts.rules]] to the config"
-        raise click.UsageError(f"no alert rule {rule!r}; configured rules: {known}")
     engine, _sink = obj.storage()
+    rules = {r.name: r for r in active_rules(engine, settings)}
+    if rule not in rules:
+        known = ", ".join(sorted(rules)) or "none; add [[alerts.rules]] or one on the dashboard"
+        raise click.UsageError(f"no alert rule {rule!r}; configured rules: {known}")
     targets = targets_from(settings.targets, rules[rule].targets)
     redact_in_logs(t.url.get_secret_value() for t in targets)
     payload = Evaluator(engine, settings, utc_now).test_payload(rules[rule])

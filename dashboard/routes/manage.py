@@ -196,13 +196,14 @@ def validate_video(form: dict[str, str]) -> tuple[VideoInput | None, dict[str, s
             started_at=started_at,
         )
     except ValidationError as err:
-        return None, {**_field_errors(err), **errors}
+        return None, {**field_errors(err), **errors}
     if errors:
         return None, errors
     return VideoInput.of(settings_video, source="dashboard"), errors
 
 
-def _field_errors(err: ValidationError) -> dict[str, str]:
+def field_errors(err: ValidationError) -> dict[str, str]:
+    """Field -> the first problem pydantic found with it, on one line."""
     found: dict[str, str] = {}
     for problem in err.errors():
         # The one model-level rule is "no search term": shown under keywords.

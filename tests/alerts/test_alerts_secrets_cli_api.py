@@ -15,6 +15,7 @@ from sqlalchemy import select
 from alerts.service import build_alert_service
 from collectors.base import Observation, PostRef
 from dashboard.alerts_routes import alerts_router
+from storage import alert_rules
 from storage.db import make_engine, upgrade
 from storage.models import Alert, AlertDelivery
 from storage.write import StorageSink, VideoInput
@@ -117,13 +118,25 @@ def test_unknown_target_name_is_one_line_naming_the_rule(tmp_path, db_url):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_alerts_test_names_the_configured_rules_for_an_unknown_one(tmp_path, db_url, monkeypatch):
+def test_alerts_test_names_the_config_and_dashboard_rules_for_an_unknown_one(
+    tmp_path, db_url, monkeypatch, clock
+):
     monkeypatch.setenv("VIRALWATCH_ALERTS__TARGETS__HOOK", "json://127.0.0.1:9/x")
     monkeypatch.setenv("VIRALWATCH_ALERTS__TARGETS__BROKEN", "json://127.0.0.1:9/y")
     config = write_config(tmp_path, db_url)
-    result = CliRunner().invoke(cli, ["--config", str(config), "alerts", "test", "nope"])
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+    engine = make_engine(db_url)
+    try:
+        stored = {"name": "from-the-page", "kind": "digest", "targets": ["hook"]}
+        alert_rules.add_rule(engine, stored, clock())
+    finally:
+        engine.dispose()
+    result = runner.invoke(cli, ["--config", str(config), "alerts", "test", "nope"])
     assert result.exit_code == 2
-    assert "no alert rule 'nope'; configured rules: million, spread" in result.output
+    assert "no alert rule 'nope'; configured rules: from-the-page, million, spread" in (
+        result.output
+    )
 
 
 def _app(engine) -> FastAPI:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.evaluate import in_quiet_hours
-from alerts.rules import Item, Measures, period_bounds
+from alerts.rules import period_bounds
 from alerts.service import build_alert_service
 from collectors.base import Observation, PostRef, RunReport
 from storage import alert_store
@@ -104,36 +104,6 @@ def test_daily_digest_lists_top_growing_posts_new_platforms_and_totals_once(
     assert "views 5,450" in body
 
 
-def test_overperformance_measure_is_pluggable(engine, sink, clock, receiver):
-    seed(sink, {("youtube", f"p{i}"): 100 for i in range(5)} | {("youtube", "big"): 5000})
-    interim = rule("outlier", "overperform", factor=3)
-    fired, (body,) = bodies_after(engine, clock, receiver, interim)
-    assert fired == 1 and "youtube post by @big" in body and "@p1" not in body
-
-    def analytics_says_p3(scope, rule_settings):
-        return [Item("post:p3", "p3 from the analytics package", {"factor": 9.5})]
-
-    other = rule("outlier-2", "overperform")
-    fired, bodies = bodies_after(
-        engine, clock, receiver, other, measures=Measures(overperform=analytics_says_p3)
-    )
-    assert fired == 1 and "p3 from the analytics package — factor 9.50" in bodies[-1]
-
-
-def test_interim_burst_compares_the_window_with_the_windows_before(engine, sink, clock, receiver):
-    views = 0
-    for _ in range(12):  # an hour of slow growth: 60 views per 5 minutes
-        views += 60
-        seed(sink, {("youtube", "a"): views})
-        clock.advance(minutes=5)
-    burst = rule("burst", "burst", window_minutes=10, factor=4, threshold=100)
-    assert bodies_after(engine, clock, receiver, burst)[0] == 0
-    views += 2000
-    seed(sink, {("youtube", "a"): views})
-    fired, (body,) = bodies_after(engine, clock, receiver, burst)
-    assert fired == 1 and "a burst of views in the last 10 minutes" in body
-
-
 def test_new_account_needs_stored_follower_counts(engine, sink, clock, receiver):
     seed(sink, {("mastodon", "small"): 1}, extra={"author_followers": 50})
     seed(sink, {("mastodon", "big"): 1}, extra={"author_followers": 250_000})
@@ -172,3 +142,43 @@ def test_quiet_hours_and_periods_follow_the_time_zone():
     start, end = period_bounds(datetime(2026, 3, 30, 9, 0, tzinfo=UTC), "daily", kyiv)
     assert end - start == timedelta(hours=23)
     assert start.astimezone(kyiv).hour == 0 and end.astimezone(kyiv).hour == 0
+
+
+def test_new_language_fires_once_per_language_with_its_first_post(engine, sink, clock, receiver):
+    seed(sink, {("bluesky", "en1"): 1}, extra={"language": "en"})
+    seed(sink, {("mastodon", "uk1"): 1}, extra={"language": "UK"})
+    seed(sink, {("reddit", "none"): 1})  # no language stored: never reported
+    languages = rule("languages", "new_language", cooldown_minutes=0)
+    service = build_alert_service(
+        engine, alerts_settings(receiver, languages), clock, sleep=no_sleep
+    )
+    assert service.run_once() == 1
+    clock.advance(minutes=5)
+    seed(sink, {("x", "uk2"): 1}, extra={"language": "uk"})  # a known language: nothing
+    assert service.run_once() == 0
+    seed(sink, {("x", "ru1"): 1}, extra={"language": "<b>ru</b>\nFAKE"})
+    assert service.run_once() == 1
+    first, second = receiver.bodies()
+    assert "carried by a post in a new language" in first
+    assert "en: bluesky post by @en1" in first and "uk: mastodon post by @uk1" in first
+    assert "@none" not in first and "https://desk.example.org/videos/clip" in first
+    assert "<b>ru</b> fake: x post by @ru1" in second.lower() and "@uk2" not in second
+    assert not any(line.startswith("FAKE") for line in second.splitlines())
+
+
+def test_hourly_digest_covers_the_last_complete_hour_once(engine, sink, clock, receiver):
+    clock.now = datetime(2026, 3, 1, 9, 50, tzinfo=UTC)
+    seed(sink, {("youtube", "a"): 100})
+    clock.advance(minutes=20)  # 10:10: growth inside the 10:00-11:00 hour
+    seed(sink, {("youtube", "a"): 400})
+    clock.advance(minutes=55)  # 11:05
+    hourly = rule("hourly", "digest", period="hourly", top=3)
+    service = build_alert_service(engine, alerts_settings(receiver, hourly), clock, sleep=no_sleep)
+    assert service.run_once() == 1
+    clock.advance(minutes=30)
+    assert service.run_once() == 0  # still the same hour's digest
+    clock.advance(minutes=30)  # 12:05: the 11:00 hour has ended
+    assert service.run_once() == 1
+    first, second = receiver.bodies()
+    assert "hourly digest for 2026-03-01 10:00 (UTC)" in first and "views growth 300" in first
+    assert "hourly digest for 2026-03-01 11:00 (UTC)" in second
