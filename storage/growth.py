@@ -19,6 +19,7 @@ in the history without adding growth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from collectors.base import COUNTERS as COUNTERS
@@ -82,3 +83,11 @@ def is_covered(row: tuple[Any, ...] | None, at: Any, values: Counters) -> bool:
     if observed_at == at:
         return True
     return tuple(counters) == values and confirmed_until is not None and at <= confirmed_until
+
+
+def hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def five_minute_start(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)

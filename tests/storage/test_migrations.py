@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from collectors.base import Observation, PostRef
 from storage.db import make_engine, upgrade
 from storage.models import Observation as ObservationRow
-from storage.models import Post, TrackedVideo, Video5Min, VideoHourly
+from storage.models import Post, TrackedVideo, UTCDateTime, Video5Min, VideoHourly
 from storage.write import StorageSink, VideoInput
 from tests.conftest import FakeClock, _postgres_schema_url
 
@@ -78,6 +78,17 @@ def _add_posts_live(sink: StorageSink) -> None:
     )
 
 
+# `posts` as revisions before 0070 have it (a post belonged to one video).
+OLD_POSTS = sa.table(
+    "posts",
+    *(sa.column(name) for name in ("id", "video_id", "platform", "platform_post_id")),
+    sa.column("first_seen_at", UTCDateTime()),
+    sa.column("matched_by"),
+    sa.column("is_gone"),
+    sa.column("extra", sa.JSON()),
+)
+
+
 def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]]) -> None:
     """The same videos, posts and observations in a 0002 database, without the writer: rows in
     the order the writer stores them (each batch sorted by time)."""
@@ -99,7 +110,7 @@ def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]])
         ids = {}
         for platform, key in (("youtube", "a"), ("youtube", "b"), ("reddit", "c"), ("x", "d")):
             ids[(platform, key)] = conn.execute(
-                insert(Post)
+                insert(OLD_POSTS)
                 .values(
                     video_id=video_id,
                     platform=platform,
@@ -109,7 +120,7 @@ def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]])
                     is_gone=False,
                     extra={},
                 )
-                .returning(Post.id)
+                .returning(OLD_POSTS.c.id)
             ).scalar_one()
         for batch in batches:
             for o in sorted(batch, key=lambda o: o.observed_at):
