@@ -125,3 +125,43 @@ def test_growth_invariant_holds_for_writer_processes(
     results = processes.starmap(write_batches, [(db_url, video, b) for b in writers])
     assert [p for problems in results for p in problems] == []
     _check_final(sink, video, writers)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(workload=workloads(), shared=st.lists(st.integers(0, len(POSTS) - 1), max_size=6))
+def test_growth_invariant_holds_per_video_for_posts_shared_by_two_videos(
+    db_url: str, sink: StorageSink, workload: list[Any], shared: list[int]
+) -> None:
+    # Issue 9: a second video finds some posts (again and again) while writers store readings;
+    # each video's rollups must still sum to its linked posts' latest counters.
+    video, keys = _prepare(sink)
+    other = f"{video}-other"
+    sink.add_video(VideoInput(other, "The same clip, reuploaded"))
+    writers = _readings(workload, keys)
+    problems: list[str] = []
+    start = threading.Barrier(WRITERS + 1)
+
+    def run(batches: list[list[Reading]]) -> None:
+        start.wait()
+        try:
+            problems.extend(write_batches(db_url, video, batches))
+        except Exception as err:  # a writer failing is a violation too
+            problems.append(repr(err))
+
+    def link() -> None:
+        start.wait()
+        for post in shared:
+            sink.record_posts(other, [PostRef(*keys[post], matched_by="keyword:clip")])
+            problems.extend(violations(sink.engine, other))
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in writers]
+    threads.append(threading.Thread(target=link))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    _check_final(sink, video, writers)
+    assert violations(sink.engine, other) == []
