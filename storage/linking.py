@@ -19,10 +19,7 @@ from sqlalchemy import Connection, select
 from storage.db import dialect_insert
 from storage.growth import COUNTERS, PostState, apply_reading, five_minute_start, hour_start
 from storage.models import Observation, Post, PostVideo, Video5Min, VideoHourly
-from storage.video_posts import split_match
-
-# Post ids per IN (...) lookup: well under SQLite's bound-parameter limit.
-CHUNK = 500
+from storage.video_posts import LOOKUP_CHUNK, split_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +59,8 @@ def add_links(conn: Connection, links: Sequence[Link], now: datetime) -> int:
 def links_of(conn: Connection, post_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
     """The video ids each post is linked to."""
     found: dict[int, list[int]] = defaultdict(list)
-    for start in range(0, len(post_ids), CHUNK):
-        chunk = list(post_ids[start : start + CHUNK])
+    for start in range(0, len(post_ids), LOOKUP_CHUNK):
+        chunk = list(post_ids[start : start + LOOKUP_CHUNK])
         query = select(PostVideo.post_id, PostVideo.video_id).where(PostVideo.post_id.in_(chunk))
         for post_id, video_id in conn.execute(query.order_by(PostVideo.video_id)):
             found[post_id].append(video_id)

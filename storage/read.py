@@ -23,7 +23,9 @@ from storage.models import (
     VideoHourly,
 )
 from storage.models import Observation as ObservationRow
-from storage.video_posts import join_videos, post_ids_of
+from storage.video_posts import MatchRow as MatchRow
+from storage.video_posts import join_videos, one_row_per_post, post_ids_of
+from storage.video_posts import post_matches as post_matches
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
 STREAM_BATCH = 5000
@@ -579,13 +581,15 @@ def count_reshares(
 def get_post(engine: Engine, post_id: int) -> PostRow | None:
     """One post by its database id, or None."""
     with engine.connect() as conn:
-        row = conn.execute(_post_query(PostFilter()).where(Post.id == post_id)).first()
+        row = conn.execute(
+            one_row_per_post(_post_query(PostFilter())).where(Post.id == post_id)
+        ).first()
     return post_row(row) if row is not None else None
 
 
 def find_post(engine: Engine, platform: str, platform_post_id: str) -> PostRow | None:
     """One post by its platform key, or None."""
-    query = _post_query(PostFilter(platform=platform)).where(
+    query = one_row_per_post(_post_query(PostFilter(platform=platform))).where(
         Post.platform_post_id == platform_post_id
     )
     with engine.connect() as conn:
@@ -599,7 +603,7 @@ def child_posts(
     """Posts whose cascade parent is the given post, oldest first (reshare edges left out
     unless `reshares`)."""
     query = (
-        _post_query(PostFilter())
+        one_row_per_post(_post_query(PostFilter()))
         .where(Post.parent_platform == platform, Post.parent_platform_post_id == platform_post_id)
         .order_by(Post.first_seen_at, Post.id)
     )
