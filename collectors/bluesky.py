@@ -90,6 +90,45 @@ def xrpc_error(response: httpx.Response) -> tuple[str, str]:
     return f"HTTP {response.status_code}", ""
 
 
+class HandleResolver:
+    """Handle -> DID through `GET /xrpc/com.atproto.identity.resolveHandle` on the AppView, for
+    a hand-added `bsky.app/profile/<handle>/post/<rkey>` URL (the collector keys posts by DID).
+
+    Synchronous: it runs where a person adds a URL (CLI, dashboard form), once per handle. A
+    resolved DID is cached for the process (a DID never changes; a handle moving to another
+    DID is rare, and a post URL names the post as it was); a failure is not cached, so the
+    next attempt asks again.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self._dids: dict[str, str] = {}
+
+    def __call__(self, handle: str) -> str | None:
+        handle = handle.lower()
+        if handle in self._dids:
+            return self._dids[handle]
+        try:
+            response = self.client.get(
+                "/xrpc/com.atproto.identity.resolveHandle", params={"handle": handle}
+            )
+        except httpx.HTTPError as err:
+            logger.warning("bluesky: cannot resolve handle %s: %s", handle, type(err).__name__)
+            return None
+        if response.status_code != 200:
+            name, message = xrpc_error(response)
+            logger.info("bluesky: handle %s not resolved: %s %s", handle, name, message)
+            return None
+        try:
+            did = response.json().get("did")
+        except (ValueError, AttributeError):
+            did = None
+        if not isinstance(did, str) or not did.startswith("did:"):
+            return None
+        self._dids[handle] = did
+        return did
+
+
 def post_web_url(uri: str, handle: str | None) -> str:
     """https://bsky.app/profile/<handle or did>/post/<rkey> for an at:// post URI."""
     parts = uri.removeprefix("at://").split("/")

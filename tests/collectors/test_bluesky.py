@@ -22,8 +22,15 @@ from collectors.base import (
     RateLimited,
     SourceUnavailable,
     TrackedVideo,
+    manual_post,
 )
-from collectors.bluesky import SEARCH_DISABLED, BlueskyCollector, BlueskySettings, xrpc_error
+from collectors.bluesky import (
+    SEARCH_DISABLED,
+    BlueskyCollector,
+    BlueskySettings,
+    HandleResolver,
+    xrpc_error,
+)
 from collectors.runner import CollectorRunner
 from simulator.bluesky import SIM_APP_PASSWORD, SIM_HANDLE, noise_posts
 from simulator.world import Fault
@@ -376,3 +383,26 @@ def test_simulated_post_view_has_every_recorded_field(shared_fixtures, sim):
     text = view["record"]["text"].encode()
     shown = text[link["index"]["byteStart"] : link["index"]["byteEnd"]].decode()
     assert set(link["index"]) == set(facet["index"]) and shown.startswith("youtube.com/")
+
+
+def test_handles_resolve_to_the_did_once_and_unknown_handles_to_none(sim):
+    # Issue 9: a hand-added bsky.app/profile/<handle>/post/<rkey> URL is keyed by its DID.
+    post = next(
+        p for p in sim.world.model.footage_posts(sim.world.now()) if p.platform == "bluesky"
+    )
+    did = post.id.removeprefix("at://").split("/")[0]
+    with httpx.Client(base_url=sim.base_url("bluesky")) as client:
+        resolve = HandleResolver(client)
+        assert resolve(post.author.upper()) == did
+        assert resolve(post.author) == did
+        assert resolve("nobody-here.bsky.social") is None
+        assert resolve("nobody-here.bsky.social") is None
+    asked = sim.world.requests_to("bluesky", "resolveHandle")
+    assert len(asked) == 3  # the resolved handle once (cached), the unknown one each time
+    ref = manual_post(
+        f"https://bsky.app/profile/{post.author}/post/{post.id.rsplit('/', 1)[1]}",
+        resolve_handle=resolve,
+    )
+    assert (ref.platform, ref.platform_post_id) == ("bluesky", post.id)
+    # Without a resolver (or an unknown handle) the URL stays with yt-dlp, never a handle key.
+    assert manual_post(f"https://bsky.app/profile/{post.author}/post/x1").platform == "urls"
