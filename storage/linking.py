@@ -38,6 +38,7 @@ def add_links(conn: Connection, links: Sequence[Link], now: datetime) -> int:
     new = [link for key, link in wanted.items() if key[1] not in stored.get(key[0], ())]
     if not new:
         return 0
+    _lock_posts(conn, sorted({link.post_id for link in new}))
     rows = [
         {
             "post_id": link.post_id,
@@ -67,14 +68,31 @@ def links_of(conn: Connection, post_ids: Sequence[int]) -> dict[int, tuple[int, 
     return {post_id: tuple(ids) for post_id, ids in found.items()}
 
 
+def _lock_posts(conn: Connection, post_ids: Sequence[int]) -> None:
+    """On PostgreSQL, lock the posts in the refresh writer's order (platform, then key by code
+    point) before linking them: a link row takes a key-share lock on its post, and taking those
+    in another order than the writer's row locks could deadlock."""
+    if conn.dialect.name != "postgresql":
+        return  # BEGIN IMMEDIATE already serialises SQLite writers
+    keys: list[tuple[str, str, int]] = []
+    for start in range(0, len(post_ids), LOOKUP_CHUNK):
+        ids = post_ids[start : start + LOOKUP_CHUNK]
+        found = select(Post.platform, Post.platform_post_id, Post.id).where(Post.id.in_(ids))
+        keys += [(platform, key, post_id) for platform, key, post_id in conn.execute(found)]
+    ordered = [post_id for *_, post_id in sorted(keys)]  # Python sorts by code point, as "C"
+    order = (Post.platform, Post.platform_post_id.collate("C"))
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        lock = select(Post.id).where(Post.id.in_(ordered[start : start + LOOKUP_CHUNK]))
+        conn.execute(lock.order_by(*order).with_for_update()).all()
+
+
 def _replay_growth(conn: Connection, post_id: int, video_id: int) -> None:
     """Add a post's growth so far to one more video's rollups: each stored row's growth in its
     bucket, then whatever the history misses (a late reading that never moved the latest) at
     the latest reading, so the sums equal the post's latest counters exactly."""
-    lock = select(Post.platform, Post.latest_observed_at, *_latest()).where(Post.id == post_id)
-    if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()  # the refresh writer must not move the latest meanwhile
-    platform, latest_at, *latest = conn.execute(lock).one()
+    # The post is locked (_lock_posts): the refresh writer cannot move its latest meanwhile.
+    latest_query = select(Post.platform, Post.latest_observed_at, *_latest())
+    platform, latest_at, *latest = conn.execute(latest_query.where(Post.id == post_id)).one()
     if latest_at is None:
         return
     history = select(Observation.observed_at, *(getattr(Observation, c) for c in COUNTERS))
