@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
+from sqlalchemy.orm import aliased
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
@@ -207,7 +208,8 @@ class StorageSink:
                 raise UnknownVideo(f"no tracked video {slug!r}")
             # Posts this video alone carries go; those shared with another video stay.
             linked = post_ids_of(video_id)
-            others = select(PostVideo.post_id).where(PostVideo.video_id != video_id)
+            other = aliased(PostVideo)  # its own FROM: never correlated with `linked`
+            others = select(other.post_id).where(other.video_id != video_id)
             post_ids = linked.where(PostVideo.post_id.not_in(others))
             conn.execute(delete(ObservationRow).where(ObservationRow.post_id.in_(post_ids)))
             conn.execute(delete(Post).where(Post.id.in_(post_ids)))
