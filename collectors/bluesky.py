@@ -61,6 +61,7 @@ from collectors.base import (
     parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.identity import bluesky_handle, post_identity, with_bluesky_did
 from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings, HttpUrl
@@ -213,6 +214,7 @@ class BlueskyCollector:
         self.auth_url = config.auth_url.rstrip("/")
         self.handle = config.handle
         self._password = config.app_password.get_secret_value()
+        self._dids: dict[str, str] = {}  # handle -> DID, for tracked URLs naming a handle
         self._session: _Session | None = None
         self.notice: str | None = None
         """A standing state worth showing the operator (search disabled), or None."""
@@ -411,6 +413,7 @@ class BlueskyCollector:
                 logger.warning("%s", SEARCH_DISABLED)
             self.notice = SEARCH_DISABLED
             return []
+        video = await self._with_did_urls(video)
         queries: list[dict[str, Any]] = [{"q": url, "url": url} for url in video.urls]
         queries += [{"q": f'"{phrase}"'} for phrase in video.keywords]
         queries += [{"q": f"#{tag}"} for tag in video.hashtags]
@@ -430,6 +433,26 @@ class BlueskyCollector:
                     break
                 params = {**params, "cursor": cursor}
         return list(found.values())
+
+    async def _with_did_urls(self, video: TrackedVideo) -> TrackedVideo:
+        """`video` with the DID form beside each bsky.app post URL it tracks by handle: posts
+        link either form, and only the DID form is stable. Each handle is resolved once
+        (com.atproto.identity.resolveHandle); one that does not resolve is asked again next run."""
+        identities = [i for url in video.urls if (i := post_identity(url))]
+        for handle in {h for i in identities if (h := bluesky_handle(i))} - set(self._dids):
+            try:
+                body = await self._appview("com.atproto.identity.resolveHandle", {"handle": handle})
+            except SourceUnavailable as err:
+                logger.info("bluesky: handle %s not resolved: %s", handle, err)
+                continue
+            if isinstance(body.get("did"), str) and body["did"].startswith("did:"):
+                self._dids[handle] = body["did"]
+        extra = [
+            resolved.url
+            for i in identities
+            if bluesky_handle(i) and (resolved := with_bluesky_did(i, self._dids.get))
+        ]
+        return replace(video, urls=(*video.urls, *extra)) if extra else video
 
     # --- refresh ------------------------------------------------------------------------
 

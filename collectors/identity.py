@@ -245,13 +245,20 @@ def with_bluesky_did(
     """A Bluesky post keyed by its DID, as the collector stores it: `identity` itself when it
     names a DID, the handle resolved through `resolve_handle` otherwise; None when the handle
     cannot be resolved (or there is no resolver)."""
-    actor, _, rkey = identity.platform_post_id.removeprefix("at://").partition(
-        "/app.bsky.feed.post/"
-    )
-    if actor.startswith("did:"):
+    handle = bluesky_handle(identity)
+    if handle is None:
         return identity
-    did = resolve_handle(actor) if resolve_handle is not None else None
+    rkey = identity.platform_post_id.rsplit("/", 1)[1]
+    did = resolve_handle(handle) if resolve_handle is not None else None
     return _bluesky_post(did, rkey) if did and did.startswith("did:") else None
+
+
+def bluesky_handle(identity: PostIdentity) -> str | None:
+    """The handle a Bluesky post identity names in place of a DID, or None."""
+    if identity.platform != "bluesky":
+        return None
+    actor = identity.platform_post_id.removeprefix("at://").split("/", 1)[0]
+    return None if actor.startswith("did:") else actor
 
 
 def _mastodon(host: str, path: str, query: str, url: str) -> PostIdentity | None:
