@@ -37,8 +37,14 @@ def add_links(conn: Connection, links: Sequence[Link], now: datetime) -> int:
     stored = links_of(conn, sorted({post_id for post_id, _ in wanted}))
     new = [link for key, link in wanted.items() if key[1] not in stored.get(key[0], ())]
     if not new:
+        return 0  # the common case (a discovery finding known posts again): no lock taken
+    locked = sorted({link.post_id for link in new})
+    _lock_posts(conn, locked)
+    # Again under the locks: another writer may have linked them meanwhile (PostgreSQL).
+    stored = links_of(conn, locked)
+    new = [link for link in new if link.video_id not in stored.get(link.post_id, ())]
+    if not new:
         return 0
-    _lock_posts(conn, sorted({link.post_id for link in new}))
     rows = [
         {
             "post_id": link.post_id,

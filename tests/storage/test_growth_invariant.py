@@ -137,14 +137,15 @@ def test_growth_invariant_holds_for_writer_processes(
 def test_growth_invariant_holds_per_video_for_posts_shared_by_two_videos(
     db_url: str, sink: StorageSink, workload: list[Any], shared: list[list[int]]
 ) -> None:
-    # Issue 9: a second video finds some posts (again and again) while writers store readings;
-    # each video's rollups must still sum to its linked posts' latest counters.
+    # Issue 9: a second video finds some posts (again and again, from two discoveries at once)
+    # while writers store readings; each video's rollups must still sum to its linked posts'
+    # latest counters (a post linked twice at once must not bring its growth twice).
     video, keys = _prepare(sink)
     other = f"{video}-other"
     sink.add_video(VideoInput(other, "The same clip, reuploaded"))
     writers = _readings(workload, keys)
     problems: list[str] = []
-    start = threading.Barrier(WRITERS + 1)
+    start = threading.Barrier(WRITERS + 2)
 
     def run(batches: list[list[Reading]]) -> None:
         start.wait()
@@ -153,10 +154,10 @@ def test_growth_invariant_holds_per_video_for_posts_shared_by_two_videos(
         except Exception as err:  # a writer failing is a violation too
             problems.append(repr(err))
 
-    def link() -> None:
+    def link(groups: list[list[int]]) -> None:
         start.wait()
         try:
-            for group in shared:  # several posts per call, in any order (lock ordering)
+            for group in groups:  # several posts per call, in any order (lock ordering)
                 refs = [PostRef(*keys[post], matched_by="keyword:clip") for post in group]
                 sink.record_posts(other, refs)
                 problems.extend(violations(sink.engine, other))
@@ -164,7 +165,7 @@ def test_growth_invariant_holds_per_video_for_posts_shared_by_two_videos(
             problems.append(repr(err))
 
     threads = [threading.Thread(target=run, args=(b,)) for b in writers]
-    threads.append(threading.Thread(target=link))
+    threads += [threading.Thread(target=link, args=(g,)) for g in (shared, shared[::-1])]
     for thread in threads:
         thread.start()
     for thread in threads:
