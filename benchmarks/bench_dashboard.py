@@ -61,7 +61,8 @@ SELECT platform, hour, SUM(views) FROM (
     SELECT p.platform AS platform, strftime('%Y-%m-%d %H:00:00', o.observed_at) AS hour,
            MAX(o.views) AS views
     FROM observations o JOIN posts p ON p.id = o.post_id
-    WHERE p.video_id = ?
+    JOIN post_videos l ON l.post_id = p.id
+    WHERE l.video_id = ?
     GROUP BY o.post_id, hour
 ) GROUP BY platform, hour ORDER BY hour, platform
 """

@@ -182,7 +182,8 @@ def _raw_export_seconds(path: Path) -> float:
     cursor = conn.execute(
         "SELECT v.slug, p.platform, p.platform_post_id, p.url, o.observed_at, o.views, o.likes,"
         " o.shares, o.comments, o.quotes, o.confirmed_until FROM observations o"
-        " JOIN posts p ON p.id = o.post_id JOIN tracked_videos v ON v.id = p.video_id"
+        " JOIN posts p ON p.id = o.post_id JOIN post_videos l ON l.post_id = p.id"
+        " JOIN tracked_videos v ON v.id = l.video_id"
         " ORDER BY o.post_id, o.observed_at"
     )
     for row in cursor:

@@ -19,7 +19,13 @@ if TYPE_CHECKING:
     # Only for the protocol's annotation: storage imports these records and needs no settings.
     from config.settings import CollectorSettings
 
-from collectors.identity import canonical_url, post_identity, strip_tracking, with_scheme
+from collectors.identity import (
+    canonical_url,
+    post_identity,
+    strip_tracking,
+    with_bluesky_did,
+    with_scheme,
+)
 from config.redact import mask_url
 
 P = ParamSpec("P")
@@ -242,7 +248,10 @@ class Sink(Protocol):
 
 
 def manual_post(
-    url: str, platforms: Collection[str] | None = None, lemmy_hosts: Collection[str] = ()
+    url: str,
+    platforms: Collection[str] | None = None,
+    lemmy_hosts: Collection[str] = (),
+    resolve_handle: Callable[[str], str | None] | None = None,
 ) -> PostRef:
     """The post a hand-added URL stands for (matched_by "manual").
 
@@ -253,10 +262,11 @@ def manual_post(
     tracking parameters.
     """
     identity = post_identity(url, lemmy_hosts)
-    if identity and identity.platform == "bluesky" and "at://did:" not in identity.platform_post_id:
-        # A handle-form Bluesky URL: getPosts answers under the DID, so a handle key would
-        # read as deleted. yt-dlp reads it until handles are resolved when added.
-        identity = None
+    if identity and identity.platform == "bluesky":
+        # A handle-form Bluesky URL is keyed by the handle's DID: getPosts answers under the
+        # DID, so a handle key would read as deleted and count the post twice. A handle that
+        # cannot be resolved leaves the URL to yt-dlp.
+        identity = with_bluesky_did(identity, resolve_handle)
     if identity is not None and (platforms is None or identity.platform in platforms):
         return PostRef(
             platform=identity.platform,

@@ -61,6 +61,7 @@ from collectors.base import (
     parses_payload,
 )
 from collectors.http import chunks, decode_json, expect, fetch
+from collectors.identity import bluesky_handle, post_identity, with_bluesky_did
 from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings, HttpUrl
@@ -88,6 +89,45 @@ def xrpc_error(response: httpx.Response) -> tuple[str, str]:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"], str(body.get("message") or "")
     return f"HTTP {response.status_code}", ""
+
+
+class HandleResolver:
+    """Handle -> DID through `GET /xrpc/com.atproto.identity.resolveHandle` on the AppView, for
+    a hand-added `bsky.app/profile/<handle>/post/<rkey>` URL (the collector keys posts by DID).
+
+    Synchronous: it runs where a person adds a URL (CLI, dashboard form), once per handle. A
+    resolved DID is cached for the process (a DID never changes; a handle moving to another
+    DID is rare, and a post URL names the post as it was); a failure is not cached, so the
+    next attempt asks again.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self._dids: dict[str, str] = {}
+
+    def __call__(self, handle: str) -> str | None:
+        handle = handle.lower()
+        if handle in self._dids:
+            return self._dids[handle]
+        try:
+            response = self.client.get(
+                "/xrpc/com.atproto.identity.resolveHandle", params={"handle": handle}
+            )
+        except httpx.HTTPError as err:
+            logger.warning("bluesky: cannot resolve handle %s: %s", handle, type(err).__name__)
+            return None
+        if response.status_code != 200:
+            name, message = xrpc_error(response)
+            logger.info("bluesky: handle %s not resolved: %s %s", handle, name, message)
+            return None
+        try:
+            did = response.json().get("did")
+        except (ValueError, AttributeError):
+            did = None
+        if not isinstance(did, str) or not did.startswith("did:"):
+            return None
+        self._dids[handle] = did
+        return did
 
 
 def post_web_url(uri: str, handle: str | None) -> str:
@@ -174,6 +214,7 @@ class BlueskyCollector:
         self.auth_url = config.auth_url.rstrip("/")
         self.handle = config.handle
         self._password = config.app_password.get_secret_value()
+        self._dids: dict[str, str] = {}  # handle -> DID, for tracked URLs naming a handle
         self._session: _Session | None = None
         self.notice: str | None = None
         """A standing state worth showing the operator (search disabled), or None."""
@@ -372,6 +413,7 @@ class BlueskyCollector:
                 logger.warning("%s", SEARCH_DISABLED)
             self.notice = SEARCH_DISABLED
             return []
+        video = await self._with_did_urls(video)
         queries: list[dict[str, Any]] = [{"q": url, "url": url} for url in video.urls]
         queries += [{"q": f'"{phrase}"'} for phrase in video.keywords]
         queries += [{"q": f"#{tag}"} for tag in video.hashtags]
@@ -391,6 +433,26 @@ class BlueskyCollector:
                     break
                 params = {**params, "cursor": cursor}
         return list(found.values())
+
+    async def _with_did_urls(self, video: TrackedVideo) -> TrackedVideo:
+        """`video` with the DID form beside each bsky.app post URL it tracks by handle: posts
+        link either form, and only the DID form is stable. Each handle is resolved once
+        (com.atproto.identity.resolveHandle); one that does not resolve is asked again next run."""
+        identities = [i for url in video.urls if (i := post_identity(url))]
+        for handle in {h for i in identities if (h := bluesky_handle(i))} - set(self._dids):
+            try:
+                body = await self._appview("com.atproto.identity.resolveHandle", {"handle": handle})
+            except SourceUnavailable as err:
+                logger.info("bluesky: handle %s not resolved: %s", handle, err)
+                continue
+            if isinstance(body.get("did"), str) and body["did"].startswith("did:"):
+                self._dids[handle] = body["did"]
+        extra = [
+            resolved.url
+            for i in identities
+            if bluesky_handle(i) and (resolved := with_bluesky_did(i, self._dids.get))
+        ]
+        return replace(video, urls=(*video.urls, *extra)) if extra else video
 
     # --- refresh ------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ Rules of `post_identity` (ids exactly as each collector keys its posts):
   (yt-dlp's `TwitterIE`).
 - bluesky: the post's at:// URI. `bsky.app/profile/<did>/post/<rkey>` and at:// URIs map
   exactly; a handle in place of the DID gives a handle-based at:// URI (lowercased), which a
-  DID-keyed post only equals once the handle is resolved.
+  DID-keyed post only equals once the handle is resolved (`with_bluesky_did`, given
+  `collectors.bluesky.HandleResolver`: com.atproto.identity.resolveHandle, cached).
 - mastodon: the status URI `https://<host>/users/<user>/statuses/<id>` from that form or from
   the web form `https://<host>/@<user>/<id>`; remote accounts seen through another server
   (`/@user@other/<id>`) carry a server-local id and stay unmapped.
@@ -236,6 +237,28 @@ def _bluesky_post(actor: str, rkey: str) -> PostIdentity:
         f"at://{actor}/app.bsky.feed.post/{rkey}",
         f"https://bsky.app/profile/{actor}/post/{rkey}",
     )
+
+
+def with_bluesky_did(
+    identity: PostIdentity, resolve_handle: Callable[[str], str | None] | None
+) -> PostIdentity | None:
+    """A Bluesky post keyed by its DID, as the collector stores it: `identity` itself when it
+    names a DID, the handle resolved through `resolve_handle` otherwise; None when the handle
+    cannot be resolved (or there is no resolver)."""
+    handle = bluesky_handle(identity)
+    if handle is None:
+        return identity
+    rkey = identity.platform_post_id.rsplit("/", 1)[1]
+    did = resolve_handle(handle) if resolve_handle is not None else None
+    return _bluesky_post(did, rkey) if did and did.startswith("did:") else None
+
+
+def bluesky_handle(identity: PostIdentity) -> str | None:
+    """The handle a Bluesky post identity names in place of a DID, or None."""
+    if identity.platform != "bluesky":
+        return None
+    actor = identity.platform_post_id.removeprefix("at://").split("/", 1)[0]
+    return None if actor.startswith("did:") else actor
 
 
 def _mastodon(host: str, path: str, query: str, url: str) -> PostIdentity | None:

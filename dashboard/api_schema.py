@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Answer(BaseModel):
@@ -88,6 +88,12 @@ class PostListed(Counters):
     is_gone: bool
     text: str | None
     last_error: str | None
+    matched_by: str = Field(
+        description="How it matched this video: url, keyword, hashtag, "
+        "manual (hand-added) or cascade (reshare of a matched post)"
+    )
+    matched_term: str = Field(description="The video's URL, keyword or hashtag that matched")
+    matched_videos: str = Field(description="Every video it matched, space-separated slugs")
 
 
 class PostList(Answer):

@@ -42,6 +42,7 @@ POST_COLUMNS = (
     "published_at",
     "first_seen_at",
     "matched_by",
+    "matched_term",
     "parent_platform",
     "parent_platform_post_id",
     "relation",
@@ -181,6 +182,9 @@ POSTS_HEADER = (
     "is_gone",
     "text",
     "last_error",
+    "matched_by",
+    "matched_term",
+    "matched_videos",
 )
 
 
@@ -208,6 +212,10 @@ def post_table_rows(rows: Iterable[PostTableRow]) -> Iterator[tuple[Any, ...]]:
             p.is_gone,
             p.text,
             p.last_error,
+            p.matched_by,
+            p.matched_term,
+            # Every video the post matched (this one included), space-separated slugs.
+            " ".join(m.video for m in row.matches),
         )
 
 

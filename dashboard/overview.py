@@ -7,7 +7,7 @@ same buckets the window's charts use.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -35,6 +35,8 @@ class PostTableRow:
     appeared_at: datetime
     growth_views: int | None
     """Views gained inside the window (all views for an "all" window); None when hidden."""
+    matches: tuple[read.MatchRow, ...] = ()
+    """Every video the post matched, and why (issue 9: a post can carry several)."""
 
 
 GROWTH_SORT = "growth"
@@ -88,7 +90,8 @@ def top_posts(
         known.sort(key=lambda r: (r.growth_views or 0, -r.post.id), reverse=table.descending)
         rows = [*known, *(r for r in rows if r.growth_views is None)]
         rows = rows[offset : None if limit is None else offset + limit]
-    return rows, total
+    matches = read.post_matches(engine, [r.post.id for r in rows])
+    return [replace(r, matches=tuple(matches.get(r.post.id, ()))) for r in rows], total
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Paths (all `/xrpc/<nsid>`): com.atproto.server.createSession and refreshSession,
 app.bsky.feed.searchPosts (Bearer access token required, as on bsky.social since 2025),
-app.bsky.feed.getPosts (at most 25 `uris`), getRepostedBy, getQuotes. Shapes follow the recorded
+app.bsky.feed.getPosts (at most 25 `uris`), getRepostedBy, getQuotes,
+com.atproto.identity.resolveHandle (`handle` -> {"did"}; an unknown handle is a 400
+InvalidRequest "Unable to resolve handle", as the AppView answers). Shapes follow the recorded
 bodies in shared/fixtures/bluesky: postView with author profile, record (text, facets with UTF-8
 byte offsets, embed), the hydrated embed view and counters; the XRPC error envelope
 {"error", "message"}; RateLimit-* headers with the reset as epoch seconds. Post text shortens
@@ -335,6 +337,16 @@ def app(world: World) -> Starlette:
             body["cursor"] = str(offset + limit)
         return ok(body)
 
+    async def resolve_handle(request: Request) -> JSONResponse:
+        # Handles are DNS names: any case resolves; the answer is the bare DID.
+        handle = request.query_params.get("handle", "").strip().lower()
+        if not handle:
+            return error(400, "InvalidRequest", 'Error: Params must have the property "handle"')
+        dids = {p.author.lower(): _did(p.id) for p in all_posts() if p.author}
+        if handle not in dids:
+            return error(400, "InvalidRequest", "Unable to resolve handle")
+        return ok({"did": dids[handle]})
+
     async def get_quotes(request: Request) -> JSONResponse:
         post, offset, limit = paged(request)
         uri = request.query_params.get("uri", "")
@@ -357,5 +369,6 @@ def app(world: World) -> Starlette:
             Route("/xrpc/app.bsky.feed.getPosts", get_posts),
             Route("/xrpc/app.bsky.feed.getRepostedBy", get_reposted_by),
             Route("/xrpc/app.bsky.feed.getQuotes", get_quotes),
+            Route("/xrpc/com.atproto.identity.resolveHandle", resolve_handle),
         ]
     )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import Alert, AlertDelivery, CollectorRun, Post, TrackedVideo
+from storage.models import Alert, AlertDelivery, CollectorRun, Post, PostVideo, TrackedVideo
 
 # Run statuses that mean a collector is not collecting (auth_failed pauses it with backoff).
 UNHEALTHY_STATUSES = ("failed", "rate_limited", "auth_failed")
@@ -103,7 +103,8 @@ def posts_first_seen_since(engine: Engine, video: str, since: datetime) -> list[
     """Posts of `video` first seen at or after `since`, oldest first."""
     query = (
         select(Post.id, Post.platform, Post.author, Post.url, Post.text, Post.extra)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(PostVideo, PostVideo.post_id == Post.id)
+        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         .where(TrackedVideo.slug == video, Post.first_seen_at >= since)
         .order_by(Post.first_seen_at, Post.id)
     )

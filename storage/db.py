@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -84,6 +85,36 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{IMMEDIATE: True})
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """The schema upgrade's one write transaction. On SQLite, foreign keys are off inside it
+    (SQLite's documented procedure for rebuilding a table: with them on, dropping the old
+    `posts` would cascade into observations) and checked before commit."""
+    with engine.connect() as conn:
+        is_sqlite = conn.dialect.name == "sqlite"
+        # The driver connection, before any BEGIN: the pragma is a no-op inside a transaction.
+        raw: Any = conn.connection.dbapi_connection
+        if is_sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            conn.execution_options(**{IMMEDIATE: True})
+            with conn.begin():
+                yield conn
+                if is_sqlite and (
+                    broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                ):
+                    raise StorageError(f"upgrade left a dangling reference in {broken[0]}")
+        finally:
+            if is_sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def dialect_insert(connection: Connection, table: Any) -> Any:
+    """A dialect insert that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def alembic_config(engine: Engine) -> Config:

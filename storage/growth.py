@@ -4,7 +4,8 @@ rollups. Pure functions, shared by the writer (and by any migration that rebuild
 The invariant the writer keeps, whoever writes and in whatever order readings arrive:
 
     For every video and platform, and every counter, the sum of the rollup growth over all
-    buckets equals the sum of its posts' latest counters; a post's latest_observed_at is the
+    buckets equals the sum of the latest counters of the posts linked to it (post_videos: a
+    post shared by two videos counts in both); a post's latest_observed_at is the
     newest observed_at of any reading stored for it; and every reading is kept exactly once,
     either as its own observation row or inside the confirmed span [observed_at,
     confirmed_until] of a row with the same counters.
@@ -13,12 +14,14 @@ It holds because (1) each post's read-modify-write is serialised (storage.db.wri
 and row locks), (2) only a reading newer than the post's latest adds growth, and it adds exactly
 the difference to the latest counters it replaces (negative when a platform recounts down), so
 the growth telescopes to the latest counters, and (3) an older reading arriving late is stored
-in the history without adding growth.
+in the history without adding growth. A post linked to one more video hands that video its
+growth so far (storage/linking.py), under the same lock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from collectors.base import COUNTERS as COUNTERS
@@ -82,3 +85,11 @@ def is_covered(row: tuple[Any, ...] | None, at: Any, values: Counters) -> bool:
     if observed_at == at:
         return True
     return tuple(counters) == values and confirmed_until is not None and at <= confirmed_until
+
+
+def hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def five_minute_start(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)

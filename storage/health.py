@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import SchemaNotCurrent, StorageError, check_schema
 from storage.models import Base, Post, TrackedVideo
+from storage.video_posts import post_ids_of
 
 # A daemon is alive while its last beat is younger than this many of its intervals.
 MISSED_BEATS = 2
@@ -128,17 +129,19 @@ def due_stats(
 ) -> list[DueStats]:
     """Due and overdue posts per platform, given each platform's refresh interval."""
     stats = []
+    # A post shared by several videos is due once, if any of them is collected.
+    active = post_ids_of(TrackedVideo.id).where(TrackedVideo.is_paused.is_(False))
     with engine.connect() as conn:
         for platform, seconds in refresh_seconds.items():
             due_at = now - timedelta(seconds=seconds)
             last_read = func.coalesce(Post.latest_observed_at, Post.first_seen_at)
             base = (
                 select(func.count(), func.min(last_read))
-                .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+                .select_from(Post)
                 .where(
                     Post.platform == platform,
                     Post.is_gone.is_(False),
-                    TrackedVideo.is_paused.is_(False),
+                    Post.id.in_(active),
                 )
             )
             count, oldest = conn.execute(base.where(last_read < due_at)).one()

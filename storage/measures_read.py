@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Select, and_, func, or_, select, type_coerce, union_all
 
-from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
+from storage.models import Observation, Post, PostVideo, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
 
 MEASURED_COUNTERS = ("views", "shares", "likes")
@@ -88,7 +88,8 @@ def first_readings(
     column = _counter(counter)
     posts = (
         select(Post.id, Post.first_seen_at)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(PostVideo, PostVideo.post_id == Post.id)
+        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         .where(Post.latest_observed_at.is_not(None))
     )
     if video is not None:
@@ -112,7 +113,8 @@ def first_readings(
                     Observation.observed_at,
                     column,
                 )
-                .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+                .join(PostVideo, PostVideo.post_id == Post.id)
+                .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
                 .join(
                     Observation,
                     and_(
@@ -285,7 +287,8 @@ def growth_since(
             base.c[counter],
             base.c.observed_at,
         )
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(PostVideo, PostVideo.post_id == Post.id)
+        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         .join(
             latest,
             and_(latest.c.post_id == Post.id, latest.c.observed_at == _latest_reading_at(column)),
@@ -399,7 +402,8 @@ def platform_pickups(
     appeared = func.coalesce(Post.published_at, Post.first_seen_at)
     query = (
         select(Post.platform, type_coerce(func.min(appeared), UTCDateTime()), func.count())
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(PostVideo, PostVideo.post_id == Post.id)
+        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         .where(TrackedVideo.slug == video, or_(Post.relation.is_(None), Post.relation != "reshare"))
         .group_by(Post.platform)
     )

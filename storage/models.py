@@ -89,16 +89,13 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("platform", "platform_post_id", name="uq_posts_platform_post"),
-        Index("ix_posts_video_platform", "video_id", "platform"),
         # Not on latest_observed_at: the writer updates it on every reading, and on PostgreSQL an
         # update touching no indexed column is HOT (no index writes at all).
         Index("ix_posts_refresh", "platform", "is_gone"),
         Index("ix_posts_parent", "parent_platform", "parent_platform_post_id"),
-        Index("ix_posts_matched_by", "matched_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("tracked_videos.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(32))
     platform_post_id: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     url: Mapped[str | None] = mapped_column(Text)
@@ -106,7 +103,6 @@ class Post(Base):
     text: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime]
-    matched_by: Mapped[str] = mapped_column(Text, default="")
     parent_platform: Mapped[str | None] = mapped_column(String(32))
     parent_platform_post_id: Mapped[str | None] = mapped_column(String(MAX_KEY_LENGTH))
     relation: Mapped[str | None] = mapped_column(String(16))
@@ -127,6 +123,32 @@ class Post(Base):
     latest_row_at: Mapped[datetime | None]
     """observed_at of the observation row holding the latest counters (an unchanged reading
     extends that row's confirmed_until instead of adding a row)."""
+
+
+class PostVideo(Base):
+    """Which tracked videos a post carries, and why: a post shared by two videos counts in both.
+
+    `matched_by` is how the post matched: url, keyword, hashtag, manual (added by hand) or
+    cascade (a reshare or crosspost of a matched post); `matched_term` the video's URL, keyword
+    or hashtag that matched ("" for the others). Keyed by video first: every per-video read is an
+    index range.
+    """
+
+    __tablename__ = "post_videos"
+    __table_args__ = (
+        Index("ix_post_videos_post", "post_id"),
+        Index("ix_post_videos_matched_by", "matched_by"),
+    )
+
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("tracked_videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched_by: Mapped[str] = mapped_column(Text, default="")
+    matched_term: Mapped[str] = mapped_column(Text, default="")
+    first_matched_at: Mapped[datetime]
 
 
 class Observation(Base):

@@ -16,12 +16,16 @@ from storage.models import (
     CollectorLatestRun,
     CollectorRun,
     Post,
+    PostVideo,
     RollupColumns,
     TrackedVideo,
     Video5Min,
     VideoHourly,
 )
 from storage.models import Observation as ObservationRow
+from storage.video_posts import MatchRow as MatchRow
+from storage.video_posts import join_videos, one_row_per_post, post_ids_of
+from storage.video_posts import post_matches as post_matches
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
 STREAM_BATCH = 5000
@@ -54,6 +58,9 @@ class PostRow:
     published_at: datetime | None
     first_seen_at: datetime
     matched_by: str
+    """How the post matched `video`: url, keyword, hashtag, manual or cascade."""
+    matched_term: str
+    """The video's URL, keyword or hashtag that matched ("" for the others)."""
     parent_platform: str | None
     parent_platform_post_id: str | None
     relation: str | None
@@ -121,7 +128,7 @@ def list_videos(engine: Engine) -> list[VideoRow]:
     count = (
         select(func.count())
         .select_from(Post)
-        .where(Post.video_id == videos.c.id, _not_reshare())
+        .where(Post.id.in_(post_ids_of(videos.c.id)), _not_reshare())
         .scalar_subquery()
     )
     query = select(videos, count.label("post_count")).order_by(videos.c.id)
@@ -145,8 +152,13 @@ def list_videos(engine: Engine) -> list[VideoRow]:
 
 
 def _post_query(flt: PostFilter) -> Select[Any]:
-    query = select(Post.__table__, TrackedVideo.slug.label("video_slug")).join(
-        TrackedVideo, TrackedVideo.id == Post.video_id
+    query = join_videos(
+        select(
+            Post.__table__,
+            TrackedVideo.slug.label("video_slug"),
+            PostVideo.matched_by,
+            PostVideo.matched_term,
+        )
     )
     if flt.video:
         query = query.where(TrackedVideo.slug == flt.video)
@@ -181,6 +193,7 @@ def post_row(post: Any) -> PostRow:
         published_at=post.published_at,
         first_seen_at=post.first_seen_at,
         matched_by=post.matched_by,
+        matched_term=post.matched_term,
         parent_platform=post.parent_platform,
         parent_platform_post_id=post.parent_platform_post_id,
         relation=post.relation,
@@ -213,7 +226,8 @@ def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationEx
             ObservationRow.confirmed_until,
         )
         .join(Post, Post.id == ObservationRow.post_id)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        .join(PostVideo, PostVideo.post_id == Post.id)
+        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         .order_by(ObservationRow.post_id, ObservationRow.observed_at)
     )
     query = _observations_where(query, flt)
@@ -244,7 +258,8 @@ def count_rows(engine: Engine, what: str, flt: PostFilter) -> int:
         query = select(func.count()).select_from(_post_query(flt).subquery())
     else:
         base = select(ObservationRow.post_id).join(Post, Post.id == ObservationRow.post_id)
-        base = base.join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        base = base.join(PostVideo, PostVideo.post_id == Post.id)
+        base = base.join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
         base = _observations_where(base, flt)
         query = select(func.count()).select_from(base.subquery())
     with engine.connect() as conn:
@@ -357,7 +372,7 @@ def platform_totals(
         # Posts by video id (an index range per video), never a pass over every post.
         query = (
             select(
-                Post.video_id,
+                PostVideo.video_id,
                 Post.platform,
                 func.count() - reshares,
                 reshares,
@@ -365,8 +380,9 @@ def platform_totals(
                 func.min(case((_not_reshare(), _appeared_at()))),
                 func.max(Post.latest_observed_at),
             )
-            .where(Post.video_id.in_(list(slugs)))
-            .group_by(Post.video_id, Post.platform)
+            .join(PostVideo, PostVideo.post_id == Post.id)
+            .where(PostVideo.video_id.in_(list(slugs)))
+            .group_by(PostVideo.video_id, Post.platform)
         )
         if platforms:
             query = query.where(Post.platform.in_(list(platforms)))
@@ -491,8 +507,9 @@ def post_appearances(
     them, not when the reshare happened."""
     appeared = _appeared_at().label("appeared_at")
     query = (
-        select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
+        join_videos(
+            select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
+        )
         .where(TrackedVideo.slug == video)
         .order_by(appeared, Post.id)
     )
@@ -555,11 +572,8 @@ def count_reshares(
     engine: Engine, video: str, *, platforms: Sequence[str] = (), author: str | None = None
 ) -> int:
     """How many reshare edges of `video` match the reposts table's filters."""
-    query = (
-        select(func.count())
-        .select_from(Post)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        .where(TrackedVideo.slug == video, _is_reshare())
+    query = join_videos(select(func.count()).select_from(Post)).where(
+        TrackedVideo.slug == video, _is_reshare()
     )
     with engine.connect() as conn:
         return int(conn.execute(_video_posts(query, platforms, author)).scalar_one())
@@ -568,13 +582,15 @@ def count_reshares(
 def get_post(engine: Engine, post_id: int) -> PostRow | None:
     """One post by its database id, or None."""
     with engine.connect() as conn:
-        row = conn.execute(_post_query(PostFilter()).where(Post.id == post_id)).first()
+        row = conn.execute(
+            one_row_per_post(_post_query(PostFilter())).where(Post.id == post_id)
+        ).first()
     return post_row(row) if row is not None else None
 
 
 def find_post(engine: Engine, platform: str, platform_post_id: str) -> PostRow | None:
     """One post by its platform key, or None."""
-    query = _post_query(PostFilter(platform=platform)).where(
+    query = one_row_per_post(_post_query(PostFilter(platform=platform))).where(
         Post.platform_post_id == platform_post_id
     )
     with engine.connect() as conn:
@@ -588,7 +604,7 @@ def child_posts(
     """Posts whose cascade parent is the given post, oldest first (reshare edges left out
     unless `reshares`)."""
     query = (
-        _post_query(PostFilter())
+        one_row_per_post(_post_query(PostFilter()))
         .where(Post.parent_platform == platform, Post.parent_platform_post_id == platform_post_id)
         .order_by(Post.first_seen_at, Post.id)
     )
@@ -662,9 +678,7 @@ def reshare_groups(
         func.count().over(partition_by=key).label("total"),
     ).where(_is_reshare(), Post.parent_platform_post_id.is_not(None))
     if video is not None:
-        edges = edges.join(TrackedVideo, TrackedVideo.id == Post.video_id).where(
-            TrackedVideo.slug == video
-        )
+        edges = join_videos(edges).where(TrackedVideo.slug == video)
     if parent is not None:
         edges = edges.where(Post.parent_platform == parent[0], key[1] == parent[1])
     ranked = edges.subquery()
@@ -689,7 +703,7 @@ def manual_posts(engine: Engine) -> list[PostRow]:
     """Post URLs added by hand (dashboard or `viralwatch posts add`), per video, oldest first."""
     query = (
         _post_query(PostFilter())
-        .where(Post.matched_by == "manual")
+        .where(PostVideo.matched_by == "manual")
         .order_by(TrackedVideo.slug, Post.first_seen_at, Post.id)
     )
     with engine.connect() as conn:

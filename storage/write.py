@@ -17,24 +17,36 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
 from storage import partitions
+from storage.db import dialect_insert as _insert
 from storage.db import write_transaction
-from storage.growth import COUNTERS, Counters, PostState, apply_reading, is_covered
+from storage.growth import (
+    COUNTERS,
+    Counters,
+    PostState,
+    apply_reading,
+    five_minute_start,
+    hour_start,
+    is_covered,
+)
+from storage.linking import Link, add_links, links_of
 from storage.models import (
     MAX_KEY_LENGTH,
     CollectorLatestRun,
     CollectorRun,
     ConfigVideoSync,
     Post,
+    PostVideo,
     TrackedVideo,
     Video5Min,
     VideoHourly,
 )
 from storage.models import Observation as ObservationRow
+from storage.video_posts import post_ids_of
 
 logger = logging.getLogger("viralwatch.storage")
 
@@ -94,20 +106,6 @@ def config_fingerprint(video: VideoInput) -> str:
     started_at = video.started_at.isoformat() if video.started_at else None
     described = [video.title, video.keywords, video.hashtags, video.urls, started_at]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
-
-
-def _insert(connection: Connection, table: Any) -> Any:
-    """A dialect insert that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def hour_start(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def five_minute_start(moment: datetime) -> datetime:
-    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)
 
 
 class StorageSink:
@@ -200,16 +198,22 @@ class StorageSink:
                 raise UnknownVideo(f"no tracked video {slug!r}")
 
     def remove_video(self, slug: str) -> None:
-        """Stop tracking a video and delete its posts and observations; UnknownVideo when absent."""
+        """Stop tracking a video: its links and rollups go, and the posts (with their
+        observations) no other video carries; UnknownVideo when absent."""
         with write_transaction(self.engine) as conn:
             video_id = conn.execute(
                 select(TrackedVideo.id).where(TrackedVideo.slug == slug)
             ).scalar()
             if video_id is None:
                 raise UnknownVideo(f"no tracked video {slug!r}")
-            post_ids = select(Post.id).where(Post.video_id == video_id)
+            # Posts this video alone carries go; those shared with another video stay.
+            linked = post_ids_of(video_id)
+            other = aliased(PostVideo)  # its own FROM: never correlated with `linked`
+            others = select(other.post_id).where(other.video_id != video_id)
+            post_ids = linked.where(PostVideo.post_id.not_in(others))
             conn.execute(delete(ObservationRow).where(ObservationRow.post_id.in_(post_ids)))
-            conn.execute(delete(Post).where(Post.video_id == video_id))
+            conn.execute(delete(Post).where(Post.id.in_(post_ids)))
+            conn.execute(delete(PostVideo).where(PostVideo.video_id == video_id))
             conn.execute(delete(VideoHourly).where(VideoHourly.video_id == video_id))
             conn.execute(delete(Video5Min).where(Video5Min.video_id == video_id))
             conn.execute(delete(TrackedVideo).where(TrackedVideo.id == video_id))
@@ -228,15 +232,17 @@ class StorageSink:
 
     def follow_post_url(self, video_slug: str, url: str) -> base.PostRef | None:
         """Follow a post URL added by hand: the post it stands for, or None when that post is
-        already stored (added before, or found by a collector). Raises UnknownVideo."""
+        already linked to the video (added before, or found by a collector). Raises
+        UnknownVideo."""
         ref = self.identify_url(url)
         return ref if self.record_posts(video_slug, [ref]) else None
 
     def record_posts(self, video_slug: str | None, posts: Sequence[base.PostRef]) -> int:
-        """Insert posts not seen before; returns how many were new.
+        """Insert posts not seen before and link each to its video; returns how many links
+        were new (a post already known, found for another video, gains a link: both count it).
 
         With `video_slug` None (cascade children found during refresh) each post joins its
-        parent's video; a child whose parent is unknown is skipped.
+        parent's videos; a child whose parent is unknown is skipped.
         """
         if not posts:
             return 0
@@ -246,11 +252,13 @@ class StorageSink:
             check_key("platform_post_id", ref.platform_post_id)
             check_key("parent_platform_post_id", ref.parent_platform_post_id)
         with write_transaction(self.engine) as conn:
-            video_of = self._video_ids_for(conn, video_slug, unique)
+            videos_of = self._video_ids_for(conn, video_slug, unique)
+            refs = [ref for ref in unique if videos_of.get(ref.key)]
+            if not refs:
+                return 0
             # Column values for a Core insert: one heterogeneous mapping per post.
             rows: list[dict[str, Any]] = [
                 {
-                    "video_id": video_of[ref.key],
                     "platform": ref.platform,
                     "platform_post_id": ref.platform_post_id,
                     "url": ref.url,
@@ -258,21 +266,15 @@ class StorageSink:
                     "text": ref.text,
                     "published_at": ref.published_at,
                     "first_seen_at": now,
-                    "matched_by": ref.matched_by,
                     "parent_platform": ref.parent_platform,
                     "parent_platform_post_id": ref.parent_platform_post_id,
                     "relation": ref.relation,
                     "is_gone": False,
                     "extra": ref.extra,
                 }
-                for ref in unique
-                if ref.key in video_of
+                for ref in refs
             ]
-            if not rows:
-                return 0
-            existing = self._existing_keys(
-                conn, [(r["platform"], r["platform_post_id"]) for r in rows]
-            )
+            existing = self._existing_keys(conn, [ref.key for ref in refs])
             new_rows = [r for r in rows if (r["platform"], r["platform_post_id"]) not in existing]
             if new_rows:
                 conn.execute(
@@ -281,31 +283,38 @@ class StorageSink:
                     ),
                     new_rows,
                 )
-            return len(new_rows)
+            ids = self._lookup(conn, [ref.key for ref in refs], Post.id)
+            links = [
+                Link(ids[ref.key][0], video_id, ref.matched_by)
+                for ref in refs
+                for video_id in videos_of[ref.key]
+            ]
+            return add_links(conn, links, now)
 
     def _video_ids_for(
         self, conn: Connection, video_slug: str | None, refs: Sequence[base.PostRef]
-    ) -> dict[tuple[str, str], int]:
+    ) -> dict[tuple[str, str], tuple[int, ...]]:
         if video_slug is not None:
             video_id = conn.execute(
                 select(TrackedVideo.id).where(TrackedVideo.slug == video_slug)
             ).scalar()
             if video_id is None:
                 raise UnknownVideo(f"no tracked video {video_slug!r}")
-            return {ref.key: video_id for ref in refs}
+            return {ref.key: (video_id,) for ref in refs}
         parent_keys = [
             (ref.parent_platform, ref.parent_platform_post_id)
             for ref in refs
             if ref.parent_platform and ref.parent_platform_post_id
         ]
-        parents = self._lookup(conn, parent_keys, Post.video_id)
+        parents = self._lookup(conn, parent_keys, Post.id)
+        videos = links_of(conn, [row[0] for row in parents.values()])
         result = {}
         for ref in refs:
             parent = parents.get((ref.parent_platform or "", ref.parent_platform_post_id or ""))
             if parent is None:
                 logger.debug("skipping %s: parent post unknown", ref.key)
                 continue
-            result[ref.key] = parent[0]
+            result[ref.key] = videos.get(parent[0], ())
         return result
 
     def _existing_keys(
@@ -336,14 +345,14 @@ class StorageSink:
         return found
 
     def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
-        """Active posts of `platform` (of unpaused videos) not observed since `due_before`."""
+        """Active posts of `platform` (of any unpaused video) not observed since `due_before`."""
+        active = post_ids_of(TrackedVideo.id).where(TrackedVideo.is_paused.is_(False))
         query = (
             select(Post.platform, Post.platform_post_id, Post.url, Post.extra)
-            .join(TrackedVideo, TrackedVideo.id == Post.video_id)
             .where(
                 Post.platform == platform,
                 Post.is_gone.is_(False),
-                TrackedVideo.is_paused.is_(False),
+                Post.id.in_(active),
                 or_(Post.latest_observed_at.is_(None), Post.latest_observed_at < due_before),
             )
             .order_by(Post.id)
@@ -462,7 +471,7 @@ class _ObservationBatch:
         self.late_rows: list[tuple[Any, ...]] = []
         self.moments: set[datetime] = set()
         self.confirms: dict[int, tuple[Any, Any]] = {}  # post id -> (row's observed_at, until)
-        self.states: dict[int, tuple[int, str, PostState]] = {}
+        self.states: dict[int, tuple[tuple[int, ...], str, PostState]] = {}
         # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
         # the hourly rollup is summed from these at flush, so the two always agree.
         self.five_minute: dict[tuple[int, str, Any], list[int]] = {}
@@ -470,10 +479,10 @@ class _ObservationBatch:
         self._bucket_of: dict[datetime, Any] = {}
 
     def add(self, post: tuple[Any, ...], obs: base.Observation) -> None:
-        post_id, video_id, latest_at, latest_row_at, *latest = post
+        post_id, video_ids, latest_at, latest_row_at, *latest = post
         if post_id not in self.states:
             self.states[post_id] = (
-                video_id,
+                video_ids,
                 obs.platform,
                 PostState(latest_at, tuple(latest), latest_row_at),
             )
@@ -500,14 +509,15 @@ class _ObservationBatch:
                 five_minute_start(obs.observed_at)
             )
             self._hour_of[start] = self.sql.timestamp(hour_start(obs.observed_at))
-        key = (video_id, obs.platform, start)
-        bucket = self.five_minute.get(key)
-        if bucket is None:
-            self.five_minute[key] = [*step.deltas, 1]
-        else:
-            for i, delta in enumerate(step.deltas):
-                bucket[i] += delta
-            bucket[-1] += 1
+        for video_id in video_ids:  # a post shared by several videos grows each of them
+            key = (video_id, obs.platform, start)
+            bucket = self.five_minute.get(key)
+            if bucket is None:
+                self.five_minute[key] = [*step.deltas, 1]
+            else:
+                for i, delta in enumerate(step.deltas):
+                    bucket[i] += delta
+                bucket[-1] += 1
 
     def _add_row(self, post_id: int, at: Any, values: Counters, moment: datetime) -> None:
         self.rows.append((post_id, at, *values))
@@ -568,9 +578,9 @@ class _DriverSql:
     def lock_latest(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """(id, video_id, latest_observed_at, latest_row_at, latest counters…) per (platform,
-        post id), the rows locked until commit. Keys are locked in one global order (platform,
-        then post id by code point) so two writers never deadlock."""
+        """(id, linked video ids, latest_observed_at, latest_row_at, latest counters…) per
+        (platform, post id), the rows locked until commit. Keys are locked in one global order
+        (platform, then post id by code point) so two writers never deadlock."""
         by_platform: dict[str, list[str]] = defaultdict(list)
         for platform, post_id in sorted(set(keys)):
             by_platform[platform].append(post_id)
@@ -583,14 +593,15 @@ class _DriverSql:
                 chunk = ids[start : start + LOOKUP_CHUNK]
                 # The driver's own cursor, inside this transaction: rows as plain tuples.
                 cursor.execute(
-                    "SELECT platform_post_id, id, video_id, latest_observed_at, latest_row_at, "
+                    "SELECT platform_post_id, id, latest_observed_at, latest_row_at, "
                     f"{columns} FROM posts WHERE platform = {self.mark} "
                     f"AND platform_post_id IN ({self._marks(len(chunk))}){lock}",
                     (platform, *chunk),
                 )
                 for row in cursor.fetchall():
                     found[(platform, row[0])] = tuple(row[1:])
-        return found
+        videos = links_of(self.conn, [row[0] for row in found.values()])
+        return {key: (row[0], videos.get(row[0], ()), *row[1:]) for key, row in found.items()}
 
     def row_at_or_before(self, post_id: int, at: Any) -> tuple[Any, ...] | None:
         """The post's newest row at or before `at`: (observed_at, counters…, confirmed_until)."""

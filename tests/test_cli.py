@@ -137,9 +137,9 @@ def test_export_posts_to_a_file(config, sim, tmp_path):
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert {r["platform"] for r in rows} == {"mastodon", "hackernews"}
     assert all(r["video"] == SLUG and r["matched_by"] for r in rows)
-    assert all(
-        r["matched_by"].startswith(("url:", "hashtag:", "keyword:", "cascade")) for r in rows
-    )
+    # Issue 9: the kind and the video's term that matched, in two columns.
+    assert all(r["matched_by"] in ("url", "hashtag", "keyword", "cascade") for r in rows)
+    assert all(r["matched_term"] for r in rows if r["matched_by"] != "cascade")
 
 
 def test_one_collector_down_does_not_stop_the_others(config, sim):

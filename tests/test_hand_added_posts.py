@@ -118,3 +118,20 @@ def test_a_platform_without_its_collector_stays_with_yt_dlp(tmp_path, sim, db_ur
         config, "posts", "add", "https://m.youtube.com/watch?v=Qm7cTs2vXa0", "--video", SLUG
     )
     assert "already following" in again
+
+
+def test_a_bluesky_handle_url_and_the_collector_leave_one_post_with_one_history(
+    tmp_path, sim, db_url
+):
+    # Issue 9: the handle form names the same post as the DID form the collector stores.
+    config = write_sim_config(tmp_path / "c.toml", sim, db_url, ["bluesky", "urls"])
+    invoke(config, "db", "upgrade")
+    url, key = pasted_forms(sim)["bluesky"]
+    handle = next(p.author for p in sim.world.model.footage_posts(sim.world.now()) if p.id == key)
+    handle_url = url.replace(key.removeprefix("at://").split("/")[0], handle.upper())
+    assert f"(bluesky post {key})" in invoke(config, "posts", "add", handle_url, "--video", SLUG)
+    invoke(config, "collect", "--once")
+    assert histories(db_url, {"bluesky": key}) == {"bluesky": (1, 1)}
+    for again in (url, handle_url.lower()):
+        assert "already following" in invoke(config, "posts", "add", again, "--video", SLUG)
+    assert histories(db_url, {"bluesky": key}) == {"bluesky": (1, 1)}

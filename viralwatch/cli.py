@@ -417,7 +417,8 @@ def videos_list(obj: Context) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
 @click.pass_obj
 def videos_remove(obj: Context, slug: str, yes: bool) -> None:
-    """Stop tracking a video and delete its posts and observations.
+    """Stop tracking a video and delete its posts and observations (posts another tracked
+    video also matched stay with that video).
 
     A video from the config file stays removed until its [[videos]] entry changes.
     """

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from alerts.service import build_alert_service
 from collectors.base import Clock, PostRef, RunReport, SinkUnavailable, manual_post, utc_now
+from collectors.bluesky import HandleResolver
 from collectors.http import RequestPolicy, build_client
 from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
@@ -81,7 +82,21 @@ def url_identifier(settings: Settings) -> Callable[[str], PostRef]:
         and classes[plan.name].platform == plan.name
     }
     lemmy_hosts = tuple(settings.collectors.lemmy.instances)
-    return functools.partial(manual_post, platforms=frozenset(collected), lemmy_hosts=lemmy_hosts)
+    resolver = None
+    if "bluesky" in collected:
+        # Lives as long as the process: adding URLs by hand is rare and needs no pool.
+        client = httpx.Client(
+            base_url=settings.collectors.bluesky.base_url,
+            timeout=settings.scheduler.http_timeout_seconds,
+            headers={"User-Agent": settings.scheduler.user_agent},
+        )
+        resolver = HandleResolver(client)
+    return functools.partial(
+        manual_post,
+        platforms=frozenset(collected),
+        lemmy_hosts=lemmy_hosts,
+        resolve_handle=resolver,
+    )
 
 
 def open_storage(

@@ -184,6 +184,7 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
     return {
         **post_measures_context(dash, post),  # issue 11
         "post": post,
+        "matches": read.post_matches(engine, [post.id]).get(post.id, []),
         "video_title": video.title if video else post.video,
         "view": view,
         "figures": {"counters": figure},

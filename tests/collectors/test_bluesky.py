@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from collectors.base import (
@@ -22,8 +22,15 @@ from collectors.base import (
     RateLimited,
     SourceUnavailable,
     TrackedVideo,
+    manual_post,
 )
-from collectors.bluesky import SEARCH_DISABLED, BlueskyCollector, BlueskySettings, xrpc_error
+from collectors.bluesky import (
+    SEARCH_DISABLED,
+    BlueskyCollector,
+    BlueskySettings,
+    HandleResolver,
+    xrpc_error,
+)
 from collectors.runner import CollectorRunner
 from simulator.bluesky import SIM_APP_PASSWORD, SIM_HANDLE, noise_posts
 from simulator.world import Fault
@@ -376,3 +383,84 @@ def test_simulated_post_view_has_every_recorded_field(shared_fixtures, sim):
     text = view["record"]["text"].encode()
     shown = text[link["index"]["byteStart"] : link["index"]["byteEnd"]].decode()
     assert set(link["index"]) == set(facet["index"]) and shown.startswith("youtube.com/")
+
+
+def test_handles_resolve_to_the_did_once_and_unknown_handles_to_none(sim):
+    # Issue 9: a hand-added bsky.app/profile/<handle>/post/<rkey> URL is keyed by its DID.
+    post = next(
+        p for p in sim.world.model.footage_posts(sim.world.now()) if p.platform == "bluesky"
+    )
+    did = post.id.removeprefix("at://").split("/")[0]
+    with httpx.Client(base_url=sim.base_url("bluesky")) as client:
+        resolve = HandleResolver(client)
+        assert resolve(post.author.upper()) == did
+        assert resolve(post.author) == did
+        assert resolve("nobody-here.bsky.social") is None
+        assert resolve("nobody-here.bsky.social") is None
+    asked = sim.world.requests_to("bluesky", "resolveHandle")
+    assert len(asked) == 3  # the resolved handle once (cached), the unknown one each time
+    ref = manual_post(
+        f"https://bsky.app/profile/{post.author}/post/{post.id.rsplit('/', 1)[1]}",
+        resolve_handle=resolve,
+    )
+    assert (ref.platform, ref.platform_post_id) == ("bluesky", post.id)
+    # Without a resolver (or an unknown handle) the URL stays with yt-dlp, never a handle key.
+    assert manual_post(f"https://bsky.app/profile/{post.author}/post/x1").platform == "urls"
+
+
+def linking_app(did: str, handle: str, rkey: str, asked: list[str]) -> Starlette:
+    """A PDS/AppView whose search finds one post linking the DID form of a post, and which
+    resolves `handle` to `did` (com.atproto.identity.resolveHandle's real shapes)."""
+    target = f"https://bsky.app/profile/{did}/post/{rkey}"
+    text = f"The original is here {target}"
+    link = {"index": {"byteStart": 21, "byteEnd": 21 + len(target)}}
+    link["features"] = [{"$type": "app.bsky.richtext.facet#link", "uri": target}]
+    post = {
+        "uri": "at://did:plc:linker0000000000000000/app.bsky.feed.post/3linker00001",
+        "cid": "bafyreilinker",
+        "author": {"did": "did:plc:linker0000000000000000", "handle": "linker.bsky.social"},
+        "record": {"text": text, "facets": [link], "createdAt": "2026-03-01T10:00:00.000Z"},
+        "likeCount": 3,
+        "indexedAt": "2026-03-01T10:00:01.000Z",
+    }
+
+    async def create_session(request):
+        return JSONResponse({"did": "did:plc:me", "accessJwt": "a", "refreshJwt": "r"})
+
+    async def search_posts(request):
+        # Only the DID form finds it: the post links that form, not the handle's.
+        return JSONResponse({"posts": [post] if request.query_params.get("url") == target else []})
+
+    async def resolve_handle(request):
+        asked.append(request.query_params.get("handle", ""))
+        if asked[-1] == handle:
+            return JSONResponse({"did": did})
+        return JSONResponse(
+            {"error": "InvalidRequest", "message": "Unable to resolve handle"}, status_code=400
+        )
+
+    return Starlette(
+        routes=[
+            Route("/xrpc/com.atproto.server.createSession", create_session, methods=["POST"]),
+            Route("/xrpc/app.bsky.feed.searchPosts", search_posts),
+            Route("/xrpc/com.atproto.identity.resolveHandle", resolve_handle),
+        ]
+    )
+
+
+async def test_a_video_tracked_by_a_handle_url_finds_posts_linking_its_did_form(clock):
+    # Issue 9: a tracked bsky.app/profile/<handle>/post/<rkey> URL is the DID-keyed post.
+    did, rkey = "did:plc:origin00000000000000000", "3origin00001"
+    asked: list[str] = []
+    app = linking_app(did, "witness.bsky.social", rkey, asked)
+    handle_url = f"https://bsky.app/profile/Witness.bsky.social/post/{rkey}"
+    video = TrackedVideo(
+        "v", "Clip", urls=(handle_url, "https://bsky.app/profile/gone.example/post/x")
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app)) as client:
+        c = collector(client, "http://appview.test", clock)
+        (found,) = await c.discover(video)
+        assert found.matched_by == f"url:https://bsky.app/profile/{did}/post/{rkey}"
+        await c.discover(video)
+    # The handle resolved once (cached); the unknown one is asked again on the next run.
+    assert sorted(asked) == ["gone.example", "gone.example", "witness.bsky.social"]

@@ -135,7 +135,7 @@ def post(key: str, parent: str | None = None, relation: str | None = None, views
     return read.PostRow(
         id=abs(hash(key)) % 10**6, video="v", platform="bluesky", platform_post_id=key,
         url=None, author=key, text=None, published_at=None, first_seen_at=NOW,
-        matched_by="", parent_platform="bluesky" if parent else None,
+        matched_by="", matched_term="", parent_platform="bluesky" if parent else None,
         parent_platform_post_id=parent, relation=relation, is_gone=False, gone_at=None,
         last_error=None, latest_observed_at=None, views=views, likes=None, shares=None,
         comments=None, quotes=None,

@@ -43,8 +43,8 @@ def violations(engine: Engine, video: str) -> list[str]:
                 r[0]: tuple(r[1:])
                 for r in conn.execute(
                     text(
-                        f"SELECT platform, {latest} FROM posts WHERE video_id = :v "
-                        "GROUP BY platform"
+                        f"SELECT platform, {latest} FROM posts JOIN post_videos l "
+                        "ON l.post_id = posts.id WHERE l.video_id = :v GROUP BY platform"
                     ),
                     {"v": video_id},
                 )
@@ -56,8 +56,9 @@ def violations(engine: Engine, video: str) -> list[str]:
         newest = conn.execute(
             text(
                 "SELECT p.id, p.latest_observed_at, max(o.observed_at), max(o.confirmed_until) "
-                "FROM posts p LEFT JOIN observations o ON o.post_id = p.id "
-                "WHERE p.video_id = :v GROUP BY p.id, p.latest_observed_at"
+                "FROM posts p JOIN post_videos l ON l.post_id = p.id "
+                "LEFT JOIN observations o ON o.post_id = p.id "
+                "WHERE l.video_id = :v GROUP BY p.id, p.latest_observed_at"
             ),
             {"v": video_id},
         )
@@ -80,7 +81,8 @@ def lost_or_duplicated(engine: Engine, video: str, readings: list[Reading]) -> l
             text(
                 f"SELECT p.platform, p.platform_post_id, o.observed_at, o.confirmed_until, "
                 f"{', '.join('o.' + c for c in COUNTERS)} FROM observations o "
-                "JOIN posts p ON p.id = o.post_id JOIN tracked_videos v ON v.id = p.video_id "
+                "JOIN posts p ON p.id = o.post_id JOIN post_videos l ON l.post_id = p.id "
+                "JOIN tracked_videos v ON v.id = l.video_id "
                 "WHERE v.slug = :s ORDER BY o.observed_at"
             ),
             {"s": video},

@@ -125,3 +125,51 @@ def test_growth_invariant_holds_for_writer_processes(
     results = processes.starmap(write_batches, [(db_url, video, b) for b in writers])
     assert [p for problems in results for p in problems] == []
     _check_final(sink, video, writers)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    workload=workloads(),
+    shared=st.lists(st.lists(st.integers(0, len(POSTS) - 1), min_size=1, max_size=3), max_size=4),
+)
+def test_growth_invariant_holds_per_video_for_posts_shared_by_two_videos(
+    db_url: str, sink: StorageSink, workload: list[Any], shared: list[list[int]]
+) -> None:
+    # Issue 9: a second video finds some posts (again and again, from two discoveries at once)
+    # while writers store readings; each video's rollups must still sum to its linked posts'
+    # latest counters (a post linked twice at once must not bring its growth twice).
+    video, keys = _prepare(sink)
+    other = f"{video}-other"
+    sink.add_video(VideoInput(other, "The same clip, reuploaded"))
+    writers = _readings(workload, keys)
+    problems: list[str] = []
+    start = threading.Barrier(WRITERS + 2)
+
+    def run(batches: list[list[Reading]]) -> None:
+        start.wait()
+        try:
+            problems.extend(write_batches(db_url, video, batches))
+        except Exception as err:  # a writer failing is a violation too
+            problems.append(repr(err))
+
+    def link(groups: list[list[int]]) -> None:
+        start.wait()
+        try:
+            for group in groups:  # several posts per call, in any order (lock ordering)
+                refs = [PostRef(*keys[post], matched_by="keyword:clip") for post in group]
+                sink.record_posts(other, refs)
+                problems.extend(violations(sink.engine, other))
+        except Exception as err:  # a deadlock or any failure is a violation too
+            problems.append(repr(err))
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in writers]
+    threads += [threading.Thread(target=link, args=(g,)) for g in (shared, shared[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    _check_final(sink, video, writers)
+    assert violations(sink.engine, other) == []

@@ -13,9 +13,10 @@ from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from collectors.base import Observation, PostRef
+from storage import partitions, read
 from storage.db import make_engine, upgrade
 from storage.models import Observation as ObservationRow
-from storage.models import Post, TrackedVideo, Video5Min, VideoHourly
+from storage.models import Post, PostVideo, TrackedVideo, UTCDateTime, Video5Min, VideoHourly
 from storage.write import StorageSink, VideoInput
 from tests.conftest import FakeClock
 from tests.helpers import postgres_schema_url
@@ -79,6 +80,17 @@ def _add_posts_live(sink: StorageSink) -> None:
     )
 
 
+# `posts` as revisions before 0070 have it (a post belonged to one video).
+OLD_POSTS = sa.table(
+    "posts",
+    *(sa.column(name) for name in ("id", "video_id", "platform", "platform_post_id")),
+    sa.column("first_seen_at", UTCDateTime()),
+    sa.column("matched_by"),
+    sa.column("is_gone"),
+    sa.column("extra", sa.JSON()),
+)
+
+
 def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]]) -> None:
     """The same videos, posts and observations in a 0002 database, without the writer: rows in
     the order the writer stores them (each batch sorted by time)."""
@@ -100,7 +112,7 @@ def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]])
         ids = {}
         for platform, key in (("youtube", "a"), ("youtube", "b"), ("reddit", "c"), ("x", "d")):
             ids[(platform, key)] = conn.execute(
-                insert(Post)
+                insert(OLD_POSTS)
                 .values(
                     video_id=video_id,
                     platform=platform,
@@ -110,7 +122,7 @@ def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]])
                     is_gone=False,
                     extra={},
                 )
-                .returning(Post.id)
+                .returning(OLD_POSTS.c.id)
             ).scalar_one()
         for batch in batches:
             for o in sorted(batch, key=lambda o: o.observed_at):
@@ -288,5 +300,119 @@ def test_upgrading_a_0003_database_keeps_every_reading_and_total(
                 conn.execute(select(Post.latest_views).where(Post.platform_post_id == "a")).scalar()
                 == 9
             )
+    finally:
+        engine.dispose()
+
+
+def _add_raw_partitioned(engine: Engine, clock: FakeClock) -> None:
+    """_add_raw on a schema whose observations are partitioned on PostgreSQL (0004 on)."""
+    batches = _batches(clock)
+    with engine.begin() as conn:
+        partitions.ensure_partitions(conn, {o.observed_at for b in batches for o in b})
+    _add_raw(engine, clock, batches)
+
+
+def _posts_by_old_schema(engine: Engine, clock: FakeClock) -> dict[str, tuple[str, str]]:
+    """A second video and reasons as a 0040 writer stored them (one video per post, the reason
+    in posts.matched_by); returns each post's expected (video slug, reason)."""
+    reasons = {"a": "url:https://youtu.be/abc", "b": "keyword:clip", "c": "manual", "d": ""}
+    with engine.begin() as conn:
+        for key, reason in reasons.items():
+            conn.execute(
+                OLD_POSTS.update()
+                .where(OLD_POSTS.c.platform_post_id == key)
+                .values(matched_by=reason)
+            )
+        other = conn.execute(
+            insert(TrackedVideo)
+            .values(slug="other", title="Other", keywords=["x"], hashtags=[], urls=[])
+            .values(created_at=clock(), is_paused=False, source="cli")
+            .returning(TrackedVideo.id)
+        ).scalar_one()
+        conn.execute(
+            insert(OLD_POSTS).values(
+                video_id=other,
+                platform="bluesky",
+                platform_post_id="e",
+                first_seen_at=clock(),
+                matched_by="hashtag:#kyiv",
+                is_gone=False,
+                extra={},
+            )
+        )
+    return {
+        "a": ("clip", "url", "https://youtu.be/abc"),
+        "b": ("clip", "keyword", "clip"),
+        "c": ("clip", "manual", ""),
+        "d": ("clip", "", ""),
+        "e": ("other", "hashtag", "#kyiv"),
+    }
+
+
+def test_upgrading_a_0040_database_links_every_post_to_its_video(
+    db_url: str, clock: FakeClock
+) -> None:
+    # Issue 9: posts.video_id and posts.matched_by move to post_videos without loss.
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0040")
+        _add_raw_partitioned(engine, clock)
+        _set_latest_from_newest_rows(engine)
+        expected = _posts_by_old_schema(engine, clock)
+        with engine.connect() as conn:
+            ids = dict(conn.execute(select(OLD_POSTS.c.platform_post_id, OLD_POSTS.c.id)).all())
+            readings = conn.execute(select(func.count()).select_from(ObservationRow)).scalar()
+        hourly, fine = _rollup(engine, VideoHourly), _rollup(engine, Video5Min)
+        upgrade(engine)
+        with engine.connect() as conn:
+            links = conn.execute(
+                select(
+                    Post.platform_post_id,
+                    Post.id,
+                    TrackedVideo.slug,
+                    PostVideo.matched_by,
+                    PostVideo.matched_term,
+                    PostVideo.first_matched_at,
+                )
+                .join(PostVideo, PostVideo.post_id == Post.id)
+                .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
+            ).all()
+            assert conn.execute(select(func.count()).select_from(ObservationRow)).scalar() == (
+                readings
+            )
+        assert {key: tuple(rest) for key, _, *rest, _ in links} == expected
+        assert {key: post_id for key, post_id, *_ in links} == ids  # ids kept: history intact
+        assert all(at == clock() for *_, at in links)
+        assert (_rollup(engine, VideoHourly), _rollup(engine, Video5Min)) == (hourly, fine)
+        assert "video_id" not in {c["name"] for c in inspect(engine).get_columns("posts")}
+        # The writer carries on: a new reading grows the post's video.
+        sink = StorageSink(engine, clock)
+        before = sum(r.views for r in read.rollup_deltas(engine, "clip"))
+        sink.record_observations([Observation("youtube", "a", clock.advance(days=1), views=10**6)])
+        grown = sum(r.views for r in read.rollup_deltas(engine, "clip")) - before
+        assert grown == 10**6 - 50 * 39**2  # from the newest reading stored before the upgrade
+    finally:
+        engine.dispose()
+
+
+def test_0070_failing_midway_changes_nothing_and_can_be_retried(
+    db_url: str, clock: FakeClock
+) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0040")
+        _add_raw_partitioned(engine, clock)
+        # A view on posts.video_id: dropping the column fails, after post_videos was filled.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE VIEW old_links AS SELECT id, video_id FROM posts")
+        before = _schema(engine)
+        with pytest.raises(DBAPIError):
+            upgrade(engine)
+        assert _schema(engine) == before
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP VIEW old_links")
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(PostVideo)).scalar() == 4
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0080"
-down_revision = "0040"
+down_revision = "0070"
 branch_labels = None
 depends_on = None
 
