@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -84,6 +85,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{IMMEDIATE: True})
         with conn.begin():
             yield conn
+
+
+def conflict_insert(connection: Connection, table: Any) -> Any:
+    """A dialect insert that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def alembic_config(engine: Engine) -> Config:
