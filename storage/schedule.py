@@ -94,8 +94,9 @@ class SchedulePolicy:
         return int(min(high, max(low, seconds)))
 
     def error_interval(self, errors: int) -> int:
-        """Backoff after `errors` failed readings in a row (1: twice the fastest interval)."""
-        seconds = self.min_interval_seconds * 2.0 ** min(errors, 30)
+        """Backoff after `errors` failed readings in a row: the fastest interval after one,
+        doubling with each further failure."""
+        seconds = self.min_interval_seconds * 2.0 ** min(max(errors - 1, 0), 30)
         return int(min(max(self.max_interval_seconds, self.min_interval_seconds), seconds))
 
 
