@@ -8,11 +8,15 @@ lock is always granted.
 
 from __future__ import annotations
 
+import fcntl
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from sqlalchemy import Engine, text
+
+from storage.db import StorageError
 
 
 def lock_key(name: str) -> int:
@@ -36,3 +40,24 @@ def job_lock(engine: Engine, name: str) -> Iterator[bool]:
             if acquired:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
+
+
+def hold_daemon_lock(engine: Engine) -> IO[str] | None:
+    """On SQLite, the lock that makes this process the file's one daemon: a flock on a file
+    beside the database, held until the process exits (the kernel drops it even on kill -9).
+    Raises StorageError (one line) when another daemon holds it; None on PostgreSQL, where
+    daemons share the work through leases."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        return None
+    path = f"{database}.daemon-lock"
+    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held for the process's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StorageError(
+            f"another viralwatch daemon is running on {database} (it holds {path}); "
+            "stop it first, or use PostgreSQL to run several"
+        ) from None
+    return handle

@@ -32,6 +32,7 @@ from collectors.runner import CollectorRunner
 from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
 from storage import health
+from storage.budgets import budget_statuses
 from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.maintenance import Retention, maintain
@@ -374,6 +375,7 @@ class Daemon:
         try:
             health.beat(self.sink.engine, row)
             self.metrics.record_backlog(due_counts(self.sink.engine, now, self.sink.scheduling))
+            self.metrics.record_budgets(budget_statuses(self.sink.engine, now))
         except OUTAGE_ERRORS as err:
             logger.debug("heartbeat not stored: %s", outage_reason(err))
             return
