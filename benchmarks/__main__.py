@@ -11,11 +11,20 @@ from benchmarks import (
     bench_measures,
     bench_parsers,
     bench_poll,
+    bench_schedule,
     bench_startup,
     bench_storage,
 )
 
-SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_measures, bench_parsers]
+SUITES = [
+    bench_startup,
+    bench_storage,
+    bench_poll,
+    bench_schedule,
+    bench_dashboard,
+    bench_measures,
+    bench_parsers,
+]
 
 
 def main() -> int:

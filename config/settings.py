@@ -167,7 +167,9 @@ class ScheduleSettings(Section):
         5_000, ge=1, description="Most due posts one refresh pass reads (most-moving first)"
     )
     lease_seconds: int = Field(
-        600, ge=10, description="How long a daemon's claim on a post or query lasts if it dies"
+        600,
+        ge=10,
+        description="How long a daemon's claim on a post or query lasts (longer than any pass)",
     )
 
 

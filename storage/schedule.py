@@ -11,6 +11,7 @@ reading is never taken again within its interval.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ class Scheduling:
 
     policies: Mapping[str, SchedulePolicy] = field(default_factory=dict)
     default: SchedulePolicy = SchedulePolicy()
-    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The pid says which process holds a lease (an operator's question when one dies).
+    owner: str = field(default_factory=lambda: f"{os.getpid()}:{uuid.uuid4().hex[:12]}")
     lease_seconds: int = 600
 
     def policy(self, platform: str) -> SchedulePolicy:
