@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     or_,
     select,
     update,
@@ -125,42 +126,36 @@ def _refreshable() -> Any:
     return and_(Post.is_gone.is_(False), or_(Post.relation.is_(None), Post.relation != RESHARE))
 
 
-def ensure_scheduled(conn: Connection, platform: str, policy: SchedulePolicy) -> int:
+def ensure_scheduled(conn: Connection, platform: str, policy: SchedulePolicy) -> None:
     """Give every refreshable post of `platform` without a row one, due at once (posts new since
-    the last pass, or from before the schedule existed); returns how many were added."""
-    minimum = _seconds(policy.min_interval_seconds)
+    the last pass, or from before the schedule existed), in one statement."""
     missing = (
         select(
             Post.id,
             Post.platform,
             func.coalesce(Post.published_at, Post.first_seen_at),
             func.coalesce(Post.latest_observed_at, Post.first_seen_at),
+            literal(policy.min_interval_seconds),
             Post.latest_observed_at,
+            literal(0.0),
+            literal(0),
         )
         .outerjoin(PostSchedule, PostSchedule.post_id == Post.id)
         .where(Post.platform == platform, _refreshable(), PostSchedule.post_id.is_(None))
     )
-    rows = [
-        {
-            "post_id": r[0],
-            "platform": r[1],
-            "born_at": r[2],
-            # Read before it had a row: due one interval after that reading.
-            "next_refresh_at": r[3] if r[4] is None else r[3] + minimum,
-            "interval_seconds": policy.min_interval_seconds,
-            "last_read_at": r[4],
-            "growth_per_hour": 0.0,
-            "errors": 0,
-        }
-        for r in conn.execute(missing)
+    columns = [
+        "post_id",
+        "platform",
+        "born_at",
+        "next_refresh_at",
+        "interval_seconds",
+        "last_read_at",
+        "growth_per_hour",
+        "errors",
     ]
-    if rows:
-        # Daemons sharing a database may add the same post at once: the first row stands.
-        conn.execute(
-            conflict_insert(conn, PostSchedule).on_conflict_do_nothing(),
-            rows,
-        )
-    return len(rows)
+    # Daemons sharing a database may add the same post at once: the first row stands.
+    insert = conflict_insert(conn, PostSchedule).from_select(columns, missing)
+    conn.execute(insert.on_conflict_do_nothing())
 
 
 def _seconds(value: float) -> timedelta:
@@ -230,11 +225,27 @@ def release(engine: Engine, scheduling: Scheduling, posts: Sequence[KnownPost]) 
             )
 
 
+class DriverSql(Protocol):
+    """The writer's driver-level statement helper (storage/write.py `_DriverSql`)."""
+
+    conn: Connection
+    mark: str
+
+    def timestamp(self, moment: datetime) -> Any: ...
+
+
 def record_readings(
-    conn: Connection, scheduling: Scheduling, readings: Iterable[tuple[int, Observation]]
+    sql: DriverSql, scheduling: Scheduling, readings: Iterable[tuple[int, Observation]]
 ) -> None:
     """Set the next refresh time of each post read (post id, reading), in the transaction that
-    stores the readings, and end its lease."""
+    stores the readings, and end its lease. On the writer's hot path, so the update is
+    driver-level SQL (SQLAlchemy's per-row parameter processing cost more than the update)."""
+    conn, mark = sql.conn, sql.mark
+    statement = (
+        f"UPDATE post_schedule SET next_refresh_at = {mark}, interval_seconds = {mark}, "
+        f"last_count = {mark}, last_read_at = {mark}, growth_per_hour = {mark}, errors = 0, "
+        f"lease_owner = NULL, lease_until = NULL WHERE post_id = {mark}"
+    )
     latest: dict[int, Observation] = {}
     for post_id, obs in readings:
         if post_id not in latest or latest[post_id].observed_at < obs.observed_at:
@@ -250,7 +261,13 @@ def record_readings(
         rows = conn.execute(select(*columns).where(PostSchedule.post_id.in_(chunk))).all()
         changes = [_after_reading(scheduling, latest[r[0]], *r) for r in rows]
         if changes:
-            conn.execute(_update_by_id(), changes)
+            conn.exec_driver_sql(
+                statement,
+                [
+                    (sql.timestamp(c[0]), c[1], c[2], sql.timestamp(c[3]), c[4], c[5])
+                    for c in changes
+                ],
+            )
 
 
 def _after_reading(
@@ -261,7 +278,8 @@ def _after_reading(
     previous_seconds: int,
     last_count: int | None,
     last_read_at: datetime | None,
-) -> dict[str, Any]:
+) -> tuple[datetime, int, int | None, datetime, float, int]:
+    """(next refresh time, interval, count, read at, growth per hour, post id) after `obs`."""
     policy = scheduling.policy(obs.platform)
     count = reading_count(obs)
     growth = relative = 0.0
@@ -278,15 +296,9 @@ def _after_reading(
         interval = policy.next_interval(
             obs.observed_at - born_at, relative, previous_seconds, moved
         )
-    return {
-        "key": post_id,
-        "next_refresh_at": obs.observed_at + _seconds(interval),
-        "interval_seconds": interval,
-        "last_count": count if count is not None else last_count,
-        "last_read_at": obs.observed_at,
-        "growth_per_hour": growth,
-        "errors": 0,
-    }
+    next_at = obs.observed_at + _seconds(interval)
+    kept_count = count if count is not None else last_count
+    return (next_at, interval, kept_count, obs.observed_at, growth, post_id)
 
 
 def _update_by_id() -> Any:

@@ -392,7 +392,7 @@ class StorageSink:
             batch.flush()
             # In the same transaction: a committed reading always moves its post's next time.
             keyed = ((posts.get((o.platform, o.platform_post_id)), o) for o in observations)
-            schedule.record_readings(conn, self.scheduling, ((p[0], o) for p, o in keyed if p))
+            schedule.record_readings(sql, self.scheduling, ((p[0], o) for p, o in keyed if p))
             return batch.fresh
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:

@@ -91,7 +91,9 @@ def test_gone_posts_are_no_longer_refreshed(sink, video, clock):
 
 def test_refresh_skips_recently_observed_and_paused(sink, video, clock):
     sink.record_posts(video, [PostRef("x", "1"), PostRef("x", "2")])
+    _, second = sink.claim_refresh("x", 10)
     sink.record_observations([Observation("x", "1", clock(), views=1)])
+    sink.release_refresh([second])
     clock.advance(minutes=5)
     assert [p.platform_post_id for p in sink.claim_refresh("x", 10)] == ["2"]
     sink.set_video_paused(video, True)
