@@ -1,9 +1,10 @@
-"""Job locks so several daemons sharing one PostgreSQL database split the work.
+"""Locks between daemons: one daemon per SQLite file, and short jobs run by one daemon at a time.
 
-Each scheduled job (e.g. "reddit:refresh") runs on whichever daemon takes its lock first; the
-others skip that run. PostgreSQL session advisory locks are released automatically if a daemon
-dies, so a killed process never leaves a job locked. SQLite is the single-daemon store: there the
-lock is always granted.
+Collection itself is shared through row leases (schedule.py, discovery_leases.py); what is left
+here is the flock that keeps a second daemon off a SQLite file, and job locks for short jobs such
+as storage maintenance (e.g. "storage:maintenance"), which run on whichever daemon takes the lock
+first. PostgreSQL session advisory locks are released automatically if a daemon dies, so a
+killed process never leaves a job locked. On SQLite the job lock is always granted.
 """
 
 from __future__ import annotations
