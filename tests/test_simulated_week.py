@@ -1,7 +1,8 @@
 """A simulated week with every collector on (issue 8, done means): no platform's documented
-budget is ever exceeded by any credential in any window, and the fastest-growing posts are read
-as often as the policy promises. The simulator's clock runs the week; the planner and the gates
-are the daemon's own (`daemon.wire`), one pass per tick."""
+budget is ever exceeded by any credential in any window (the simulator logs each request's
+credential and simulated time), and the fastest-growing posts are read as often as the policy
+promises them. The simulator's clock runs the week; the planner and the gates are the daemon's
+own (`daemon.wire`), one pass of every collector per tick."""
 
 from __future__ import annotations
 
@@ -30,18 +31,20 @@ DAYS = 7
 MOUNT = {"youtube_rss": "youtube", "urls": "pages"}
 
 
-def fastest_ages(engine, now):
-    """Seconds since the latest reading of the 100 fastest-growing posts (growth relative to
-    their size, as the policy measures it)."""
+def lateness(engine, now):
+    """For the 100 fastest-growing posts (growth relative to their size, as the policy measures
+    it): the age of the latest reading over the interval the policy promises that post (its own
+    interval plus one pass); 1.0 is exactly on time."""
     query = (
-        select(Post.latest_observed_at)
+        select(Post.latest_observed_at, PostSchedule.interval_seconds)
         .join(PostSchedule, PostSchedule.post_id == Post.id)
         .where(Post.latest_observed_at.is_not(None))
         .order_by((PostSchedule.growth_per_hour / (PostSchedule.last_count + 1)).desc())
         .limit(100)
     )
     with engine.connect() as conn:
-        return [(now - at).total_seconds() for at in conn.execute(query).scalars()]
+        rows = conn.execute(query).all()
+    return [(now - at).total_seconds() / (interval + TICK) for at, interval in rows]
 
 
 async def test_a_week_keeps_every_budget_and_reads_the_fastest_posts_on_time(tmp_path, db_url):
@@ -58,7 +61,7 @@ async def test_a_week_keeps_every_budget_and_reads_the_fastest_posts_on_time(tmp
         engine, sink = daemon.open_storage(settings, clock, migrate=True)
         wiring = daemon.wire(settings, sink, clock)
         assert len(wiring.runners) == len(collector_classes())  # every collector is on
-        promise = interval_promise(sink.scheduling.default, TICK)
+        fastest_promise = interval_promise(sink.scheduling.default, TICK)
         medians = []
         try:
             for tick in range(DAYS * 24 * 3600 // TICK):
@@ -68,16 +71,17 @@ async def test_a_week_keeps_every_budget_and_reads_the_fastest_posts_on_time(tmp
                     await discover_pass(runner, gate, sink, seconds)
                     await refresh_pass(runner, gate, settings)
                 if tick * TICK >= 86_400 and tick % 3 == 0:
-                    medians.append(statistics.median(fastest_ages(engine, clock())))
+                    medians.append(statistics.median(lateness(engine, clock())))
                 clock.advance(TICK)
         finally:
             await daemon.close(wiring)
         engine.dispose()
-    assert medians and max(medians) <= promise, (medians, promise)
+    assert medians and max(medians) <= 1.0, medians
     for name, cls in collector_classes().items():
         for quota in cls.quotas:
             busiest = world.busiest_window(
                 MOUNT.get(name, name), lambda at, q=quota: budgets.window(q, at)[0], quota.path
             )
             assert busiest * quota.cost <= quota.requests, (name, quota.what, busiest)
-    assert timedelta(seconds=promise) == timedelta(seconds=2 * TICK)
+    # Young or fast-growing posts are promised their collector's interval plus one pass.
+    assert timedelta(seconds=fastest_promise) == timedelta(seconds=2 * TICK)

@@ -231,34 +231,33 @@ async def collect_once(
         on_start(2 * len(wiring.runners))
     try:
 
-        async def reported(run: Coroutine[Any, Any, RunReport]) -> RunReport:
+        async def reported(run: Coroutine[Any, Any, RunReport | None]) -> RunReport | None:
             report = await run
-            if on_report is not None:
+            if report is not None and on_report is not None:
                 on_report(report)
             return report
 
         found = await asyncio.gather(
             *(
-                discover_pass(
-                    r,
-                    wiring.gates[r.name],
-                    sink,
-                    wiring.cadences[r.name].discover_seconds,
-                    everything=True,
+                reported(
+                    discover_pass(
+                        r,
+                        wiring.gates[r.name],
+                        sink,
+                        wiring.cadences[r.name].discover_seconds,
+                        everything=True,
+                    )
                 )
                 for r in wiring.runners
             )
         )
-        for report in found:
-            if report is not None and on_report is not None:
-                on_report(report)
-        reports += [r for r in found if r is not None]
-        reports += await asyncio.gather(
+        found += await asyncio.gather(
             *(
                 reported(refresh_pass(r, wiring.gates[r.name], settings, everything=True))
                 for r in wiring.runners
             )
         )
+        reports += [r for r in found if r is not None]
     finally:
         await close(wiring)
     return reports
