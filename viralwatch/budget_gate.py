@@ -6,6 +6,10 @@ are reserved from the database a few at a time and what a pass leaves unused is 
 database round trip is not paid per request and a killed daemon loses at most a few units, on
 the safe side. A quota with nothing left raises RateLimited until its window resets: the run
 stops and its posts stay due.
+
+Why not aiolimiter or pyrate-limiter: both count in one process's memory on the wall clock, so a
+restart or a second daemon would start a fresh quota, and a daily bucket would not follow its
+platform's time zone; the counts must live in the database, shared and kept.
 """
 
 from __future__ import annotations
