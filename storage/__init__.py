@@ -3,8 +3,9 @@
 Owns the schema (models.py and the Alembic migrations), the engine (db.py), the one writer
 (write.py, the Sink collectors hand records to), the readers (read.py: plain typed rows for the
 dashboard and exports), each post's refresh schedule and leases (schedule.py,
-discovery_leases.py), stored budgets (budgets.py) and locks between daemons (locks.py). read.py also re-exports the record
-vocabulary the read side needs (COUNTERS, Clock), so the dashboard knows no collector.
+discovery_leases.py), stored budgets (budgets.py) and locks between daemons (locks.py). read.py
+also re-exports the record vocabulary the read side needs (COUNTERS, Clock), so the dashboard
+knows no collector.
 
 May import: collectors.base (the record types) only.
 """
