@@ -511,7 +511,10 @@ class Daemon:
             self.after_write()
         if report.retry_at is not None and not self.stopping.is_set():
             retry_at = self.schedule_clock() + (report.retry_at - self.clock())
-            for kind in ("discover", "refresh"):
+            # Rejected credentials pause the collector; a spent budget or rate window holds only
+            # this kind (a search bucket spent must not stop refreshing counters).
+            kinds = ("discover", "refresh") if report.status == "auth_failed" else (report.kind,)
+            for kind in kinds:
                 self.scheduler.modify_job(f"{runner.name}:{kind}", next_run_time=retry_at)
 
     async def stop(self) -> None:
