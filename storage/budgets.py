@@ -84,6 +84,20 @@ def reserve(engine: Engine, collector: str, quota: Quota, now: datetime, amount:
     return granted
 
 
+def spend_at_least(engine: Engine, collector: str, quota: Quota, now: datetime, spent: int) -> None:
+    """What the platform says is left (its rate-limit headers) is the truth: record at least
+    `spent` in the window holding `now`, never less than already counted."""
+    start, end = window(quota, now)
+    key = {"collector": collector, "budget": budget_name(quota), "window_start": start}
+    spent = min(spent, quota.requests)
+    with write_transaction(engine) as conn:
+        fresh = {**key, "spent": spent, "budget_limit": quota.requests, "resets_at": end}
+        conn.execute(conflict_insert(conn, BudgetSpend).values(fresh).on_conflict_do_nothing())
+        conn.execute(
+            update(BudgetSpend).where(_row(key), BudgetSpend.spent < spent).values(spent=spent)
+        )
+
+
 def refund(
     engine: Engine, collector: str, quota: Quota, window_start: datetime, amount: int
 ) -> None:

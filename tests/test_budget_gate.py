@@ -14,7 +14,7 @@ from collectors.runner import CollectorRunner
 from simulator.endpoints import collector_section
 from simulator.model import SpreadModel
 from simulator.server import SimulatorServer
-from simulator.world import World
+from simulator.world import Fault, World
 from storage import budgets
 from storage.schedule import due_counts
 from storage.write import StorageSink, VideoInput
@@ -67,3 +67,24 @@ async def test_a_spent_budget_makes_posts_wait_and_is_never_exceeded(big_sim, en
             await refresh_pass(runner, gate, settings)
     assert world.busiest_window("hackernews", lambda at: budgets.window(TIGHT, at)[0]) <= 3
     assert sum(1 for r in world.requests_to("hackernews", "/api/v1/search")) == -(-len(posts) // 50)
+
+
+async def test_the_platforms_rate_limit_headers_are_stored_as_spent(big_sim, engine):
+    # A 200 saying the window is used up: the stored budget agrees, so a restart waits too.
+    world = big_sim.world
+    clock = world.clock
+    sink = StorageSink(engine, clock)
+    sink.add_video(VideoInput("clip", "clip"))
+    sink.record_posts("clip", hn_posts(world)[:50])
+    window = Quota(100, timedelta(minutes=1), "requests")
+    world.set_fault("hackernews", Fault("exhausted", count=1, retry_after_seconds=60))
+    async with httpx.AsyncClient(timeout=30) as client:
+        config = HackerNewsSettings(**collector_section("hackernews", big_sim.url))
+        runner = CollectorRunner(HackerNewsCollector(client, clock, config), sink, clock, client)
+        gate = BudgetGate(engine, "hackernews", [window], clock)
+        gate.install(client)
+        report = await refresh_pass(runner, gate, settings_model()())
+    assert report.observations_written == 50  # the answer itself is used
+    (status,) = budgets.budget_statuses(engine, clock())
+    assert (status.spent, status.limit) == (100, 100)
+    assert BudgetGate(engine, "hackernews", [window], clock).remaining_requests(clock()) == 0

@@ -18,12 +18,13 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
 
 from collectors.base import Clock, Quota, RateLimited
+from collectors.http import remaining_requests
 from storage import budgets
 
 # Units reserved per database round trip, at most this share of a window's limit.
@@ -55,6 +56,24 @@ class BudgetGate:
     def install(self, client: httpx.AsyncClient) -> None:
         # First of the request hooks: a request refused here is never sent, nor counted.
         client.event_hooks.setdefault("request", []).insert(0, self.pay)
+        client.event_hooks.setdefault("response", []).append(self.believe)
+
+    async def believe(self, response: httpx.Response) -> None:
+        """The platform's rate-limit headers say how much of its window is left: a rate window
+        (shorter than a day) it says is more spent than we counted is recorded as such, so no
+        daemon, restarted or not, spends what the platform no longer grants."""
+        left = remaining_requests(response)
+        if left is None:
+            return
+        path, now = response.request.url.path, self.clock()
+        for quota, pattern in self.quotas:
+            if quota.per < timedelta(days=1) and (pattern is None or pattern.search(path)):
+                if (held := self._held.get(quota)) is not None:
+                    held.units = min(held.units, left * quota.cost)
+                spent = quota.requests - left * quota.cost
+                await asyncio.to_thread(
+                    budgets.spend_at_least, self.engine, self.collector, quota, now, spent
+                )
 
     async def pay(self, request: httpx.Request) -> None:
         """Take `request`'s cost from each quota it falls under; RateLimited when one is spent."""
