@@ -12,6 +12,7 @@ from benchmarks import (
     bench_measures,
     bench_parsers,
     bench_poll,
+    bench_schedule,
     bench_startup,
     bench_storage,
 )
@@ -20,6 +21,7 @@ SUITES = [
     bench_startup,
     bench_storage,
     bench_poll,
+    bench_schedule,
     bench_dashboard,
     bench_measures,
     bench_parsers,

@@ -157,6 +157,15 @@ class Quota:
     requests: int
     per: timedelta
     what: str
+    path: str = ""
+    """A regular expression searched in each request's URL path: the requests it limits (empty:
+    every request of the collector)."""
+    cost: int = 1
+    """Units one such request spends (e.g. TikTok's records: up to 100 per query)."""
+    reset_timezone: str = "UTC"
+    """Where a daily window starts at midnight (YouTube: America/Los_Angeles)."""
+    refresh: bool = True
+    """Whether refreshing counters spends it (False: discovery searches only)."""
 
 
 # A protocol rather than a base class: collectors share no code through inheritance, and the
@@ -242,8 +251,15 @@ class Sink(Protocol):
         """Store one collector run."""
         ...
 
-    def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
-        """Active posts of `platform` whose last observation is older than `due_before`."""
+    def claim_refresh(
+        self, platform: str, limit: int, ahead: timedelta = timedelta(0)
+    ) -> list[KnownPost]:
+        """Take up to `limit` of `platform`'s posts due within `ahead` (most-moving first) for
+        this process; posts another process holds are left to it."""
+        ...
+
+    def release_refresh(self, posts: Sequence[KnownPost]) -> None:
+        """Give back claimed posts that were not read: they stay due."""
         ...
 
 

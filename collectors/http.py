@@ -157,6 +157,12 @@ def window_wait(
     return capped_wait(platform, wait, max_seconds)
 
 
+def remaining_requests(response: httpx.Response) -> int | None:
+    """Requests the platform says are left in its rate window (None: it does not say)."""
+    left = _as_float(_header(response, _REMAINING_HEADERS) or "")
+    return None if left is None or not math.isfinite(left) else max(0, int(left))
+
+
 def _header(response: httpx.Response, names: Iterable[str]) -> str | None:
     for name in names:
         if name in response.headers:

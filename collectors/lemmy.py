@@ -92,7 +92,13 @@ class LemmyCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(100, timedelta(minutes=10), "searches per IP on lemmy.world"),
+        Quota(
+            100,
+            timedelta(minutes=10),
+            "searches per IP on lemmy.world",
+            path="/api/v3/search",
+            refresh=False,
+        ),
         Quota(180, timedelta(minutes=1), "reads per IP"),
     )
     batch_size: ClassVar[int | None] = 1

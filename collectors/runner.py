@@ -46,6 +46,8 @@ RunKind = Literal["discover", "refresh"]
 REFRESH_SLICE = 500
 # Two slices failing in a row say the source is down: stop rather than hammer it.
 MAX_FAILED_SLICES = 2
+# Most due posts one refresh pass takes unless the daemon says otherwise.
+DEFAULT_PASS_LIMIT = 5_000
 
 
 @dataclass(slots=True)
@@ -163,8 +165,11 @@ class CollectorRunner:
             )
         return await self._finish(run)
 
-    async def refresh(self, due_before: datetime | None = None) -> RunReport:
-        """One refresh pass over this platform's active posts; returns the recorded run."""
+    async def refresh(
+        self, limit: int = DEFAULT_PASS_LIMIT, ahead: timedelta = timedelta(0)
+    ) -> RunReport:
+        """One refresh pass over up to `limit` of this platform's posts due within `ahead` (the
+        schedule in storage says which, most-moving first); returns the recorded run."""
         run = self._start("refresh")
         report = run.report
         if (skipped := self._skipped(report)) is not None:
@@ -172,12 +177,23 @@ class CollectorRunner:
         if not self.refreshes:
             # Nothing to re-read (news feeds), or another collector reads these counters.
             return report
-        cutoff = due_before or report.started_at
         posts = await self._attempt(
-            run, asyncio.to_thread(self.sink.posts_to_refresh, self.platform, cutoff)
+            run, asyncio.to_thread(self.sink.claim_refresh, self.platform, limit, ahead)
         )
         if posts is None:
             return await self._finish(run)
+        read: set[tuple[str, str]] = set()
+        try:
+            return await self._refresh_claimed(run, posts, read)
+        finally:
+            # Posts this pass did not get to (budget spent, source down) stay due, visibly.
+            unread = [p for p in posts if (p.platform, p.platform_post_id) not in read]
+            await asyncio.to_thread(self.sink.release_refresh, unread)
+
+    async def _refresh_claimed(
+        self, run: _Pass, posts: Sequence[KnownPost], read: set[tuple[str, str]]
+    ) -> RunReport:
+        report = run.report
         if not posts:
             # Nothing due: no request was made, so this run says nothing about the platform
             # and is not recorded (it would hide a failing discovery on the dashboard).
@@ -200,6 +216,9 @@ class CollectorRunner:
             else:
                 failed_in_a_row = 0
             written, found = await asyncio.to_thread(self._store_refresh, items)
+            read.update(
+                (i.platform, i.platform_post_id) for i in items if not isinstance(i, PostRef)
+            )
             report.observations_written += written
             report.posts_found += found
             if self._must_stop(run) or failed_in_a_row >= MAX_FAILED_SLICES:

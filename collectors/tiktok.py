@@ -136,7 +136,7 @@ class TikTokCollector:
     default_refresh_interval: ClassVar[timedelta] = timedelta(hours=1)
     quotas: ClassVar[tuple[Quota, ...]] = (
         Quota(1_000, timedelta(days=1), "requests"),
-        Quota(100_000, timedelta(days=1), "records"),
+        Quota(100_000, timedelta(days=1), "records", path="/research/", cost=MAX_COUNT),
         Quota(600, timedelta(minutes=1), "requests"),
     )
     batch_size: ClassVar[int | None] = MAX_COUNT

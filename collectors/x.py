@@ -120,8 +120,14 @@ class XCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=15)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(450, timedelta(minutes=15), "recent searches per app"),
-        Quota(3_500, timedelta(minutes=15), "tweet lookups per app"),
+        Quota(
+            450,
+            timedelta(minutes=15),
+            "recent searches per app",
+            path=r"/2/tweets/search",
+            refresh=False,
+        ),
+        Quota(3_500, timedelta(minutes=15), "tweet lookups per app", path=r"/2/tweets$"),
     )
     batch_size: ClassVar[int | None] = LOOKUP_BATCH
     notice: str | None = None

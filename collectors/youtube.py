@@ -118,8 +118,21 @@ class YouTubeCollector:
     default_interval: ClassVar[timedelta] = timedelta(hours=1)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(10_000, timedelta(days=1), "API units (all calls but search)"),
-        Quota(100, timedelta(days=1), "search.list calls"),
+        Quota(
+            10_000,
+            timedelta(days=1),
+            "API units (all calls but search)",
+            path=r"/youtube/v3/(?!search)",
+            reset_timezone=PACIFIC.key,
+        ),
+        Quota(
+            100,
+            timedelta(days=1),
+            "search.list calls",
+            path=r"/youtube/v3/search",
+            reset_timezone=PACIFIC.key,
+            refresh=False,
+        ),
     )
     batch_size: ClassVar[int | None] = IDS_PER_CALL
     notice: str | None = None

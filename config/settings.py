@@ -157,6 +157,36 @@ class DaemonSettings(Section):
     )
 
 
+class ScheduleSettings(Section):
+    """Each post's refresh policy (issue 8): young and fast-growing posts are read at their
+    collector's `refresh_interval_seconds`, older or still ones ever less often, down to
+    `max_interval_seconds`; gone posts and reshare edges are never refreshed."""
+
+    tick_seconds: int = Field(
+        60, ge=1, description="How often each refresh job looks for posts that are due"
+    )
+    max_interval_seconds: int = Field(
+        86_400, ge=60, description="Longest wait between two readings of a post (daily)"
+    )
+    young_hours: float = Field(
+        6.0, ge=0, description="Posts younger than this are read at the collector's interval"
+    )
+    age_doubling_hours: float = Field(
+        12.0, gt=0, description="Past young_hours, the interval doubles every this many hours"
+    )
+    fast_growth_percent_per_hour: float = Field(
+        5.0, gt=0, description="Growth (% per hour) at which a post is read at the fastest rate"
+    )
+    max_posts_per_pass: int = Field(
+        5_000, ge=1, description="Most due posts one refresh pass reads (most-moving first)"
+    )
+    lease_seconds: int = Field(
+        600,
+        ge=10,
+        description="How long a daemon's claim on a post or query lasts (longer than any pass)",
+    )
+
+
 def check_http_url(value: str) -> str:
     """`value` without a trailing slash when it is an http(s) URL; raises ValueError if not."""
     if not re.match(r"^https?://[^\s/]+", value):
@@ -454,6 +484,9 @@ class Settings(BaseSettings):
     )
     scheduler: SchedulerSettings = Field(
         default_factory=SchedulerSettings, description="Scheduling and HTTP"
+    )
+    schedule: ScheduleSettings = Field(
+        default_factory=ScheduleSettings, description="Per-post refresh policy"
     )
     collectors: CollectorsSettings = Field(
         default_factory=CollectorsSettings, description="Per-collector options"

@@ -7,6 +7,7 @@ appends the platform's documented paths. `/_sim/…` controls the clock and faul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -60,20 +61,31 @@ class FaultGate:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
+        query = scope.get("query_string", b"").decode()
         self.world.requests.append(
             LoggedRequest(
                 self.platform,
                 scope["method"],
                 scope["path"],
-                scope.get("query_string", b"").decode(),
+                query,
+                self.world.now(),
+                _credential(scope, query),
             )
         )
-        query = scope.get("query_string", b"").decode()
         fault = self.world.take_fault(self.platform, f"{scope['path']}?{query}")
         if fault is not None:
             await serve_fault(fault, self.inner, scope, receive, send)
         else:
             await self.inner(scope, receive, send)
+
+
+def _credential(scope: Scope, query: str) -> str:
+    """Whose quota a request spends: its Authorization header, else its `key` parameter."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    match = re.search(r"(?:^|&)key=([^&]*)", query)
+    return match.group(1) if match else ""
 
 
 def build_app(world: World | None = None) -> Starlette:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -55,6 +57,10 @@ class LoggedRequest:
     method: str
     path: str
     query: str
+    at: datetime | None = None
+    """The world's time when it arrived: requests are counted per window of simulated time."""
+    credential: str = ""
+    """Who is asking: the Authorization header or a `key` parameter (empty: anonymous)."""
 
 
 @dataclass
@@ -88,3 +94,14 @@ class World:
 
     def requests_to(self, platform: str, path_contains: str = "") -> list[LoggedRequest]:
         return [r for r in self.requests if r.platform == platform and path_contains in r.path]
+
+    def busiest_window(
+        self, platform: str, window_of: Callable[[datetime], datetime], path: str = ""
+    ) -> int:
+        """The most requests to `platform` (whose path matches the regular expression `path`)
+        one credential made in one window; `window_of` maps a time to its window's start."""
+        counts: Counter[tuple[str, datetime]] = Counter()
+        for r in self.requests:
+            if r.platform == platform and r.at is not None and re.search(path, r.path):
+                counts[(r.credential, window_of(r.at))] += 1
+        return max(counts.values(), default=0)

@@ -111,7 +111,7 @@ def migration_transaction(engine: Engine) -> Iterator[Connection]:
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def dialect_insert(connection: Connection, table: Any) -> Any:
+def conflict_insert(connection: Connection, table: Any) -> Any:
     """A dialect insert that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
     return module.insert(table)

@@ -8,17 +8,15 @@ visible, on the dashboard and in `/healthz`, without the dead process having to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, Float, Integer, String, func, insert, select, update
+from sqlalchemy import Engine, Float, Integer, String, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import SchemaNotCurrent, StorageError, check_schema
-from storage.models import Base, Post, TrackedVideo
-from storage.video_posts import post_ids_of
+from storage.models import Base
 
 # A daemon is alive while its last beat is younger than this many of its intervals.
 MISSED_BEATS = 2
@@ -124,38 +122,7 @@ class DueStats:
     oldest_lag_seconds: float
 
 
-def due_stats(
-    engine: Engine, now: datetime, refresh_seconds: Mapping[str, float]
-) -> list[DueStats]:
-    """Due and overdue posts per platform, given each platform's refresh interval."""
-    stats = []
-    # A post shared by several videos is due once, if any of them is collected.
-    active = post_ids_of(TrackedVideo.id).where(TrackedVideo.is_paused.is_(False))
-    with engine.connect() as conn:
-        for platform, seconds in refresh_seconds.items():
-            due_at = now - timedelta(seconds=seconds)
-            last_read = func.coalesce(Post.latest_observed_at, Post.first_seen_at)
-            base = (
-                select(func.count(), func.min(last_read))
-                .select_from(Post)
-                .where(
-                    Post.platform == platform,
-                    Post.is_gone.is_(False),
-                    Post.id.in_(active),
-                )
-            )
-            count, oldest = conn.execute(base.where(last_read < due_at)).one()
-            overdue = conn.execute(
-                base.where(last_read < due_at - timedelta(seconds=seconds))
-            ).one()[0]
-            lag = 0.0
-            if oldest is not None:
-                lag = max(0.0, (now - _aware(oldest) - timedelta(seconds=seconds)).total_seconds())
-            stats.append(DueStats(platform, int(count), int(overdue), lag))
-    return stats
-
-
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     # func.min() bypasses the column type, so SQLite hands back naive UTC (or text).
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from storage.db import dialect_insert
+from storage.db import conflict_insert
 from storage.growth import COUNTERS, PostState, apply_reading, five_minute_start, hour_start
 from storage.models import Observation, Post, PostVideo, Video5Min, VideoHourly
 from storage.video_posts import LOOKUP_CHUNK, split_match
@@ -55,7 +55,7 @@ def add_links(conn: Connection, links: Sequence[Link], now: datetime) -> int:
         }
         for link in new
     ]
-    insert = dialect_insert(conn, PostVideo).on_conflict_do_nothing()
+    insert = conflict_insert(conn, PostVideo).on_conflict_do_nothing()
     conn.execute(insert, rows)
     for link in new:
         if stored.get(link.post_id):
@@ -139,7 +139,7 @@ def _add_rollup(
     names = [f"{c}_delta" for c in COUNTERS] + ["observations"]
     for start, sums in sorted(buckets.items()):
         values = dict(zip(names, sums, strict=True))
-        insert = dialect_insert(conn, table).values(
+        insert = conflict_insert(conn, table).values(
             video_id=video_id, platform=platform, bucket_start=start, **values
         )
         increments = {name: getattr(table, name) + insert.excluded[name] for name in names}

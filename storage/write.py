@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
@@ -21,8 +21,8 @@ from sqlalchemy.orm import aliased
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
-from storage import partitions
-from storage.db import dialect_insert as _insert
+from storage import partitions, schedule
+from storage.db import conflict_insert as _insert
 from storage.db import write_transaction
 from storage.growth import (
     COUNTERS,
@@ -122,6 +122,8 @@ class StorageSink:
         self.identify_url = identify_url
         """Hand-added URL -> the post it stands for (the composition root says which
         platforms are collected)."""
+        self.scheduling = schedule.Scheduling()
+        """Each platform's refresh policy and this process's lease identity (issue 8)."""
 
     # --- videos -------------------------------------------------------------------------
 
@@ -344,29 +346,24 @@ class StorageSink:
                 found[(row[0], row[1])] = tuple(row[2:])
         return found
 
-    def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
-        """Active posts of `platform` (of any unpaused video) not observed since `due_before`."""
-        active = post_ids_of(TrackedVideo.id).where(TrackedVideo.is_paused.is_(False))
-        query = (
-            select(Post.platform, Post.platform_post_id, Post.url, Post.extra)
-            .where(
-                Post.platform == platform,
-                Post.is_gone.is_(False),
-                Post.id.in_(active),
-                or_(Post.latest_observed_at.is_(None), Post.latest_observed_at < due_before),
-            )
-            .order_by(Post.id)
-        )
-        with self.engine.connect() as conn:
-            return [
-                KnownPost(platform=r[0], platform_post_id=r[1], url=r[2], extra=r[3] or {})
-                for r in conn.execute(query)
-            ]
+    def claim_refresh(
+        self, platform: str, limit: int, ahead: timedelta = timedelta(0)
+    ) -> list[KnownPost]:
+        """Lease up to `limit` of `platform`'s posts due within `ahead`, most-moving first
+        (storage/schedule)."""
+        now = self.clock()
+        return schedule.claim_due(self.engine, self.scheduling, platform, now, limit, now + ahead)
+
+    def release_refresh(self, posts: Sequence[KnownPost]) -> None:
+        """Give back leased posts that were not read: they stay due."""
+        if posts:
+            schedule.release(self.engine, self.scheduling, posts)
 
     def mark_gone(self, gone: Sequence[base.Gone]) -> int:
         """Mark posts gone so they are no longer refreshed; returns how many changed."""
         changed = 0
         with write_transaction(self.engine) as conn:
+            schedule.unschedule(conn, [(g.platform, g.platform_post_id) for g in gone])
             for item in gone:
                 result = conn.execute(
                     update(Post)
@@ -408,12 +405,17 @@ class StorageSink:
                     continue
                 batch.add(post, obs)
             batch.flush()
+            # In the same transaction: a committed reading always moves its post's next time.
+            keyed = ((posts.get((o.platform, o.platform_post_id)), o) for o in observations)
+            schedule.record_readings(sql, self.scheduling, ((p[0], o) for p, o in keyed if p))
             return batch.fresh
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:
         """Remember why posts could not be read; returns how many were updated."""
         changed = 0
         with write_transaction(self.engine) as conn:
+            keys = [(e.platform, e.platform_post_id) for e in errors]
+            schedule.record_failures(conn, self.scheduling, keys, self.clock())
             for item in errors:
                 result = conn.execute(
                     update(Post)

@@ -270,6 +270,42 @@ def test_collectors_lists_every_collector_with_its_state(tmp_path):
     assert "mastodon     enabled" in output
 
 
+def test_collectors_show_budget_use_and_waiting_posts_from_the_database(tmp_path):
+    # Issue 8: budget use per platform is visible, and posts a budget cannot cover wait visibly.
+    from collectors.base import PostRef, utc_now
+    from collectors.youtube import YouTubeCollector
+    from storage import budgets
+    from storage.write import StorageSink, VideoInput
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    search = YouTubeCollector.quotas[1]
+    assert budgets.reserve(engine, "youtube", search, utc_now(), 37) == 37
+    sink = StorageSink(engine, utc_now)
+    sink.add_video(VideoInput("clip", "Clip", ("clip",), (), ()))
+    sink.record_posts("clip", [PostRef("youtube", "a"), PostRef("youtube", "b")])
+    engine.dispose()
+    lines = invoke(path, "collectors").output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("youtube "))
+    assert "budget 0/10,000 API units (all calls but search)" in lines[at + 1]
+    assert "budget 37/100 search.list calls, resets" in lines[at + 2]
+    assert lines[at + 3].strip() == "posts due 2, overdue 0"
+
+
+def test_a_second_daemon_on_one_sqlite_file_stops_with_one_line(tmp_path):
+    from storage.locks import hold_daemon_lock
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    first = hold_daemon_lock(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    result = invoke(path, "run", "--no-dashboard")
+    assert_one_line_error(result, "another viralwatch daemon is running on")
+    first.close()
+
+
 def test_db_upgrade_is_idempotent(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')

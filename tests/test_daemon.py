@@ -120,9 +120,9 @@ def wait_for_all(lines, needles, timeout=60):
                 break
 
 
-def test_daemons_sharing_postgresql_never_run_the_same_job_at_once(tmp_path, sim, db_url):
+def test_daemons_sharing_postgresql_never_run_the_same_discovery_at_once(tmp_path, sim, db_url):
     if not db_url.startswith("postgresql"):
-        pytest.skip("job locks split work on PostgreSQL only")
+        pytest.skip("leases split work on PostgreSQL only")
     sim.world.set_fault("hackernews", Fault("slow", delay_seconds=0.2))
     config = write_sim_config(tmp_path / "c.toml", sim, db_url, ["hackernews", "mastodon"])
     daemons = [start(config), start(config)]
@@ -149,7 +149,9 @@ def test_daemons_sharing_postgresql_never_run_the_same_job_at_once(tmp_path, sim
     engine.dispose()
     by_job = {}
     for collector, kind, started, finished in runs:
-        by_job.setdefault((collector, kind), []).append((started, finished))
+        # Refresh passes may overlap: they read different posts (tests/test_daemon_leases.py).
+        if kind == "discover":
+            by_job.setdefault((collector, kind), []).append((started, finished))
     assert ("hackernews", "discover") in by_job
     for job, spans in by_job.items():
         for (_, end), (start_next, _) in itertools.pairwise(spans):

@@ -75,6 +75,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "config.settings",
         "analytics",
         "storage.health",
+        "storage.budgets",  # issue 8: budget use on the collectors table (a read)
     ),
     "analytics": (),
     # Alerts read what storage holds and the settings; they never see a collector or a page.

@@ -86,6 +86,16 @@ class Context:
         except StorageError as err:
             raise SetupError(str(err)) from None
 
+    def hold_daemon_lock(self, engine: Engine) -> Any:
+        """One daemon per SQLite file (issue 8): a second one stops with one line."""
+        from storage.db import StorageError
+        from storage.locks import hold_daemon_lock
+
+        try:
+            return hold_daemon_lock(engine)
+        except StorageError as err:
+            raise SetupError(str(err)) from None
+
 
 def setup_logging(level: str, log_format: str = "text") -> None:
     import logging
@@ -170,12 +180,15 @@ def run(obj: Context, no_dashboard: bool) -> None:
 
     settings = obj.settings
     engine, sink = obj.storage(migrate=True)
+    lock = obj.hold_daemon_lock(engine)
     metrics = Metrics()
     dashboard = None
     if not no_dashboard:
         dashboard = start_dashboard(settings, engine, sink, utc_now, metrics.registry)
     services = [] if dashboard is None else [serving(dashboard)]
     asyncio.run(daemon.run_forever(settings, sink, utc_now, services, metrics=metrics))
+    if lock is not None:
+        lock.close()
 
 
 def start_dashboard(
@@ -188,10 +201,18 @@ def start_dashboard(
     from dashboard.app import create_app
     from dashboard.security import DashboardConfigError
     from dashboard.serve import start_in_thread
+    from storage.db import make_engine
+    from storage.write import StorageSink
     from viralwatch import catalog
 
+    # Its own pool (issue 8): slow pages never wait for a collector's connection, nor it for them.
+    own = make_engine(
+        engine.url.render_as_string(hide_password=False),
+        sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms,
+    )
+    sink = StorageSink(own, clock, sink.identify_url)
     try:
-        app = create_app(engine, settings, sink, clock, catalog.dashboard_platforms())
+        app = create_app(own, settings, sink, clock, catalog.dashboard_platforms())
     except DashboardConfigError as err:
         raise SetupError(str(err)) from None
     app.state.metrics_registry = registry
@@ -342,11 +363,31 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
 @cli.command("collectors")
 @click.pass_obj
 def collectors_cmd(obj: Context) -> None:
-    """List every collector with its state."""
+    """List every collector with its state, and (from the database, when it can be read) its
+    budget use and waiting posts."""
     from viralwatch.plan import plan_collectors
 
+    usage = collector_usage(obj)
     for plan in plan_collectors(obj.settings):
-        click.echo(f"{plan.name:<12} {plan.state:<20} {plan.detail}")
+        click.echo(f"{plan.name:<12} {plan.state:<20} {plan.detail}".rstrip())
+        for line in usage.get(plan.name, []):
+            click.echo(f"{'':<12} {line}")
+
+
+def collector_usage(obj: Context) -> dict[str, list[str]]:
+    """Budget and backlog lines per collector; none when the database cannot be read."""
+    from collectors.base import utc_now
+
+    try:
+        engine, _ = obj.storage()
+    except SetupError:
+        return {}
+    from viralwatch.budget_report import usage_lines
+
+    try:
+        return usage_lines(engine, utc_now())
+    finally:
+        engine.dispose()
 
 
 @cli.group()

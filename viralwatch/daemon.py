@@ -33,12 +33,16 @@ from collectors.runner import CollectorRunner
 from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
 from storage import health
+from storage.budgets import budget_statuses
 from storage.db import StorageError, check_schema, describe_url, make_engine, upgrade
 from storage.locks import job_lock
 from storage.maintenance import Retention, maintain
+from storage.schedule import due_counts
 from storage.write import StorageSink, VideoInput
+from viralwatch.budget_gate import BudgetGate
 from viralwatch.metrics import Metrics
 from viralwatch.plan import plan_collectors
+from viralwatch.planner import discover_pass, refresh_pass, scheduling_for
 from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason
 
 logger = logging.getLogger("viralwatch.daemon")
@@ -68,6 +72,7 @@ class Wiring:
     runners: list[CollectorRunner] = field(default_factory=list)
     cadences: dict[str, Cadence] = field(default_factory=dict)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    gates: dict[str, BudgetGate] = field(default_factory=dict)
 
 
 def url_identifier(settings: Settings) -> Callable[[str], PostRef]:
@@ -197,6 +202,9 @@ def wire(
             ),
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
+        gate = BudgetGate(sink.engine, plan.name, classes[plan.name].quotas, clock)
+        gate.install(client)
+        wiring.gates[plan.name] = gate
         runner = CollectorRunner(collector, sink, clock, client)
         if metrics is not None:
             metrics.watch_client(client, runner.platform)
@@ -207,6 +215,10 @@ def wire(
         wiring.runners.append(runner)
         wiring.cadences[plan.name] = cadence(plan.config, classes[plan.name])
         wiring.clients.append(client)
+    fastest = {
+        r.platform: wiring.cadences[r.name].refresh_seconds for r in wiring.runners if r.refreshes
+    }
+    sink.scheduling = scheduling_for(settings, fastest, sink.scheduling.owner)
     return wiring
 
 
@@ -233,16 +245,34 @@ async def collect_once(
     if on_start is not None:
         on_start(2 * len(wiring.runners))
     try:
-        videos = await asyncio.to_thread(sink.active_videos)
 
-        async def reported(run: Coroutine[Any, Any, RunReport]) -> RunReport:
+        async def reported(run: Coroutine[Any, Any, RunReport | None]) -> RunReport | None:
             report = await run
-            if on_report is not None:
+            if report is not None and on_report is not None:
                 on_report(report)
             return report
 
-        reports += await asyncio.gather(*(reported(r.discover(videos)) for r in wiring.runners))
-        reports += await asyncio.gather(*(reported(r.refresh()) for r in wiring.runners))
+        found = await asyncio.gather(
+            *(
+                reported(
+                    discover_pass(
+                        r,
+                        wiring.gates[r.name],
+                        sink,
+                        wiring.cadences[r.name].discover_seconds,
+                        everything=True,
+                    )
+                )
+                for r in wiring.runners
+            )
+        )
+        found += await asyncio.gather(
+            *(
+                reported(refresh_pass(r, wiring.gates[r.name], settings, everything=True))
+                for r in wiring.runners
+            )
+        )
+        reports += [r for r in found if r is not None]
     finally:
         await close(wiring)
     return reports
@@ -287,12 +317,14 @@ class Daemon:
             "misfire_grace_time": self.settings.scheduler.misfire_grace_seconds,
         }
         now = self.schedule_clock()
+        tick = self.settings.schedule.tick_seconds
         for runner in self.wiring.runners:
             every = self.wiring.cadences[runner.name]
-            # Refresh starts a little after discovery, so its first pass sees the new posts.
+            # Jobs only look for what is due (queries and posts, in the database), so they run
+            # every tick; refresh starts a little after discovery to see the new posts.
             jobs = (
-                ("discover", self._discover, every.discover_seconds, 0),
-                ("refresh", self._refresh, every.refresh_seconds, 5),
+                ("discover", self._discover, min(tick, every.discover_seconds), 0),
+                ("refresh", self._refresh, min(tick, every.refresh_seconds), 5),
             )
             for kind, job, seconds, delay in jobs:
                 self.scheduler.add_job(
@@ -356,12 +388,8 @@ class Daemon:
             return
         try:
             health.beat(self.sink.engine, row)
-            refresh = {
-                r.platform: float(self.wiring.cadences[r.name].refresh_seconds)
-                for r in self.wiring.runners
-                if r.refreshes
-            }
-            self.metrics.record_backlog(health.due_stats(self.sink.engine, now, refresh))
+            self.metrics.record_backlog(due_counts(self.sink.engine, now, self.sink.scheduling))
+            self.metrics.record_budgets(budget_statuses(self.sink.engine, now))
         except OUTAGE_ERRORS as err:
             logger.debug("heartbeat not stored: %s", outage_reason(err))
             return
@@ -379,23 +407,16 @@ class Daemon:
         finally:
             self._inflight.discard(task)
 
-    async def _tracked(self, job_id: str, job: Coroutine[Any, Any, RunReport]) -> RunReport | None:
-        """Run `job` under its cross-daemon lock; None when another daemon holds it."""
+    async def _tracked(
+        self, job_id: str, job: Coroutine[Any, Any, RunReport | None]
+    ) -> RunReport | None:
+        """Run `job`, noting that it runs. Daemons sharing a database split the work through
+        leases on each query and post (storage/schedule.py), so no connection is held for the
+        length of a job."""
         self._running.add(job_id)
-        # The lock takes a database round trip: in a worker thread, off the event loop.
-        lock = job_lock(self.sink.engine, job_id)
         try:
-            acquired = await asyncio.to_thread(lock.__enter__)
-            try:
-                if not acquired:
-                    job.close()
-                    logger.debug("%s: another daemon is running it", job_id)
-                    return None
-                return await job
-            finally:
-                await asyncio.to_thread(lock.__exit__, None, None, None)
+            return await job
         finally:
-            job.close()  # never awaited when taking the lock failed
             self._running.discard(job_id)
 
     async def _maintain(self) -> None:
@@ -456,8 +477,11 @@ class Daemon:
                 logger.warning("%s discover: still running at the shutdown timeout", runner.name)
 
     async def _discover_videos(self, runner: CollectorRunner) -> None:
-        videos = await asyncio.to_thread(self.sink.active_videos)
-        report = await self._tracked(f"{runner.name}:discover", runner.discover(videos))
+        seconds = self.wiring.cadences[runner.name].discover_seconds
+        gate = self.wiring.gates[runner.name]
+        report = await self._tracked(
+            f"{runner.name}:discover", discover_pass(runner, gate, self.sink, seconds)
+        )
         if report is None:
             return
         self._after(runner, report)
@@ -478,10 +502,10 @@ class Daemon:
                 logger.warning("%s refresh: still running at the shutdown timeout", runner.name)
 
     async def _refresh_posts(self, runner: CollectorRunner) -> None:
-        every = self.wiring.cadences[runner.name]
-        # Skip posts read in the last half interval (e.g. just after a discovery-triggered run).
-        due = self.clock() - timedelta(seconds=every.refresh_seconds / 2)
-        report = await self._tracked(f"{runner.name}:refresh", runner.refresh(due_before=due))
+        gate = self.wiring.gates[runner.name]
+        report = await self._tracked(
+            f"{runner.name}:refresh", refresh_pass(runner, gate, self.settings)
+        )
         if report is not None:
             self._after(runner, report)
 
@@ -502,7 +526,10 @@ class Daemon:
             self.after_write()
         if report.retry_at is not None and not self.stopping.is_set():
             retry_at = self.schedule_clock() + (report.retry_at - self.clock())
-            for kind in ("discover", "refresh"):
+            # Rejected credentials pause the collector; a spent budget or rate window holds only
+            # this kind (a search bucket spent must not stop refreshing counters).
+            kinds = ("discover", "refresh") if report.status == "auth_failed" else (report.kind,)
+            for kind in kinds:
                 self.scheduler.modify_job(f"{runner.name}:{kind}", next_run_time=retry_at)
 
     async def stop(self) -> None:

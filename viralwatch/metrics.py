@@ -16,6 +16,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collectors.base import RunReport
+from storage.budgets import BudgetStatus
 from storage.health import DueStats
 
 # Rate-limit headers platforms send (X, Reddit, Bluesky, Mastodon, GitHub-style APIs).
@@ -59,6 +60,18 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        self.budget_spent = Gauge(
+            "viralwatch_budget_spent",
+            "Units of a declared budget spent in its current window (stored, all daemons)",
+            ["collector", "budget"],
+            registry=r,
+        )
+        self.budget_limit = Gauge(
+            "viralwatch_budget_limit",
+            "Units a declared budget allows per window",
+            ["collector", "budget"],
+            registry=r,
+        )
         self.posts_due = Gauge(
             "viralwatch_posts_due", "Posts due for a refresh", ["platform"], registry=r
         )
@@ -100,6 +113,11 @@ class Metrics:
             seconds = (report.finished_at - report.started_at).total_seconds()
             self.run_seconds.labels(report.collector, report.kind).observe(max(0.0, seconds))
         self.observations.labels(report.collector).inc(report.observations_written)
+
+    def record_budgets(self, statuses: Sequence[BudgetStatus]) -> None:
+        for status in statuses:
+            self.budget_spent.labels(status.collector, status.budget).set(status.spent)
+            self.budget_limit.labels(status.collector, status.budget).set(status.limit)
 
     def record_backlog(self, stats: Sequence[DueStats]) -> None:
         for row in stats:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -87,8 +87,17 @@ class SpoolingSink(StorageSink):
 
     # --- reads: fail as SinkUnavailable, so the run is recorded as failed -----------------
 
-    def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
-        return self._read(lambda: super(SpoolingSink, self).posts_to_refresh(platform, due_before))
+    def claim_refresh(
+        self, platform: str, limit: int, ahead: timedelta = timedelta(0)
+    ) -> list[KnownPost]:
+        return self._read(lambda: super(SpoolingSink, self).claim_refresh(platform, limit, ahead))
+
+    def release_refresh(self, posts: Sequence[KnownPost]) -> None:
+        # Never kept for later: a late release could end a newer claim; the lease expires.
+        try:
+            self._read(lambda: super(SpoolingSink, self).release_refresh(posts))
+        except SinkUnavailable:
+            return
 
     def active_videos(self) -> list[base.TrackedVideo]:
         return self._read(super().active_videos)

@@ -3,12 +3,14 @@
 A page and its live twin build one context, so what refreshes in place is what first rendered.
 """
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import plotly
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import Engine
 
 from dashboard import pages
 from dashboard.context import Dashboard, DashDep, live_response
@@ -16,6 +18,7 @@ from dashboard.params import TableDep, TableParams, View, ViewDep
 from dashboard.routes.measures import post_measures_context, video_measures_context
 from dashboard.states import collector_states
 from storage import health, read
+from storage.budgets import BudgetStatus, budget_statuses
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -120,6 +123,15 @@ def post_live(dash: DashDep, post_id: int, view: ViewDep) -> Response:
     return live_response(pages.figure_json(context["figures"]), fragments, context["data_at"])
 
 
+def budgets_by_collector(engine: Engine, now: datetime) -> dict[str, list[BudgetStatus]]:
+    """Each collector's budgets spent in their current window (issue 8)."""
+    spent: dict[str, list[BudgetStatus]] = {}
+    for status in budget_statuses(engine, now):
+        if status.resets_at is not None:
+            spent.setdefault(status.collector, []).append(status)
+    return spent
+
+
 def overview_context(dash: Dashboard, view: View) -> dict[str, Any]:
     now = dash.clock()
     summaries = pages.overview_data(dash.engine, view, now, dash.platforms)
@@ -130,6 +142,7 @@ def overview_context(dash: Dashboard, view: View) -> dict[str, Any]:
         "collectors": collector_states(
             dash.settings, runs, now, dash.platforms, health.daemon_status(dash.engine, now)
         ),
+        "budgets": budgets_by_collector(dash.engine, now),
         "data_at": pages.latest_data_at(summaries),
     }
 

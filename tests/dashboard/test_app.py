@@ -754,3 +754,18 @@ def test_the_dashboard_serves_the_stored_alerts(dash_client):
     assert dash_client.get("/api/alerts").json() == {"alerts": []}
     exported = dash_client.get("/export/alerts.csv")
     assert exported.status_code == 200 and exported.text.splitlines()[0].startswith("alert_id")
+
+
+def test_the_collectors_table_shows_each_budget_spent_in_its_window(
+    dash_client: TestClient, dash_engine, dash_clock
+) -> None:
+    # Issue 8: budget use per platform shows on the dashboard.
+    from collectors.youtube import YouTubeCollector
+    from storage import budgets
+
+    budgets.reserve(dash_engine, "youtube", YouTubeCollector.quotas[1], dash_clock(), 42)
+    page = dash_client.get("/").text
+    row = next(r for r in re.findall(r"<tr class=\"state-.*?</tr>", page, re.S) if "YouTube<" in r)
+    assert "42/100 search.list calls</span>" in row
+    other = next(r for r in re.findall(r"<tr class=\"state-.*?</tr>", page, re.S) if "Reddit" in r)
+    assert '<td class="budget">–</td>' in other

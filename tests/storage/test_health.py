@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from collectors.base import Observation, PostRef
 from storage import health
 
 
@@ -43,22 +40,3 @@ def test_one_live_daemon_among_dead_ones_is_enough(engine, clock):
 
 def test_database_check_says_ok_for_a_current_schema(engine):
     assert health.check_database(engine) == "ok"
-
-
-def test_due_stats_count_due_and_overdue_posts_and_the_oldest_lag(
-    engine, sink, clock, tracked_sim_video
-):
-    start = clock()
-    refs = [
-        PostRef(platform="hackernews", platform_post_id=str(i), url=f"https://x/{i}")
-        for i in range(3)
-    ]
-    sink.record_posts(tracked_sim_video.slug, refs)
-    clock.advance(seconds=100)
-    sink.record_observations(
-        [Observation(platform="hackernews", platform_post_id="0", observed_at=clock(), views=1)]
-    )
-    clock.advance(seconds=150)  # posts 1 and 2 unread for 250 s, post 0 read 150 s ago
-    (stats,) = health.due_stats(engine, clock(), {"hackernews": 120})
-    assert (stats.due, stats.overdue) == (3, 2)
-    assert stats.oldest_lag_seconds == (clock() - start - timedelta(seconds=120)).total_seconds()

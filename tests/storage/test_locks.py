@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from storage.db import make_engine
-from storage.locks import job_lock, lock_key
+from storage.db import StorageError, make_engine
+from storage.locks import hold_daemon_lock, job_lock, lock_key
 
 
 def test_second_holder_is_refused_until_the_first_releases(db_url):
@@ -62,3 +62,17 @@ def test_concurrent_upgrades_of_one_database_take_turns(db_url):
         assert conn.execute(text("SELECT count(*) FROM tracked_videos")).scalar() == 0
     for engine in engines:
         engine.dispose()
+
+
+def test_one_daemon_per_sqlite_file_and_none_needed_on_postgresql(db_url):
+    engine = make_engine(db_url)
+    held = hold_daemon_lock(engine)
+    if engine.dialect.name == "postgresql":
+        assert held is None and hold_daemon_lock(engine) is None
+        return
+    with pytest.raises(StorageError, match="another viralwatch daemon is running on"):
+        hold_daemon_lock(make_engine(db_url))
+    assert held is not None
+    held.close()  # the first daemon exits: the next one may start
+    hold_daemon_lock(engine).close()
+    engine.dispose()

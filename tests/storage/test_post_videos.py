@@ -116,7 +116,8 @@ def test_a_post_is_refreshed_once_while_any_of_its_videos_is_collected(sink, two
     sink.record_posts(bridge, [PostRef("reddit", "shared")])
     sink.record_posts(river, [PostRef("reddit", "shared")])
     sink.set_video_paused(bridge, True)
-    due = sink.posts_to_refresh("reddit", clock.advance(minutes=1))
+    due = sink.claim_refresh("reddit", 10)
     assert [p.platform_post_id for p in due] == ["shared"]
+    sink.release_refresh(due)
     sink.set_video_paused(river, True)
-    assert sink.posts_to_refresh("reddit", clock.advance(minutes=1)) == []
+    assert sink.claim_refresh("reddit", 10) == []

@@ -86,16 +86,19 @@ def test_gone_posts_are_no_longer_refreshed(sink, video, clock):
     sink.record_posts(video, [PostRef("x", "1"), PostRef("x", "2")])
     assert sink.mark_gone([Gone("x", "1", clock())]) == 1
     assert sink.mark_gone([Gone("x", "1", clock())]) == 0
-    assert [p.platform_post_id for p in sink.posts_to_refresh("x", clock())] == ["2"]
+    assert [p.platform_post_id for p in sink.claim_refresh("x", 10)] == ["2"]
 
 
 def test_refresh_skips_recently_observed_and_paused(sink, video, clock):
     sink.record_posts(video, [PostRef("x", "1"), PostRef("x", "2")])
+    _, second = sink.claim_refresh("x", 10)
     sink.record_observations([Observation("x", "1", clock(), views=1)])
-    due = clock() - timedelta(minutes=5)
-    assert [p.platform_post_id for p in sink.posts_to_refresh("x", due)] == ["2"]
+    sink.release_refresh([second])
+    clock.advance(minutes=5)
+    assert [p.platform_post_id for p in sink.claim_refresh("x", 10)] == ["2"]
     sink.set_video_paused(video, True)
-    assert sink.posts_to_refresh("x", clock.advance(hours=1)) == []
+    clock.advance(hours=1)
+    assert sink.claim_refresh("x", 10) == []
     assert sink.active_videos() == []
 
 
