@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from alerts.budgets import BudgetWatch
+from alerts.measures import Measures
 from alerts.service import build_alert_service
 from collectors.base import Clock, PostRef, RunReport, SinkUnavailable, manual_post, utc_now
 from collectors.bluesky import HandleResolver
@@ -574,7 +576,13 @@ async def run_forever(
     Alert rules are evaluated in their own thread after each collector run (issue 12). The stop
     is bounded by `daemon.shutdown_timeout_seconds`: past it the process exits anyway (issue 13).
     """
-    alerts = build_alert_service(sink.engine, settings.alerts, clock) if collect else None
+    # The budget rule projects the spend the budget gate stores (storage/budgets.py).
+    measures = Measures(budgets=BudgetWatch(budget_statuses))
+    alerts = (
+        build_alert_service(sink.engine, settings.alerts, clock, measures=measures)
+        if collect
+        else None
+    )
     after_write = alerts.after_write if alerts else None
     daemon = Daemon(settings, sink, clock, schedule_clock, after_write, metrics)
     stop = asyncio.Event()
