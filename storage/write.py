@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
-from storage import partitions
+from storage import discovery_marks, partitions, post_events
 from storage.db import write_transaction
 from storage.growth import COUNTERS, Counters, PostState, apply_reading, is_covered
 from storage.models import (
@@ -40,6 +40,8 @@ logger = logging.getLogger("viralwatch.storage")
 
 # Tables add_rollup may write: the name goes into SQL text, so only these.
 ROLLUP_TABLES = (VideoHourly.__tablename__, Video5Min.__tablename__)
+# Reshare edges (boosts, reposts) carry no counters of their own: never refreshed (issue 8).
+NOT_A_RESHARE = or_(Post.relation.is_(None), Post.relation != "reshare")
 # Keys per IN (...) lookup: well under SQLite's 32,766 bound-parameter limit.
 LOOKUP_CHUNK = 500
 
@@ -118,9 +120,12 @@ class StorageSink:
         engine: Engine,
         clock: Clock,
         identify_url: Callable[[str], base.PostRef] = base.manual_post,
+        misses_before_gone: int = 3,
     ) -> None:
         self.engine = engine
         self.clock = clock
+        self.misses_before_gone = misses_before_gone
+        """Answers in a row that may leave a post out before it counts as gone (issue 8)."""
         self.identify_url = identify_url
         """Hand-added URL -> the post it stands for (the composition root says which
         platforms are collected)."""
@@ -281,6 +286,8 @@ class StorageSink:
                     ),
                     new_rows,
                 )
+            # Found again: a gone post answers, so it is live again (issue 8).
+            post_events.revive(conn, list(existing), now, "found again by discovery")
             return len(new_rows)
 
     def _video_ids_for(
@@ -343,6 +350,7 @@ class StorageSink:
             .where(
                 Post.platform == platform,
                 Post.is_gone.is_(False),
+                NOT_A_RESHARE,
                 TrackedVideo.is_paused.is_(False),
                 or_(Post.latest_observed_at.is_(None), Post.latest_observed_at < due_before),
             )
@@ -356,20 +364,16 @@ class StorageSink:
 
     def mark_gone(self, gone: Sequence[base.Gone]) -> int:
         """Mark posts gone so they are no longer refreshed; returns how many changed."""
-        changed = 0
         with write_transaction(self.engine) as conn:
-            for item in gone:
-                result = conn.execute(
-                    update(Post)
-                    .where(
-                        Post.platform == item.platform,
-                        Post.platform_post_id == item.platform_post_id,
-                        Post.is_gone.is_(False),
-                    )
-                    .values(is_gone=True, gone_at=item.detected_at, gone_reason=item.reason)
-                )
-                changed += result.rowcount
-        return changed
+            return post_events.mark_gone(conn, gone)
+
+    def discovery_marks(self, video_slug: str, collector: str) -> dict[str, base.QueryMark]:
+        return discovery_marks.load(self.engine, video_slug, collector)
+
+    def save_discovery_marks(
+        self, video_slug: str, collector: str, marks: dict[str, base.QueryMark]
+    ) -> None:
+        discovery_marks.save(self.engine, video_slug, collector, marks, self.clock())
 
     # --- observations -------------------------------------------------------------------
 
@@ -415,6 +419,8 @@ class StorageSink:
                     .values(last_error=item.message[:2000], last_error_at=item.detected_at)
                 )
                 changed += result.rowcount
+            misses = [item for item in errors if item.is_miss]
+            post_events.count_misses(conn, misses, self.misses_before_gone)
         return changed
 
     # --- runs ---------------------------------------------------------------------------

@@ -85,6 +85,15 @@ class SpoolingSink(StorageSink):
     def record_run(self, report: RunReport) -> None:
         self._write(super().record_run, (report,), 1, None)
 
+    def save_discovery_marks(
+        self, video_slug: str, collector: str, marks: dict[str, base.QueryMark]
+    ) -> None:
+        # Never kept: a kept mark could outlive the dropped posts it covers. Unsaved, the next
+        # pass reads those posts again.
+        self._read(
+            lambda: super(SpoolingSink, self).save_discovery_marks(video_slug, collector, marks)
+        )
+
     # --- reads: fail as SinkUnavailable, so the run is recorded as failed -----------------
 
     def posts_to_refresh(self, platform: str, due_before: datetime) -> list[KnownPost]:
@@ -92,6 +101,9 @@ class SpoolingSink(StorageSink):
 
     def active_videos(self) -> list[base.TrackedVideo]:
         return self._read(super().active_videos)
+
+    def discovery_marks(self, video_slug: str, collector: str) -> dict[str, base.QueryMark]:
+        return self._read(lambda: super(SpoolingSink, self).discovery_marks(video_slug, collector))
 
     def flush(self) -> bool:
         """Replay kept writes if the database answers; whether nothing is left pending."""
