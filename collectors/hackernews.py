@@ -17,8 +17,8 @@ and storage marks it gone after `misses_before_gone` answers in a row leave it o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx

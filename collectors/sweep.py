@@ -53,13 +53,14 @@ class Page(Generic[T]):
 async def sweep(
     video: TrackedVideo,
     query: str,
-    read_page: Callable[[str | None], Awaitable[Page[T]]],
+    read_page: Callable[[str | None], Awaitable[Page[T] | None]],
     max_pages: int,
 ) -> list[T]:
     """The items of `query` not read by an earlier pass (and a little overlap), newest first.
 
-    `read_page(None)` reads the newest page; `read_page(page.next)` the one after. The query's
-    mark on `video` is updated in place (the runner stores it once the posts are stored).
+    `read_page(None)` reads the newest page; `read_page(page.next)` the one after; it returns
+    None when its budget is spent (the pass stops there, as at its page cap). The query's mark
+    on `video` is updated in place (the runner stores it once the posts are stored).
     """
     mark = video.marks.setdefault(query, QueryMark()) if video.marks is not None else QueryMark()
     floors = [t for t in (mark.floor and mark.floor - OVERLAP, video.started_at) if t]
@@ -69,6 +70,8 @@ async def sweep(
     items: list[T] = []
     for _ in range(max_pages):
         page = await read_page(cursor)
+        if page is None:
+            break
         items += page.items
         newest = page.newest
         if newest is not None and (top is None or newest > top):

@@ -116,8 +116,13 @@ class SimPost:
     channel: str | None = None
     """Telegram channel, YouTube channel id, subreddit, news outlet."""
     is_noise: bool = False
+    hidden: bool = False
+    """Left out of every answer, with no sign of deletion (World.hide): a search index or a
+    batch endpoint that lost it for a while."""
 
     def is_visible(self, now: datetime) -> bool:
+        if self.hidden:
+            return False
         return self.created_at <= now and (self.gone_at is None or now < self.gone_at)
 
     def counters(self, now: datetime) -> dict[str, int]:

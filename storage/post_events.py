@@ -13,12 +13,27 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from collectors.base import Gone, PostError
 from storage.models import Base, Post
@@ -47,6 +62,24 @@ class PostEvent(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+MISSING = "missing from"
+"""How the reason of a post gone after misses begins."""
+RECHECK = timedelta(hours=24)
+"""How often a post gone after misses is asked for again: it may answer (a search index that
+dropped it, a post hidden for a while). Gone on explicit evidence is final."""
+
+
+def live_or_recheck(due_before: datetime) -> ColumnElement[bool]:
+    """Posts to refresh: live ones, and posts gone after misses not asked for in RECHECK."""
+    return or_(
+        Post.is_gone.is_(False),
+        and_(
+            Post.gone_reason.startswith(MISSING),
+            or_(Post.last_error_at.is_(None), Post.last_error_at < due_before - RECHECK),
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +119,7 @@ def _set_gone(conn: Connection, post_id: int, at: datetime, reason: str) -> None
     conn.execute(
         update(Post).where(Post.id == post_id).values(is_gone=True, gone_at=at, gone_reason=reason)
     )
-    conn.execute(
-        PostEvent.__table__.insert().values(post_id=post_id, at=at, kind="gone", reason=reason)
-    )
+    conn.execute(insert(PostEvent).values(post_id=post_id, at=at, kind="gone", reason=reason))
 
 
 def count_misses(conn: Connection, misses: Sequence[PostError], limit: int) -> int:
@@ -119,7 +150,7 @@ def count_misses(conn: Connection, misses: Sequence[PostError], limit: int) -> i
             )
         )
         if count >= limit:
-            reason = f"missing from {count} answers in a row ({miss.message})"
+            reason = f"{MISSING} {count} answers in a row ({miss.message})"
             _set_gone(conn, post_id, miss.detected_at, reason[:2000])
             went += 1
     return went
@@ -147,10 +178,8 @@ def revive(conn: Connection, keys: Sequence[tuple[str, str]], at: datetime, how:
             .where(Post.id == post_id)
             .values(is_gone=False, gone_at=None, gone_reason=None)
         )
-        conn.execute(PostMiss.__table__.delete().where(PostMiss.post_id == post_id))
-        conn.execute(
-            PostEvent.__table__.insert().values(post_id=post_id, at=at, kind="returned", reason=how)
-        )
+        conn.execute(delete(PostMiss).where(PostMiss.post_id == post_id))
+        conn.execute(insert(PostEvent).values(post_id=post_id, at=at, kind="returned", reason=how))
     return len(gone)
 
 

@@ -349,7 +349,7 @@ class StorageSink:
             .join(TrackedVideo, TrackedVideo.id == Post.video_id)
             .where(
                 Post.platform == platform,
-                Post.is_gone.is_(False),
+                post_events.live_or_recheck(due_before),
                 NOT_A_RESHARE,
                 TrackedVideo.is_paused.is_(False),
                 or_(Post.latest_observed_at.is_(None), Post.latest_observed_at < due_before),
@@ -391,6 +391,8 @@ class StorageSink:
         if not observations:
             return 0
         with write_transaction(self.engine) as conn:
+            keys = [(o.platform, o.platform_post_id) for o in observations]
+            post_events.revive(conn, keys, self.clock(), "answered again")
             sql = _DriverSql(conn)
             batch = _ObservationBatch(sql)
             posts = sql.lock_latest([(o.platform, o.platform_post_id) for o in observations])
