@@ -420,10 +420,9 @@ class BlueskyCollector:
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts
-        come back as PostRefs. Repost edges are skipped (they have no counters)."""
-        real = [p for p in posts if p.extra.get("kind") != "repost"]
+        come back as PostRefs. Repost edges (no counters) are never queued by storage."""
         items: list[RefreshItem] = []
-        for batch in chunks(real, GET_POSTS_BATCH):
+        for batch in chunks(list(posts), GET_POSTS_BATCH):
             body = await self._appview(
                 "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
             )

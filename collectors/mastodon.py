@@ -286,8 +286,7 @@ class MastodonCollector:
         """Counters through the batch endpoint (single statuses on older servers)."""
         by_instance: dict[str, list[KnownPost]] = defaultdict(list)
         for post in posts:
-            if post.extra.get("edge"):
-                continue  # a boost has no counters of its own; its original carries them
+            # Boosts (reshare edges) are never handed here: storage does not queue them.
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
         items: list[RefreshItem] = []
         for instance, group in by_instance.items():

@@ -34,8 +34,10 @@ def stored_ids(engine, platform: str) -> set[str]:
 
 @pytest.mark.parametrize("platform", ["hackernews", "reddit", "mastodon", "bluesky", "youtube"])
 async def test_a_burst_between_two_passes_is_all_discovered(
-    platform, sim, http_client, sink, clock, engine, tracked_sim_video
+    platform, sim, http_client, sink, clock, engine, tracked_sim_video, db_url
 ):
+    if db_url.startswith("postgresql") and platform != "hackernews":
+        pytest.skip("the marks' storage path is one for every platform: PostgreSQL runs one")
     runner = build_runner(platform, sim, http_client, sink, clock)
     assert (await runner.discover([tracked_sim_video])).status == "ok"
     before = stored_ids(engine, platform)

@@ -117,3 +117,50 @@ async def test_a_gone_post_found_again_by_discovery_comes_back(
     sink.record_posts(tracked_sim_video.slug, [PostRef("hackernews", post.platform_post_id)])
     assert not posts_of(engine, "hackernews")[post.platform_post_id].is_gone
     assert [e.kind for e in events_of(engine, post.id)] == ["gone", "returned"]
+
+
+ODD_PAGE = "<html><body><section class='tgme_channel_history'></section></body></html>"
+
+
+async def test_one_odd_telegram_page_marks_no_pending_message_gone(
+    sim, http_client, sink, clock, engine, tracked_sim_video
+):
+    # Issue 8: one odd page marked a whole channel's pending messages gone.
+    runner = build_runner("telegram", sim, http_client, sink, clock)
+    await runner.discover([tracked_sim_video])
+    await refresh(runner, clock, sim)
+    sim.world.set_fault("telegram", Fault("body", body=ODD_PAGE, content_type="text/html", count=1))
+    await refresh(runner, clock, sim)
+    posts = posts_of(engine, "telegram")
+    assert not [key for key, p in posts.items() if p.is_gone]
+    assert [p for p in posts.values() if p.last_error and "showed no messages" in p.last_error]
+    await refresh(runner, clock, sim)
+    read_now = [p for p in posts_of(engine, "telegram").values() if p.latest_observed_at == clock()]
+    assert len(read_now) == len([p for p in posts.values() if p.relation != "reshare"])
+
+
+async def test_reshare_edges_are_never_queued_for_refresh(sink, clock, tracked_sim_video):
+    # Issue 8: boosts and reposts were queued like posts and skipped by special cases.
+    slug = tracked_sim_video.slug
+    sink.record_posts(slug, [PostRef("mastodon", "post"), PostRef("mastodon", "quote")])
+    sink.record_posts(
+        None,
+        [
+            PostRef(
+                "mastodon",
+                "boost",
+                parent_platform="mastodon",
+                parent_platform_post_id="post",
+                relation="reshare",
+            ),
+            PostRef(
+                "mastodon",
+                "quoting",
+                parent_platform="mastodon",
+                parent_platform_post_id="post",
+                relation="quote",
+            ),
+        ],
+    )
+    due = sink.posts_to_refresh("mastodon", clock())
+    assert sorted(p.platform_post_id for p in due) == ["post", "quote", "quoting"]
