@@ -76,7 +76,8 @@ def check_key(field: str, value: str | None) -> None:
 def video_fields(video: Any) -> dict[str, Any]:
     """The TrackedVideo fields of any object that has them (a config VideoSettings, an ORM row),
     lists as tuples."""
-    values = {f.name: getattr(video, f.name) for f in fields(base.TrackedVideo)}
+    # Described fields only: discovery marks (compare=False) are the runner's, not the video's.
+    values = {f.name: getattr(video, f.name) for f in fields(base.TrackedVideo) if f.compare}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 

@@ -260,6 +260,7 @@ class Daemon:
         self.wiring = Wiring()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._running: set[str] = set()
+        self._wake_refresh: set[str] = set()  # collectors whose discovery found posts to read
         self.stopping = asyncio.Event()
 
     def start(self) -> None:
@@ -446,10 +447,15 @@ class Daemon:
         if report is None:
             return
         self._after(runner, report)
-        refreshing = f"{runner.name}:refresh" in self._running
-        if report.posts_found and not refreshing and not self.stopping.is_set():
+        if report.posts_found and not self.stopping.is_set():
             # New posts: read their counters now rather than a whole refresh interval later.
-            self.scheduler.modify_job(f"{runner.name}:refresh", next_run_time=self.schedule_clock())
+            if f"{runner.name}:refresh" in self._running:
+                # The running pass listed its posts before these were found: it runs again.
+                self._wake_refresh.add(runner.name)
+            else:
+                self.scheduler.modify_job(
+                    f"{runner.name}:refresh", next_run_time=self.schedule_clock()
+                )
 
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
@@ -469,6 +475,9 @@ class Daemon:
         report = await self._tracked(f"{runner.name}:refresh", runner.refresh(due_before=due))
         if report is not None:
             self._after(runner, report)
+        if runner.name in self._wake_refresh and not self.stopping.is_set():
+            self._wake_refresh.discard(runner.name)
+            await self._refresh_posts(runner)  # posts found while this pass ran
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
         self.metrics.record_run(report)
