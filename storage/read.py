@@ -22,6 +22,7 @@ from storage.models import (
     VideoHourly,
 )
 from storage.models import Observation as ObservationRow
+from storage.post_events import PostEventRow as PostEventRow
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
 STREAM_BATCH = 5000
