@@ -98,7 +98,9 @@ def open_storage(
     engine = make_engine(url, sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
     if not migrate:
         check_schema(engine)
-        return engine, StorageSink(engine, clock, url_identifier(settings))
+        return engine, StorageSink(
+            engine, clock, url_identifier(settings), settings.daemon.misses_before_gone
+        )
     try:
         upgrade(engine)
     except CommandError as err:
@@ -111,7 +113,7 @@ def open_storage(
         raise StorageError(
             f"cannot open database {describe_url(engine)}: {mask_url(reason)}; check storage.url"
         ) from None
-    sink = StorageSink(engine, clock, url_identifier(settings))
+    sink = StorageSink(engine, clock, url_identifier(settings), settings.daemon.misses_before_gone)
     applied = sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
     if applied:
         logger.info("applied config videos: %s", ", ".join(applied))
@@ -248,7 +250,9 @@ class Daemon:
         self.settings = settings
         self.after_write = after_write  # the alerts hook: returns at once (issue 12)
         # Writes that fail while the database is down are kept and replayed (issue 13).
-        self.sink = SpoolingSink(sink.engine, sink.clock, settings.daemon.spool_max_items)
+        self.sink = SpoolingSink(
+            sink.engine, sink.clock, settings.daemon.spool_max_items, sink.misses_before_gone
+        )
         self.metrics = metrics or Metrics()
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._started_at = clock()

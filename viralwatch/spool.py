@@ -49,8 +49,10 @@ def outage_reason(err: Exception) -> str:
 class SpoolingSink(StorageSink):
     """A StorageSink that keeps failed writes while the database is down (see module doc)."""
 
-    def __init__(self, engine: Engine, clock: Clock, max_items: int) -> None:
-        super().__init__(engine, clock)
+    def __init__(
+        self, engine: Engine, clock: Clock, max_items: int, misses_before_gone: int = 3
+    ) -> None:
+        super().__init__(engine, clock, misses_before_gone=misses_before_gone)
         self.max_items = max_items
         self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...], int]] = deque()
         self._pending_items = 0
