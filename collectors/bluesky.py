@@ -419,7 +419,7 @@ class BlueskyCollector:
         return cast(dict[str, Any], body)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts
+        """Counters 25 posts per getPosts call; vanished posts are misses; new quotes and reposts
         come back as PostRefs. Repost edges (no counters) are never queued by storage."""
         items: list[RefreshItem] = []
         for batch in chunks(list(posts), GET_POSTS_BATCH):

@@ -8,10 +8,14 @@ module only decides where to begin and when to stop, so every paging API shares 
 Storage keeps the marks (storage/discovery_marks.py); a video without marks (a collector called
 directly) reads back to the video's start within the page cap, as before marks existed.
 
-Collectors that cannot page a query: `rss` and `youtube_rss` (a feed is one document of its
-newest entries, with no older pages), `urls` (reads hand-added links, no search) and TikTok's
-query (the Research API's `cursor` is tied to a `search_id` that expires, so a pass reads its
-30-day window afresh; see collectors/tiktok.py).
+Collectors that page with it: hackernews (`created_at_i<=`, since Algolia stops at 1,000 hits
+by page number), reddit (`after`), youtube (`pageToken`), bluesky (`cursor`), mastodon (`max_id`
+for hashtags, `offset` for search), lemmy (`page`), x (`until_id`), telegram (`before=`) and
+dailymotion (`created_before`). Those that cannot: `rss` and `youtube_rss` (a feed is one document
+of its newest entries, with no older pages), `urls` (reads hand-added links, no search) and
+`tiktok` (the Research API returns a query's videos in no documented order, so no publication
+time bounds what is left, and its `cursor` lives only with a short-lived `search_id`: each pass
+reads its 30-day windows afresh, within its page cap).
 """
 
 from __future__ import annotations

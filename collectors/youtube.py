@@ -21,7 +21,8 @@ Errors: Google's envelope `{"error": {"code", "message", "errors": [{"domain", "
 403 `rateLimitExceeded` -> RateLimited for a minute; any other 403 -> AuthFailed.
 Counters: statistics are strings. viewCount -> views, likeCount -> likes, commentCount -> comments;
 likeCount and commentCount are omitted when the uploader hides them (stored as NULL). YouTube
-exposes no share count. A video missing from the response was deleted or made private: gone.
+exposes no share count. A video missing from the response was deleted or made private, or is
+not served for now: a miss, gone after `daemon.misses_before_gone` answers in a row.
 Quirks: search.list returns titles and descriptions HTML-escaped (`&amp;`, `&#39;`) and cuts the
 description short; videos.list returns them as plain text.
 """
