@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, ForeignKey, String, Text, select
+from sqlalchemy import Connection, Engine, ForeignKey, String, Text, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,3 +89,8 @@ def save(
             ),
             rows,
         )
+
+
+def forget(conn: Connection, video_id: int) -> None:
+    """Drop a video's marks (its description changed), inside the caller's transaction."""
+    conn.execute(delete(DiscoveryMark).where(DiscoveryMark.video_id == video_id))

@@ -162,6 +162,8 @@ class StorageSink:
                 conn.execute(
                     update(TrackedVideo).where(TrackedVideo.id == existing).values(**values)
                 )
+                # An earlier start or new terms: discovery reads back to the start once more.
+                discovery_marks.forget(conn, existing)
 
     def sync_config_videos(self, videos: Sequence[VideoInput]) -> list[str]:
         """Apply the config file's [[videos]] entries that changed since they were last applied

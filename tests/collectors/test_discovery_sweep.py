@@ -12,6 +12,7 @@ from collectors.registry import collector_classes
 from collectors.runner import CollectorRunner
 from simulator.endpoints import collector_section
 from storage import read
+from storage.write import VideoInput
 
 BURST = 2000
 # Passes a burst of BURST posts may take at the collectors' page caps (each pass reads at
@@ -69,3 +70,13 @@ async def test_a_pass_after_the_mark_reads_only_the_newest_page(
     await runner.discover([tracked_sim_video])
     queries = len(tracked_sim_video.urls) + len(tracked_sim_video.keywords)
     assert len(sim.world.requests) - requests == queries
+
+
+async def test_editing_a_video_reads_back_to_its_start_again(
+    sim, http_client, sink, clock, tracked_sim_video
+):
+    runner = build_runner("hackernews", sim, http_client, sink, clock)
+    await runner.discover([tracked_sim_video])
+    assert sink.discovery_marks(tracked_sim_video.slug, "hackernews")
+    sink.add_video(VideoInput.of(tracked_sim_video, source="cli"), replace=True)
+    assert sink.discovery_marks(tracked_sim_video.slug, "hackernews") == {}
