@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_dashboard,
+    bench_discovery,
     bench_measures,
     bench_parsers,
     bench_poll,
@@ -15,7 +16,15 @@ from benchmarks import (
     bench_storage,
 )
 
-SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_measures, bench_parsers]
+SUITES = [
+    bench_startup,
+    bench_storage,
+    bench_poll,
+    bench_discovery,
+    bench_dashboard,
+    bench_measures,
+    bench_parsers,
+]
 
 
 def main() -> int:
