@@ -4,8 +4,9 @@ Additive to the core schema (migration 0055). A post is gone on explicit evidenc
 `Gone`: 404/410, a deleted marker, a documented "not found") or after `misses_before_gone`
 answers in a row left it out (`PostError(is_miss=True)`). A reading between two misses starts
 the count again: `post_misses.last_miss_at` older than the post's latest reading means the
-earlier misses were not consecutive, so the writer's hot path needs no hook. A gone post found
-again by discovery comes back. Both events stay in `post_events`, shown on the post's page.
+earlier misses were not consecutive, so the observation writer keeps no count. A post gone after
+misses is asked for again every RECHECK; a gone post that answers (a reading) or that discovery
+finds again comes back. Both events stay in `post_events`, shown on the post's page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from sqlalchemy import (
     Connection,
@@ -38,7 +38,6 @@ from sqlalchemy.sql import ColumnElement
 from collectors.base import Gone, PostError
 from storage.models import Base, Post
 
-EventKind = Literal["gone", "returned"]
 # Keys per IN (...) lookup, well under SQLite's bound-parameter limit.
 CHUNK = 500
 
@@ -61,6 +60,7 @@ class PostEvent(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
+    """"gone" or "returned"."""
     reason: Mapped[str | None] = mapped_column(Text)
 
 
