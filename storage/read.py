@@ -23,6 +23,7 @@ from storage.models import (
 )
 from storage.models import Observation as ObservationRow
 from storage.post_events import PostEventRow as PostEventRow
+from storage.post_events import events_of
 
 # Rows fetched per round trip when streaming exports: memory stays flat for any table size.
 STREAM_BATCH = 5000
@@ -784,3 +785,8 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
             for r in conn.execute(q):
                 rows[(r.id,)] = run_row(r)
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))
+
+
+def post_events(engine: Engine, post_id: int) -> list[PostEventRow]:
+    """A post's gone and returned events, oldest first (issue 8)."""
+    return events_of(engine, post_id)
