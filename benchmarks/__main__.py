@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmarks import (
     bench_alerts,
     bench_dashboard,
+    bench_discovery,
     bench_measures,
     bench_parsers,
     bench_poll,
@@ -22,6 +23,7 @@ SUITES = [
     bench_storage,
     bench_poll,
     bench_schedule,
+    bench_discovery,
     bench_dashboard,
     bench_measures,
     bench_parsers,

@@ -39,6 +39,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(slots=True)
+class QueryMark:
+    """How far discovery has read one query's results, newest first (collectors/sweep.py)."""
+
+    floor: datetime | None = None
+    """Every result published at or before this has been read: a pass reached it."""
+    top: datetime | None = None
+    """The newest result of a pass that stopped at its page cap (the floor once it is done)."""
+    resume: str | None = None
+    """The collector's cursor where that unfinished pass continues; None: from the newest."""
+
+
 @dataclass(frozen=True, slots=True)
 class TrackedVideo:
     """One piece of footage being followed, as collectors see it."""
@@ -49,6 +61,9 @@ class TrackedVideo:
     hashtags: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     started_at: datetime | None = None
+    marks: dict[str, QueryMark] | None = field(default=None, compare=False)
+    """One collector's discovery marks per query, set by the runner (None: read back to the
+    start each pass). Collectors update them in place; the runner stores them."""
 
 
 Relation = Literal["reshare", "crosspost", "quote", "forward", "reply", "link"]
@@ -260,6 +275,16 @@ class Sink(Protocol):
 
     def release_refresh(self, posts: Sequence[KnownPost]) -> None:
         """Give back claimed posts that were not read: they stay due."""
+        ...
+
+    def discovery_marks(self, video_slug: str, collector: str) -> dict[str, QueryMark]:
+        """The stored marks of `collector`'s queries for one video (empty: none yet)."""
+        ...
+
+    def save_discovery_marks(
+        self, video_slug: str, collector: str, marks: dict[str, QueryMark]
+    ) -> None:
+        """Store the marks after the posts they cover are stored."""
         ...
 
 

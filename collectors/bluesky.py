@@ -14,7 +14,9 @@ Without `handle` + `app_password` the collector still refreshes counters and cas
 discovery returns nothing and `notice` says "search disabled: no login configured" (logged once).
 Queries: one per video URL (`q=<url>` plus the `url` filter, which matches facet links and
 embeds), one per keyword phrase (quoted, Lucene syntax) and one per hashtag, all `since` the
-video's start. `domain` is not used: the footage's domains (t.me, youtube.com) match far too much.
+video's start, each paged back with `cursor` to its high-water mark (collectors/sweep.py), at
+most MAX_PAGES pages per pass. `domain` is not used: the footage's domains (t.me, youtube.com)
+match far too much.
 Rate limits (https://docs.bsky.app/docs/advanced-guides/rate-limits): 3000 requests per 5 minutes
 per IP on PDSes, "generous" on the AppView; `RateLimit-Remaining` / `RateLimit-Reset` (epoch
 seconds) are honoured by `collectors/http.fetch`. createSession has its own tight bucket (the
@@ -38,6 +40,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -64,13 +67,14 @@ from collectors.http import chunks, decode_json, expect, fetch
 from collectors.identity import bluesky_handle, post_identity, with_bluesky_did
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.bluesky")
 
 GET_POSTS_BATCH = 25
 SEARCH_LIMIT = 100
-MAX_SEARCH_PAGES = 3
+MAX_PAGES = 5  # searchPosts pages per query and pass (collectors/sweep.py)
 CASCADE_LIMIT = 100
 SEARCH_DISABLED = (
     "bluesky: search disabled: no login configured; set collectors.bluesky.handle and "
@@ -422,16 +426,10 @@ class BlueskyCollector:
             params: dict[str, Any] = {**query, "sort": "latest", "limit": SEARCH_LIMIT}
             if video.started_at:
                 params["since"] = video.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for _ in range(MAX_SEARCH_PAGES):
-                body = await self._search_page(params)
-                for post in body["posts"]:
-                    ref = self.from_payload(post, video) if isinstance(post, dict) else None
-                    if ref is not None:
-                        found.setdefault(ref.platform_post_id, ref)
-                cursor = body.get("cursor")
-                if not cursor or not body["posts"]:
-                    break
-                params = {**params, "cursor": cursor}
+            for post in await sweep(video, query["q"], partial(self._page, params), MAX_PAGES):
+                ref = self.from_payload(post, video) if isinstance(post, dict) else None
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
         return list(found.values())
 
     async def _with_did_urls(self, video: TrackedVideo) -> TrackedVideo:
@@ -454,6 +452,16 @@ class BlueskyCollector:
         ]
         return replace(video, urls=(*video.urls, *extra)) if extra else video
 
+    async def _page(self, params: dict[str, Any], cursor: str | None) -> Page[Any]:
+        """One page of searchPosts (sort=latest), newest first; the cursor is Bluesky's."""
+        body = await self._search_page({**params, "cursor": cursor} if cursor else params)
+        posts = body["posts"]
+        times = [
+            parse_timestamp(as_object(as_object(p).get("record")).get("createdAt")) for p in posts
+        ]
+        following = body.get("cursor")
+        return Page(posts, times, str(following) if following and posts else None)
+
     # --- refresh ------------------------------------------------------------------------
 
     async def _appview(self, method: str, params: Any) -> dict[str, Any]:
@@ -473,11 +481,10 @@ class BlueskyCollector:
         return cast(dict[str, Any], body)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts
-        come back as PostRefs. Repost edges are skipped (they have no counters)."""
-        real = [p for p in posts if p.extra.get("kind") != "repost"]
+        """Counters 25 posts per getPosts call; vanished posts are misses; new quotes and reposts
+        come back as PostRefs. Repost edges (no counters) are never queued by storage."""
         items: list[RefreshItem] = []
-        for batch in chunks(real, GET_POSTS_BATCH):
+        for batch in chunks(list(posts), GET_POSTS_BATCH):
             body = await self._appview(
                 "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
             )

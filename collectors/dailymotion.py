@@ -4,7 +4,9 @@ Endpoints (no auth for public data):
 - `GET /videos?search=<phrase>&fields=id,title,created_time,views_total,likes_total,url,
   owner.screenname&sort=recent&limit=100&page=N&created_after=<epoch>&family_filter=false`
   for discovery; `has_more` says whether another page exists, and a query never reaches past
-  1,000 results (https://developers.dailymotion.com/guides/browse-large-catalogs/);
+  1,000 results (https://developers.dailymotion.com/guides/browse-large-catalogs/), so each
+  phrase pages back by `created_before` to its high-water mark (collectors/sweep.py), at most
+  MAX_PAGES pages per pass;
 - `GET /videos?ids=a,b,c&fields=…&limit=100` to refresh counters in batches (the `ids` filter is
   documented without a maximum; we send at most 100, the page limit), then
   `GET /video/<id>?fields=…` for ids the batch did not return: only its 404 (not_found) or 403
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -45,6 +48,7 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings
 
 FIELDS = "id,title,created_time,views_total,likes_total,url,owner.screenname"
@@ -163,15 +167,26 @@ class DailymotionCollector:
             }
             if video.started_at:
                 params["created_after"] = int(video.started_at.timestamp())
-            for page in range(1, MAX_PAGES + 1):
-                body = await self._list({**params, "page": page})
-                for item in body["list"]:
-                    ref = self.from_payload(item, video) if isinstance(item, dict) else None
-                    if ref is not None:
-                        found.setdefault(ref.platform_post_id, ref)
-                if not body.get("has_more"):
-                    break
+            for item in await sweep(video, phrase, partial(self._page, params), MAX_PAGES):
+                ref = self.from_payload(item, video)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
         return list(found.values())
+
+    async def _page(self, params: dict[str, Any], cursor: str | None) -> Page[Any]:
+        """One page of recent videos, newest first. The cursor is a `created_before` (epoch
+        seconds): a query never reaches past 1,000 results by page number."""
+        body = await self._list({**params, "created_before": cursor} if cursor else params)
+        items = [i for i in body["list"] if isinstance(i, dict)]
+        seconds = [s for i in items if (s := as_count(i.get("created_time"))) is not None]
+        following = None
+        if body.get("has_more") and seconds:
+            # Exclusive bound one second past the oldest, so its second is read again (never
+            # skipped); a page all of one second moves past it.
+            oldest = min(seconds)
+            following = str(oldest + 1 if oldest < max(seconds) else oldest)
+        times = [parse_timestamp(i.get("created_time")) for i in items]
+        return Page(items, times, following)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """views_total and likes_total, 100 ids per call; 404 / private videos become Gone."""

@@ -6,16 +6,19 @@ Auth: none. Rate limit: 10,000 requests per hour per IP (documented); we use a f
 Discovery: one query per video URL (`restrictSearchableAttributes=url`) and per keyword phrase,
 stories only, newer than the video's start (`numericFilters=created_at_i>…`). Algolia matches
 words in any order, so every hit is re-checked with `matches_video` before it is kept.
-Pagination: `page`/`hitsPerPage`; results stop at 1,000 per query (`paginationLimitedTo`).
+Pagination: `page`/`hitsPerPage`, but results stop at 1,000 per query (`paginationLimitedTo`),
+so discovery pages back by narrowing `created_at_i<=` to the oldest hit read, down to the query's
+high-water mark (collectors/sweep.py), at most MAX_PAGES pages per query per pass.
 Counters: points -> likes, num_comments -> comments; HN shows no views or shares (NULL).
-Quirks: a deleted story disappears from search; it is marked gone when a refresh batch no longer
-returns it.
+Quirks: a deleted story disappears from search; a story missing from a refresh answer is a miss,
+and storage marks it gone after `misses_before_gone` answers in a row leave it out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -37,6 +40,7 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from collectors.text import html_to_text
 from config.settings import CollectorSettings
 
@@ -109,26 +113,37 @@ class HackerNewsCollector:
             comments=as_count(hit.get("num_comments")),
         )
 
-    async def _search(self, endpoint: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        hits: list[dict[str, Any]] = []
-        for page in range(MAX_PAGES):
-            response = await fetch(
-                self.client,
-                self.name,
-                f"{self.base_url}/api/v1/{endpoint}",
-                clock=self.clock,
-                params={**params, "page": page, "hitsPerPage": HITS_PER_PAGE},
-            )
-            body = decode_json(self.name, response)
-            expect(
-                self.name,
-                isinstance(body, dict) and isinstance(body.get("hits"), list),
-                "no hits list",
-            )
-            hits.extend(h for h in body["hits"] if isinstance(h, dict))
-            if page + 1 >= int(body.get("nbPages") or 0):
-                break
-        return hits
+    async def _page(self, params: dict[str, Any], cursor: str | None) -> Page[dict[str, Any]]:
+        """One page of `search_by_date`, newest first. The cursor is a creation time (UNIX
+        seconds, inclusive): Algolia serves at most 1,000 hits per query by page number, so
+        older hits are reached by narrowing the time filter instead."""
+        numeric = [params["numericFilters"]] if params.get("numericFilters") else []
+        if cursor is not None:
+            numeric.append(f"created_at_i<={cursor}")
+        response = await fetch(
+            self.client,
+            self.name,
+            f"{self.base_url}/api/v1/search_by_date",
+            clock=self.clock,
+            params={**params, "numericFilters": ",".join(numeric), "hitsPerPage": HITS_PER_PAGE},
+        )
+        body = decode_json(self.name, response)
+        expect(
+            self.name,
+            isinstance(body, dict) and isinstance(body.get("hits"), list),
+            "no hits list",
+        )
+        hits = [h for h in body["hits"] if isinstance(h, dict)]
+        seconds = [as_count(h.get("created_at_i")) for h in hits]
+        known = [s for s in seconds if s is not None]
+        following = None
+        if len(hits) >= HITS_PER_PAGE and known:
+            # Inclusive, so hits of the same second on the next page are not skipped; a page
+            # of one single second moves past it.
+            oldest = min(known)
+            following = str(oldest if oldest < max(known) else oldest - 1)
+        times = [parse_timestamp(s) for s in seconds]
+        return Page(hits, times, following)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Stories linking one of the video's URLs or naming one of its keyword phrases."""
@@ -137,10 +152,14 @@ class HackerNewsCollector:
         queries += [{"query": phrase} for phrase in video.keywords]
         found: dict[str, PostRef] = {}
         for query in queries:
-            params = {**query, "tags": "story"}
-            if numeric:
-                params["numericFilters"] = numeric
-            for hit in await self._search("search_by_date", params):
+            params = {**query, "tags": "story", "numericFilters": numeric}
+            key = (
+                "url:" + query["query"]
+                if "restrictSearchableAttributes" in query
+                else query["query"]
+            )
+            read = partial(self._page, params)
+            for hit in await sweep(video, key, read, MAX_PAGES):
                 ref = self.from_payload(hit, video)
                 if ref is not None:
                     found.setdefault(ref.platform_post_id, ref)

@@ -13,7 +13,8 @@ Rate limits: set per instance by its admin and readable from `GET /api/v3/site`
 per 10 minutes) and plain reads count against the "message" bucket (180 per minute by default).
 Exceeding one answers HTTP 429 `{"error": "rate_limit_error"}` without Retry-After, so the runner
 waits the default minute. A discovery pass costs at most (links + phrases) x `MAX_SEARCH_PAGES`
-searches per instance.
+searches per instance: each query pages back to its high-water mark (collectors/sweep.py) and a
+pass that stops at the cap resumes at its page number next time.
 Counters (`post_view.counts`): score -> likes, comments -> comments. upvotes/downvotes are
 not stored (score is their difference); no views or shares (NULL).
 Gone: 0.19 answers HTTP 400 `{"error": "couldnt_find_post"}` for a purged post (404 on newer
@@ -56,6 +57,7 @@ from collectors.http import decode_json, expect, fetch, read_each
 from collectors.identity import canonical_url
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.lemmy")
@@ -187,40 +189,35 @@ class LemmyCollector:
         )
         return response.status_code, decode_json(self.name, response)
 
-    async def _search(
-        self, instance: str, query: str, kind: str, video: TrackedVideo
-    ) -> list[dict[str, Any]]:
-        views: list[dict[str, Any]] = []
-        for page in range(1, MAX_SEARCH_PAGES + 1):
-            params = {
-                "q": query,
-                "type_": kind,
-                "sort": "New",
-                "listing_type": "All",
-                "limit": PAGE_LIMIT,
-                "page": page,
-            }
-            status, body = await self._get(instance, "/api/v3/search", params)
-            if status != 200:
-                error = body.get("error") if isinstance(body, dict) else None
-                if error in _PRIVATE_ERRORS:
-                    # A private instance: nothing public to read; keep the others going.
-                    logger.warning(
-                        "lemmy: %s refuses anonymous search (%s); skipped", instance, error
-                    )
-                    self._search_refused.add(instance)
-                    return views
-                raise SourceUnavailable(f"lemmy: search on {instance} failed: {error or status}")
-            expect(self.name, isinstance(body, dict), "search result is not an object")
-            posts = body.get("posts")
-            expect(self.name, isinstance(posts, list), "search result has no posts list")
-            views += [v for v in posts if isinstance(v, dict) and isinstance(v.get("post"), dict)]
-            if len(posts) < PAGE_LIMIT:
-                break
-            oldest = parse_timestamp((posts[-1].get("post") or {}).get("published"))
-            if video.started_at and oldest and oldest < video.started_at:
-                break
-        return views
+    async def _search_page(
+        self, instance: str, query: str, kind: str, cursor: str | None
+    ) -> Page[dict[str, Any]]:
+        """One page of `/api/v3/search?sort=New`, newest first; the cursor is a page number."""
+        page = int(cursor or 1)
+        params = {
+            "q": query,
+            "type_": kind,
+            "sort": "New",
+            "listing_type": "All",
+            "limit": PAGE_LIMIT,
+            "page": page,
+        }
+        status, body = await self._get(instance, "/api/v3/search", params)
+        if status != 200:
+            error = body.get("error") if isinstance(body, dict) else None
+            if error in _PRIVATE_ERRORS:
+                # A private instance: nothing public to read; keep the others going.
+                logger.warning("lemmy: %s refuses anonymous search (%s); skipped", instance, error)
+                self._search_refused.add(instance)
+                return Page([])
+            raise SourceUnavailable(f"lemmy: search on {instance} failed: {error or status}")
+        expect(self.name, isinstance(body, dict), "search result is not an object")
+        posts = body.get("posts")
+        expect(self.name, isinstance(posts, list), "search result has no posts list")
+        views = [v for v in posts if isinstance(v, dict) and isinstance(v.get("post"), dict)]
+        times = [parse_timestamp(v["post"].get("published")) for v in views]
+        # New posts push older ones down a page: a later page may repeat some, never skip.
+        return Page(views, times, str(page + 1) if len(posts) >= PAGE_LIMIT else None)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Posts on each instance linking one of the video's URLs or naming one of its phrases."""
@@ -232,7 +229,8 @@ class LemmyCollector:
             for query, kind in queries:
                 if instance in self._search_refused:
                     break
-                views += await self._search(instance, query, kind, video)
+                read = partial(self._search_page, instance, query, kind)
+                views += await sweep(video, f"{instance} {kind} {query}", read, MAX_SEARCH_PAGES)
             parents = self._crosspost_parents(views)
             for view in views:
                 ap_id = view["post"].get("ap_id")

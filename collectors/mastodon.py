@@ -2,6 +2,8 @@
 
 Endpoints, per instance root:
 - `GET /api/v1/timelines/tag/:hashtag?limit=40` (max 40; `max_id` pages back) for hashtags;
+  each hashtag and search query pages back to its high-water mark (collectors/sweep.py), at
+  most MAX_PAGES pages per pass (search by `offset`);
 - `GET /api/v2/search?q=…&type=statuses&resolve=false&limit=40` for the video's URLs and
   keyword phrases (full-text status search needs a user token on most servers and only finds
   statuses the server indexed; without a token an instance may answer 401 or nothing);
@@ -26,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -48,11 +51,12 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from collectors.text import html_to_text
 from config.settings import CollectorSettings, HttpUrl
 
 PAGE_LIMIT = 40
-MAX_TIMELINE_PAGES = 5
+MAX_PAGES = 5  # per query and pass (collectors/sweep.py)
 BATCH_IDS = 20
 # Each cascade lookup is a request; stay far inside 300 requests per 5 minutes.
 CASCADE_STATUSES_PER_PASS = 20
@@ -169,25 +173,23 @@ class MastodonCollector:
         )
         return decode_json(self.name, response)
 
-    async def _hashtag(self, instance: str, tag: str, video: TrackedVideo) -> list[dict[str, Any]]:
-        statuses: list[dict[str, Any]] = []
+    async def _tag_page(self, instance: str, tag: str, cursor: str | None) -> Page[Any]:
+        """One page of a hashtag timeline, newest first; the cursor is a `max_id`."""
         params: dict[str, Any] = {"limit": PAGE_LIMIT}
-        for _ in range(MAX_TIMELINE_PAGES):
-            page = await self._get(instance, f"/api/v1/timelines/tag/{tag}", params=params)
-            expect(self.name, isinstance(page, list), "tag timeline is not a list")
-            statuses.extend(s for s in page if isinstance(s, dict))
-            if len(page) < PAGE_LIMIT:
-                break
-            oldest = parse_timestamp(page[-1].get("created_at"))
-            if video.started_at and oldest and oldest < video.started_at:
-                break
-            params = {"limit": PAGE_LIMIT, "max_id": page[-1]["id"]}
-        return statuses
+        if cursor is not None:
+            params["max_id"] = cursor
+        page = await self._get(instance, f"/api/v1/timelines/tag/{tag}", params=params)
+        expect(self.name, isinstance(page, list), "tag timeline is not a list")
+        statuses = [s for s in page if isinstance(s, dict)]
+        following = str(statuses[-1].get("id")) if len(page) >= PAGE_LIMIT and statuses else None
+        return Page(statuses, [parse_timestamp(s.get("created_at")) for s in statuses], following)
 
-    async def _search(self, instance: str, query: str) -> list[dict[str, Any]]:
-        if instance in self._search_refused:
-            return []
+    async def _search_page(self, instance: str, query: str, cursor: str | None) -> Page[Any]:
+        """One page of status search; the cursor is an `offset`."""
+        offset = int(cursor or 0)
         params = {"q": query, "type": "statuses", "resolve": "false", "limit": PAGE_LIMIT}
+        if offset:
+            params["offset"] = offset
         try:
             body = await self._get(instance, "/api/v2/search", params=params)
         except AuthFailed:
@@ -195,9 +197,11 @@ class MastodonCollector:
                 raise
             # Anonymous status search is refused on many servers: keep hashtags, skip search.
             self._search_refused.add(instance)
-            return []
+            return Page([])
         expect(self.name, isinstance(body, dict), "search result is not an object")
-        return [s for s in body.get("statuses") or [] if isinstance(s, dict)]
+        statuses = [s for s in body.get("statuses") or [] if isinstance(s, dict)]
+        following = str(offset + len(statuses)) if len(statuses) >= PAGE_LIMIT else None
+        return Page(statuses, [parse_timestamp(s.get("created_at")) for s in statuses], following)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Statuses on each instance that carry one of the video's hashtags, URLs or phrases,
@@ -206,9 +210,12 @@ class MastodonCollector:
         for instance in self.instances:
             statuses: list[dict[str, Any]] = []
             for tag in video.hashtags:
-                statuses += await self._hashtag(instance, tag, video)
+                read = partial(self._tag_page, instance, tag)
+                statuses += await sweep(video, f"{instance} #{tag}", read, MAX_PAGES)
             for query in (*video.urls, *video.keywords):
-                statuses += await self._search(instance, query)
+                if instance not in self._search_refused:
+                    read = partial(self._search_page, instance, query)
+                    statuses += await sweep(video, f"{instance} {query}", read, MAX_PAGES)
             matched: dict[str, dict[str, Any]] = {}
             for status in statuses:
                 ref = self.from_payload(status, instance, video)
@@ -279,8 +286,7 @@ class MastodonCollector:
         """Counters through the batch endpoint (single statuses on older servers)."""
         by_instance: dict[str, list[KnownPost]] = defaultdict(list)
         for post in posts:
-            if post.extra.get("edge"):
-                continue  # a boost has no counters of its own; its original carries them
+            # Boosts (reshare edges) are never handed here: storage does not queue them.
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
         items: list[RefreshItem] = []
         for instance, group in by_instance.items():

@@ -8,7 +8,8 @@ Endpoints, under `base_url` (https://oauth.reddit.com), always with `raw_json=1`
 URLs arrive without HTML entities:
 - `GET /search?q=…&sort=new&t=all&type=link&limit=100` (Listing, `after` cursor): the keyword
   phrases quoted and joined with OR (as few queries as fit 512 characters), and one
-  `url:<link>` query per video URL;
+  `url:<link>` query per video URL; each pages back (`after`) to its high-water mark
+  (collectors/sweep.py), at most MAX_SEARCH_PAGES pages per pass;
 - `GET /api/info?url=<url>`: every submission of exactly that link;
 - `GET /api/info?id=t3_a,t3_b,…`: counters for up to 100 fullnames per call. Unknown ids are
   silently left out, deleted or removed posts come back with `removed_by_category` set, or
@@ -35,6 +36,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -69,6 +71,7 @@ from collectors.http import (
 from collectors.identity import canonical_url
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings, HttpUrl
 
 logger = logging.getLogger("viralwatch.collectors.reddit")
@@ -351,22 +354,20 @@ class RedditCollector:
 
     # --- collector ----------------------------------------------------------------------
 
+    async def _search_page(self, query: str, cursor: str | None) -> Page[dict[str, Any]]:
+        """One page of `/search?sort=new`, newest first; the cursor is Reddit's `after`."""
+        params = {"q": query, "sort": "new", "t": "all", "type": "link"}
+        params["limit"] = str(LISTING_LIMIT)
+        if cursor:
+            params["after"] = cursor
+        body = await self._listing("/search", params)
+        things = _things(body)
+        times = [parse_timestamp(t.get("created_utc")) for t in things]
+        following = body["data"].get("after")
+        return Page(things, times, str(following) if following and things else None)
+
     async def _search(self, query: str, video: TrackedVideo) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after: str | None = None
-        for _ in range(MAX_SEARCH_PAGES):
-            params = {"q": query, "sort": "new", "t": "all", "type": "link"}
-            params["limit"] = str(LISTING_LIMIT)
-            if after:
-                params["after"] = after
-            body = await self._listing("/search", params)
-            things = _things(body)
-            found += things
-            after = body["data"].get("after")
-            oldest = parse_timestamp(things[-1].get("created_utc")) if things else None
-            if not after or (video.started_at and oldest and oldest < video.started_at):
-                break
-        return found
+        return await sweep(video, query, partial(self._search_page, query), MAX_SEARCH_PAGES)
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:
         """Submissions naming a keyword phrase or linking one of the video's URLs."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -155,7 +155,10 @@ class CollectorRunner:
         if (skipped := self._skipped(run.report)) is not None:
             return skipped
         for video in videos:
-            refs = await self._attempt(run, self.collector.discover(video))
+            # Discovery starts from the stored high-water marks (collectors/sweep.py), stored
+            # again only after the posts they cover.
+            marks = await asyncio.to_thread(self.sink.discovery_marks, video.slug, self.name)
+            refs = await self._attempt(run, self.collector.discover(replace(video, marks=marks)))
             if refs is None:
                 if self._must_stop(run):
                     break
@@ -163,6 +166,7 @@ class CollectorRunner:
             run.report.posts_found += await asyncio.to_thread(
                 self.sink.record_posts, video.slug, refs
             )
+            await asyncio.to_thread(self.sink.save_discovery_marks, video.slug, self.name, marks)
         return await self._finish(run)
 
     async def refresh(

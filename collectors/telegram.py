@@ -3,8 +3,10 @@
 Endpoints (HTML, no API, no auth), for each configured public channel:
 - `GET /s/<channel>`: the newest ~20 messages, oldest first; `?before=<id>` gives the ~20
   messages with smaller ids (older), `?q=<text>` searches inside the channel (same paging).
-Discovery reads the newest pages back to the video's start (at most `MAX_TIMELINE_PAGES`) and
-one in-channel search per keyword phrase (at most `MAX_SEARCH_PAGES` each). A message matches
+Discovery reads the newest pages back to what an earlier pass read (the channel's high-water
+mark, collectors/sweep.py) or the video's start, at most `MAX_TIMELINE_PAGES` a pass (the next
+pass resumes at its `before=`), and one in-channel search per keyword phrase (at most
+`MAX_SEARCH_PAGES` each, marked the same way). A message matches
 by its text, its links or the message it was forwarded from (`t.me/<channel>/<id>` links are
 compared with the video's URLs). The message a match was forwarded from is read from its own
 channel page and stored as its cascade parent (relation "forward").
@@ -37,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -59,6 +62,7 @@ from collectors.base import (
 from collectors.http import fetch
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from collectors.text import html_to_text
 from config.settings import CollectorSettings
 
@@ -269,31 +273,27 @@ class TelegramCollector:
                 channel,
             )
 
-    async def _walk(
-        self, channel: str, params: dict[str, Any], max_pages: int, video: TrackedVideo
-    ) -> tuple[list[TelegramMessage], bool]:
-        messages: list[TelegramMessage] = []
-        for _ in range(max_pages):
-            page = await self._page(channel, params)
-            if not page.has_history:
-                self._report_no_history(channel)
-                return messages, False
-            self._reported.discard(channel)
-            messages += page.messages
-            if page.older_before is None or not page.messages:
-                break
-            oldest = page.messages[0].published_at
-            if video.started_at and oldest and oldest < video.started_at:
-                break
-            params = {**params, "before": page.older_before}
-        return messages, True
+    async def _timeline_page(
+        self, channel: str, params: dict[str, Any], cursor: str | None
+    ) -> Page[TelegramMessage]:
+        """One preview page (its ~20 messages come oldest first); the cursor is `before=`."""
+        page = await self._page(channel, {**params, "before": cursor} if cursor else params)
+        if not page.has_history:
+            self._report_no_history(channel)
+            return Page([])
+        self._reported.discard(channel)
+        older = str(page.older_before) if page.older_before is not None else None
+        times = [m.published_at for m in page.messages]
+        return Page(page.messages, times, older if page.messages else None)
 
     async def _discover_channel(self, channel: str, video: TrackedVideo) -> list[TelegramMessage]:
-        messages, has_history = await self._walk(channel, {}, MAX_TIMELINE_PAGES, video)
-        if not has_history:
-            return messages
+        read = partial(self._timeline_page, channel, {})
+        messages = await sweep(video, channel, read, MAX_TIMELINE_PAGES)
+        if channel in self._reported:
+            return messages  # no preview: no search inside it either
         for phrase in video.keywords:
-            messages += (await self._walk(channel, {"q": phrase}, MAX_SEARCH_PAGES, video))[0]
+            read = partial(self._timeline_page, channel, {"q": phrase})
+            messages += await sweep(video, f"{channel} {phrase}", read, MAX_SEARCH_PAGES)
         return messages
 
     async def discover(self, video: TrackedVideo) -> list[PostRef]:

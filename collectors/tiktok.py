@@ -22,7 +22,11 @@ Counters: view_count -> views, like_count -> likes, share_count -> shares, comme
 comments (no quotes: NULL).
 Quirks: every body carries `error` {code, message, log_id}; `code` is "ok" on success. The API
 returns fewer videos than asked when some were deleted or made private, so a video missing
-from a refresh answer is Gone. No cascade edges: the Research API exposes no duets or stitches.
+from a refresh answer is a miss, gone after `daemon.misses_before_gone` answers in a row
+(storage/post_events.py). Discovery keeps no high-water mark: results come in no documented
+order, so no publication time bounds what is left to read, and a `cursor` lives only with
+its `search_id`; each pass reads its windows afresh within MAX_PAGES. No cascade edges: the
+Research API exposes no duets or stitches.
 """
 
 from __future__ import annotations
@@ -315,7 +319,7 @@ class TikTokCollector:
         return list(found.values())
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters through `video_id IN [...]` queries; videos no longer returned are Gone."""
+        """Counters through `video_id IN [...]` queries; videos not returned are misses."""
         by_window: dict[date, list[KnownPost]] = defaultdict(list)
         for post in posts:
             created = post.extra.get("create_date")

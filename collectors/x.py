@@ -2,8 +2,10 @@
 
 Endpoints:
 - `GET /2/tweets/search/recent` (last 7 days only) for discovery: `max_results=100` (10-100),
-  `next_token` paging, `tweet.fields=public_metrics,created_at,author_id,referenced_tweets,
-  entities`, `expansions=author_id` (usernames arrive in `includes.users`);
+  paging back by `until_id` (the oldest tweet read) to the query's high-water mark
+  (collectors/sweep.py), at most MAX_SEARCH_PAGES pages per pass,
+  `tweet.fields=public_metrics,created_at,author_id,referenced_tweets,entities`,
+  `expansions=author_id` (usernames arrive in `includes.users`);
 - `GET /2/tweets?ids=…` (at most 100 ids per call) with the same fields to refresh counters.
 Auth: `Authorization: Bearer <bearer_token>` (app-only). Without a token the daemon disables the
 collector (`XSettings.required_credentials`); a rejected token is a 401 -> AuthFailed.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -52,6 +55,7 @@ from collectors.base import (
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings
 
 TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities"
@@ -227,22 +231,26 @@ class XCollector:
             base["start_time"] = video.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         found: dict[str, PostRef] = {}
         for query in build_queries(video):
-            params = {**base, "query": query}
-            for _ in range(MAX_SEARCH_PAGES):
-                body = await self._get("/2/tweets/search/recent", params)
-                includes = as_object(body.get("includes"))
-                users = {str(u.get("id")): u for u in includes.get("users") or []}
-                for tweet in body.get("data") or []:
-                    ref = (
-                        self.from_payload(tweet, users, video) if isinstance(tweet, dict) else None
-                    )
-                    if ref is not None:
-                        found.setdefault(ref.platform_post_id, ref)
-                meta = as_object(body.get("meta"))
-                if not meta.get("next_token"):
-                    break
-                params = {**params, "next_token": meta["next_token"]}
+            read = partial(self._search_page, {**base, "query": query})
+            for tweet, users in await sweep(video, query, read, MAX_SEARCH_PAGES):
+                ref = self.from_payload(tweet, users, video)
+                if ref is not None:
+                    found.setdefault(ref.platform_post_id, ref)
         return list(found.values())
+
+    async def _search_page(self, params: dict[str, Any], cursor: str | None) -> Page[Any]:
+        """One page of recent search, newest first. The cursor is an `until_id` (the oldest
+        tweet read), which stays valid across passes where a `next_token` may not."""
+        body = await self._get(
+            "/2/tweets/search/recent", {**params, "until_id": cursor} if cursor else params
+        )
+        includes = as_object(body.get("includes"))
+        users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
+        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)]
+        ids = [str(t.get("id") or "") for t in tweets]
+        more = bool(as_object(body.get("meta")).get("next_token")) and ids[-1:] != [""]
+        times = [parse_timestamp(t.get("created_at")) for t in tweets]
+        return Page([(t, users) for t in tweets], times, ids[-1] if more and ids else None)
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
         """public_metrics for 100 tweets per lookup; deleted or hidden tweets become Gone."""

@@ -4,7 +4,8 @@ Auth: an API key (`key=`), enough for public videos; OAuth is not needed.
 Endpoints, under `base_url` (https://www.googleapis.com):
 - `GET /youtube/v3/search?part=snippet&type=video&order=date&publishedAfter=…&maxResults=50&q=…`
   discovers re-uploads. All keyword phrases and hashtags go into one query joined with the OR
-  operator (`"a"|"b"`), so a pass costs one call per results page (at most 2 pages);
+  operator (`"a"|"b"`), so a pass costs one call per results page: it pages back (`pageToken`)
+  to the query's high-water mark (collectors/sweep.py), at most MAX_SEARCH_PAGES pages a pass;
 - `GET /youtube/v3/videos?part=snippet,statistics&id=a,b,…` (at most 50 ids) for the video's own
   URLs, for search hits whose (truncated) search snippet did not show the match, and to refresh;
 - `GET /youtube/v3/videos:batchGetStats?part=statistics&id=…` refreshes statistics where it
@@ -20,7 +21,8 @@ Errors: Google's envelope `{"error": {"code", "message", "errors": [{"domain", "
 403 `rateLimitExceeded` -> RateLimited for a minute; any other 403 -> AuthFailed.
 Counters: statistics are strings. viewCount -> views, likeCount -> likes, commentCount -> comments;
 likeCount and commentCount are omitted when the uploader hides them (stored as NULL). YouTube
-exposes no share count. A video missing from the response was deleted or made private: gone.
+exposes no share count. A video missing from the response was deleted or made private, or is
+not served for now: a miss, gone after `daemon.misses_before_gone` answers in a row.
 Quirks: search.list returns titles and descriptions HTML-escaped (`&amp;`, `&#39;`) and cuts the
 description short; videos.list returns them as plain text.
 """
@@ -32,6 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
@@ -50,6 +53,7 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    as_object,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
@@ -58,6 +62,7 @@ from collectors.http import chunks, decode_json, expect, fetch
 from collectors.identity import post_identity, urls_in_text
 from collectors.matching import matches_video
 from collectors.registry import register
+from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings
 
 logger = logging.getLogger("viralwatch.collectors.youtube")
@@ -267,37 +272,36 @@ class YouTubeCollector:
             self._search_day, self._search_calls = today, 0
         return max(0, self.search_calls_per_day - self._search_calls)
 
+    async def _search_page(self, params: dict[str, Any], cursor: str | None) -> Page[Any] | None:
+        """One search.list page, newest first (the cursor is its pageToken), or None once
+        today's search bucket is spent."""
+        if self.search_calls_left() <= 0:
+            logger.debug("youtube: search bucket for today is used up; searching tomorrow")
+            return None
+        self._search_calls += 1  # every call costs, failed ones included
+        try:
+            body = await self._json("search", {**params, "pageToken": cursor} if cursor else params)
+        except QuotaExceeded:
+            # search.list has its own bucket: refreshing counters can go on.
+            self._search_calls = self.search_calls_per_day
+            logger.info("youtube: search quota exceeded; searching again after midnight PT")
+            return None
+        items = [i for i in body["items"] if isinstance(i, dict)]
+        times = [parse_timestamp(as_object(i.get("snippet")).get("publishedAt")) for i in items]
+        following = body.get("nextPageToken")
+        return Page(items, times, str(following) if following and items else None)
+
     async def _search(self, query: str, video: TrackedVideo) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        page_token: str | None = None
-        for _ in range(MAX_SEARCH_PAGES):
-            if self.search_calls_left() <= 0:
-                logger.debug("youtube: search bucket for today is used up; searching tomorrow")
-                break
-            params: dict[str, Any] = {
-                "part": "snippet",
-                "type": "video",
-                "order": "date",
-                "maxResults": SEARCH_PAGE_SIZE,
-                "q": query,
-            }
-            if video.started_at:
-                params["publishedAfter"] = video.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-            if page_token:
-                params["pageToken"] = page_token
-            self._search_calls += 1  # every call costs, failed ones included
-            try:
-                body = await self._json("search", params)
-            except QuotaExceeded:
-                # search.list has its own bucket: refreshing counters can go on.
-                self._search_calls = self.search_calls_per_day
-                logger.info("youtube: search quota exceeded; searching again after midnight PT")
-                break
-            results += [i for i in body["items"] if isinstance(i, dict)]
-            page_token = body.get("nextPageToken")
-            if not page_token:
-                break
-        return results
+        params: dict[str, Any] = {
+            "part": "snippet",
+            "type": "video",
+            "order": "date",
+            "maxResults": SEARCH_PAGE_SIZE,
+            "q": query,
+        }
+        if video.started_at:
+            params["publishedAfter"] = video.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return await sweep(video, query, partial(self._search_page, params), MAX_SEARCH_PAGES)
 
     async def _videos(self, ids: Sequence[str], part: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

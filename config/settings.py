@@ -155,6 +155,11 @@ class DaemonSettings(Section):
         ge=0,
         description="Runs and readings kept in memory while the database is down (oldest dropped)",
     )
+    misses_before_gone: int = Field(
+        3,
+        ge=1,
+        description="Answers in a row that may leave a post out before it counts as gone",
+    )
 
 
 class ScheduleSettings(Section):

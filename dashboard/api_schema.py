@@ -129,11 +129,19 @@ class ObservationRow(Counters):
     observed_at: datetime
 
 
+class PostEvent(Answer):
+    at: datetime
+    event: str
+    """"gone" or "returned" (issue 8)."""
+    reason: str | None
+
+
 class ObservationList(Answer):
     post_id: int
     platform: str
     platform_post_id: str
     observations: list[ObservationRow]
+    events: list[PostEvent]
 
 
 class CollectorRow(Answer):

@@ -22,7 +22,7 @@ import numpy as np
 from dashboard.overview import PostTableRow, VideoSummary
 from dashboard.series import METRICS, PostSeries, Series
 from dashboard.states import CollectorState
-from storage.read import COUNTERS, AppearanceRow, PostRow
+from storage.read import COUNTERS, AppearanceRow, PostEventRow, PostRow
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_FIRST_CHARS = frozenset("=+-@\t\r\n")
@@ -270,6 +270,15 @@ def post_series_rows(series: PostSeries) -> Iterator[tuple[Any, ...]]:
             at,
             *(v[m][i] for m in METRICS),
         )
+
+
+EVENTS_HEADER = ("post_id", "at", "event", "reason")
+
+
+def post_event_rows(post_id: int, events: Iterable[PostEventRow]) -> Iterator[tuple[Any, ...]]:
+    """A post's gone and returned events (issue 8), oldest first."""
+    for event in events:
+        yield (post_id, event.at, event.kind, event.reason)
 
 
 VIDEOS_HEADER = (

@@ -125,6 +125,9 @@ def app(world: World) -> Starlette:
         if params.get("created_after"):
             after = int(params["created_after"])
             found = [p for p in found if p.created_at.timestamp() > after]
+        if params.get("created_before"):
+            before = int(params["created_before"])
+            found = [p for p in found if p.created_at.timestamp() < before]
         if params.get("sort") == "visited":
             found.sort(key=lambda p: p.counters(world.now()).get("views", 0), reverse=True)
         window = found[(page - 1) * limit : page * limit]

@@ -116,8 +116,13 @@ class SimPost:
     channel: str | None = None
     """Telegram channel, YouTube channel id, subreddit, news outlet."""
     is_noise: bool = False
+    hidden: bool = False
+    """Left out of every answer, with no sign of deletion (World.hide): a search index or a
+    batch endpoint that lost it for a while."""
 
     def is_visible(self, now: datetime) -> bool:
+        if self.hidden:
+            return False
         return self.created_at <= now and (self.gone_at is None or now < self.gone_at)
 
     def counters(self, now: datetime) -> dict[str, int]:
@@ -192,28 +197,54 @@ class SpreadModel:
         """Scale the spread for benchmarks: `count` more reposts on platforms with numeric or
         base-36 ids, copies of the first footage post with new ids (after the seeded posts, so
         the seeded ones stay identical)."""
-        make_id = {
-            "hackernews": lambda n: str(40_000_000 + n),
-            "mastodon": lambda n: str(120_000_000_000_000_000 + n),
-            "reddit": lambda n: "zz" + _base36(n).rjust(4, "0"),
-            "lemmy": lambda n: str(50_000 + n),
-        }
-        for platform, new_id in make_id.items():
-            original = next(p for p in self.posts[platform] if not p.is_noise)
-            # Lemmy lists every same-link post as a crosspost: copies carry no link, or each
-            # answer would list all of them.
-            links = [] if platform == "lemmy" else original.links
-            self.posts[platform] += [
-                replace(
-                    original,
-                    id=new_id(n),
-                    parent_id=None,
-                    relation=None,
-                    gone_at=None,
-                    links=links,
-                )
-                for n in range(count)
-            ]
+        for platform in ("hackernews", "mastodon", "reddit", "lemmy"):
+            self.posts[platform] += self._copies(platform, range(count), None, None)
+
+    def add_burst(self, platform: str, count: int, start: datetime, end: datetime) -> list[str]:
+        """A volume switch: `count` new copies of the platform's first footage post, created
+        evenly between `start` and `end` (a burst between two discovery passes). Returns
+        their ids, newest last."""
+        first = len(self.posts[platform]) + 1_000_000
+        step = (end - start) / count
+        made = self._copies(platform, range(first, first + count), start, step)
+        self.posts[platform] += made
+        self._by_id.update({(p.platform, p.id): p for p in made})
+        return [p.id for p in made]
+
+    def _copies(
+        self, platform: str, numbers: range, start: datetime | None, step: timedelta | None
+    ) -> list[SimPost]:
+        original = next(p for p in self.posts[platform] if not p.is_noise and not p.parent_id)
+        # Lemmy lists every same-link post as a crosspost: copies carry no link, or each
+        # answer would list all of them.
+        links = [] if platform == "lemmy" else original.links
+        return [
+            replace(
+                original,
+                id=_COPY_IDS[platform](n),
+                parent_id=None,
+                relation=None,
+                gone_at=None,
+                links=links,
+                created_at=original.created_at
+                if start is None or step is None
+                else start + step * (i + 1),
+            )
+            for i, n in enumerate(numbers)
+        ]
+
+
+_COPY_IDS = {
+    "hackernews": lambda n: str(40_000_000 + n),
+    "mastodon": lambda n: str(120_000_000_000_000_000 + n),
+    "reddit": lambda n: "zz" + _base36(n).rjust(4, "0"),
+    "lemmy": lambda n: str(50_000 + n),
+    "bluesky": lambda n: (
+        f"at://did:plc:burst{_base36(n).rjust(19, '0')}/app.bsky.feed.post/3burst{_base36(n).rjust(7, '0')}"
+    ),
+    "youtube": lambda n: "b" + _base36(n).rjust(10, "0"),
+}
+"""New ids in each platform's form for copies of a post (benchmarks, bursts)."""
 
 
 # --- helpers for builders -----------------------------------------------------------------

@@ -290,7 +290,7 @@ def app(world: World) -> Starlette:
             for name in names:
                 post = everything.get(name.removeprefix("t3_"))
                 # Deleted posts stay answerable (removed_by_category); never-created ones vanish.
-                if name.startswith("t3_") and post is not None and post.created_at <= now:
+                if name.startswith("t3_") and post and post.created_at <= now and not post.hidden:
                     found.append(post)
         elif "url" in params:
             wanted = _norm_url(params["url"])

@@ -92,6 +92,14 @@ class World:
                 del self.faults[platform]
         return fault
 
+    def hide(self, platform: str, post_id: str, hidden: bool = True) -> None:
+        """A switch: the post is left out of every answer (search, batch, page), with no sign
+        of deletion, until `hide(..., hidden=False)` brings it back (a post that returns)."""
+        post = self.model.get(platform, post_id)
+        if post is None:
+            raise KeyError(f"no simulated post {platform}/{post_id}")
+        post.hidden = hidden
+
     def requests_to(self, platform: str, path_contains: str = "") -> list[LoggedRequest]:
         return [r for r in self.requests if r.platform == platform and path_contains in r.path]
 

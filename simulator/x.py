@@ -204,6 +204,8 @@ def app(world: World) -> Starlette:
                 return problem(400, "Invalid Request", detail, invalid)
             earliest = start
         hits = [p for p in everything() if p.created_at >= earliest and _query_matches(query, p)]
+        if params.get("until_id"):  # older than that tweet (ids are time-ordered snowflakes)
+            hits = [p for p in hits if p.id.isdigit() and int(p.id) < int(params["until_id"])]
         offset = int(params.get("next_token", "0") or 0)
         page = hits[offset : offset + max_results]
         meta: dict[str, Any] = {"result_count": len(page)}

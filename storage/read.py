@@ -23,6 +23,8 @@ from storage.models import (
     VideoHourly,
 )
 from storage.models import Observation as ObservationRow
+from storage.post_events import PostEventRow as PostEventRow
+from storage.post_events import events_of
 from storage.video_posts import MatchRow as MatchRow
 from storage.video_posts import join_videos, one_row_per_post, post_ids_of
 from storage.video_posts import post_matches as post_matches
@@ -798,3 +800,8 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
             for r in conn.execute(q):
                 rows[(r.id,)] = run_row(r)
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))
+
+
+def post_events(engine: Engine, post_id: int) -> list[PostEventRow]:
+    """A post's gone and returned events, oldest first (issue 8)."""
+    return events_of(engine, post_id)

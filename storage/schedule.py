@@ -44,6 +44,7 @@ from collectors.base import KnownPost, Observation
 from storage.db import conflict_insert, write_transaction
 from storage.health import DueStats, aware
 from storage.models import Base, Post, TrackedVideo
+from storage.post_events import MISSING
 from storage.video_posts import post_ids_of
 
 # Keys per IN (...) list: well under SQLite's bound-parameter limit.
@@ -125,7 +126,10 @@ def reading_count(obs: Observation) -> int | None:
 
 
 def _refreshable() -> Any:
-    return and_(Post.is_gone.is_(False), or_(Post.relation.is_(None), Post.relation != RESHARE))
+    # A post gone after misses keeps its row (backing off to daily) so it can answer again;
+    # one gone on explicit evidence (404, deleted marker) does not.
+    live = or_(Post.is_gone.is_(False), Post.gone_reason.startswith(MISSING))
+    return and_(live, or_(Post.relation.is_(None), Post.relation != RESHARE))
 
 
 def ensure_scheduled(conn: Connection, platform: str, policy: SchedulePolicy) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
-from storage import partitions, schedule
+from storage import discovery_marks, partitions, post_events, schedule
 from storage.db import conflict_insert as _insert
 from storage.db import write_transaction
 from storage.growth import (
@@ -86,7 +86,8 @@ def check_key(field: str, value: str | None) -> None:
 def video_fields(video: Any) -> dict[str, Any]:
     """The TrackedVideo fields of any object that has them (a config VideoSettings, an ORM row),
     lists as tuples."""
-    values = {f.name: getattr(video, f.name) for f in fields(base.TrackedVideo)}
+    # Described fields only: discovery marks (compare=False) are the runner's, not the video's.
+    values = {f.name: getattr(video, f.name) for f in fields(base.TrackedVideo) if f.compare}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
@@ -116,9 +117,12 @@ class StorageSink:
         engine: Engine,
         clock: Clock,
         identify_url: Callable[[str], base.PostRef] = base.manual_post,
+        misses_before_gone: int = 3,
     ) -> None:
         self.engine = engine
         self.clock = clock
+        self.misses_before_gone = misses_before_gone
+        """Answers in a row that may leave a post out before it counts as gone (issue 8)."""
         self.identify_url = identify_url
         """Hand-added URL -> the post it stands for (the composition root says which
         platforms are collected)."""
@@ -156,6 +160,8 @@ class StorageSink:
                 conn.execute(
                     update(TrackedVideo).where(TrackedVideo.id == existing).values(**values)
                 )
+                # An earlier start or new terms: discovery reads back to the start once more.
+                discovery_marks.forget(conn, existing)
 
     def sync_config_videos(self, videos: Sequence[VideoInput]) -> list[str]:
         """Apply the config file's [[videos]] entries that changed since they were last applied
@@ -285,6 +291,8 @@ class StorageSink:
                     ),
                     new_rows,
                 )
+            # Found again: a gone post answers, so it is live again (issue 8).
+            post_events.revive(conn, list(existing), now, "found again by discovery")
             ids = self._lookup(conn, [ref.key for ref in refs], Post.id)
             links = [
                 Link(ids[ref.key][0], video_id, ref.matched_by)
@@ -361,21 +369,17 @@ class StorageSink:
 
     def mark_gone(self, gone: Sequence[base.Gone]) -> int:
         """Mark posts gone so they are no longer refreshed; returns how many changed."""
-        changed = 0
         with write_transaction(self.engine) as conn:
             schedule.unschedule(conn, [(g.platform, g.platform_post_id) for g in gone])
-            for item in gone:
-                result = conn.execute(
-                    update(Post)
-                    .where(
-                        Post.platform == item.platform,
-                        Post.platform_post_id == item.platform_post_id,
-                        Post.is_gone.is_(False),
-                    )
-                    .values(is_gone=True, gone_at=item.detected_at, gone_reason=item.reason)
-                )
-                changed += result.rowcount
-        return changed
+            return post_events.mark_gone(conn, gone)
+
+    def discovery_marks(self, video_slug: str, collector: str) -> dict[str, base.QueryMark]:
+        return discovery_marks.load(self.engine, video_slug, collector)
+
+    def save_discovery_marks(
+        self, video_slug: str, collector: str, marks: dict[str, base.QueryMark]
+    ) -> None:
+        discovery_marks.save(self.engine, video_slug, collector, marks, self.clock())
 
     # --- observations -------------------------------------------------------------------
 
@@ -393,6 +397,8 @@ class StorageSink:
         if not observations:
             return 0
         with write_transaction(self.engine) as conn:
+            keys = [(o.platform, o.platform_post_id) for o in observations]
+            post_events.revive(conn, keys, self.clock(), "answered again")
             sql = _DriverSql(conn)
             batch = _ObservationBatch(sql)
             posts = sql.lock_latest([(o.platform, o.platform_post_id) for o in observations])
@@ -426,6 +432,8 @@ class StorageSink:
                     .values(last_error=item.message[:2000], last_error_at=item.detected_at)
                 )
                 changed += result.rowcount
+            misses = [item for item in errors if item.is_miss]
+            post_events.count_misses(conn, misses, self.misses_before_gone)
         return changed
 
     # --- runs ---------------------------------------------------------------------------

@@ -120,7 +120,9 @@ def open_storage(
     engine = make_engine(url, sqlite_busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
     if not migrate:
         check_schema(engine)
-        return engine, StorageSink(engine, clock, url_identifier(settings))
+        return engine, StorageSink(
+            engine, clock, url_identifier(settings), settings.daemon.misses_before_gone
+        )
     try:
         upgrade(engine)
     except CommandError as err:
@@ -133,7 +135,7 @@ def open_storage(
         raise StorageError(
             f"cannot open database {describe_url(engine)}: {mask_url(reason)}; check storage.url"
         ) from None
-    sink = StorageSink(engine, clock, url_identifier(settings))
+    sink = StorageSink(engine, clock, url_identifier(settings), settings.daemon.misses_before_gone)
     applied = sink.sync_config_videos([VideoInput.of(v, source="config") for v in settings.videos])
     if applied:
         logger.info("applied config videos: %s", ", ".join(applied))
@@ -295,7 +297,9 @@ class Daemon:
         self.settings = settings
         self.after_write = after_write  # the alerts hook: returns at once (issue 12)
         # Writes that fail while the database is down are kept and replayed (issue 13).
-        self.sink = SpoolingSink(sink.engine, sink.clock, settings.daemon.spool_max_items)
+        self.sink = SpoolingSink(
+            sink.engine, sink.clock, settings.daemon.spool_max_items, sink.misses_before_gone
+        )
         self.metrics = metrics or Metrics()
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._started_at = clock()
@@ -307,6 +311,7 @@ class Daemon:
         self.wiring = Wiring()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._running: set[str] = set()
+        self._wake_refresh: set[str] = set()  # collectors whose discovery found posts to read
         self.stopping = asyncio.Event()
 
     def start(self) -> None:
@@ -487,10 +492,15 @@ class Daemon:
         if report is None:
             return
         self._after(runner, report)
-        refreshing = f"{runner.name}:refresh" in self._running
-        if report.posts_found and not refreshing and not self.stopping.is_set():
+        if report.posts_found and not self.stopping.is_set():
             # New posts: read their counters now rather than a whole refresh interval later.
-            self.scheduler.modify_job(f"{runner.name}:refresh", next_run_time=self.schedule_clock())
+            if f"{runner.name}:refresh" in self._running:
+                # The running pass listed its posts before these were found: it runs again.
+                self._wake_refresh.add(runner.name)
+            else:
+                self.scheduler.modify_job(
+                    f"{runner.name}:refresh", next_run_time=self.schedule_clock()
+                )
 
     async def _refresh(self, runner: CollectorRunner) -> None:
         if self.stopping.is_set():
@@ -510,6 +520,9 @@ class Daemon:
         )
         if report is not None:
             self._after(runner, report)
+        if runner.name in self._wake_refresh and not self.stopping.is_set():
+            self._wake_refresh.discard(runner.name)
+            await self._refresh_posts(runner)  # posts found while this pass ran
 
     def _after(self, runner: CollectorRunner, report: RunReport) -> None:
         self.metrics.record_run(report)

@@ -49,8 +49,10 @@ def outage_reason(err: Exception) -> str:
 class SpoolingSink(StorageSink):
     """A StorageSink that keeps failed writes while the database is down (see module doc)."""
 
-    def __init__(self, engine: Engine, clock: Clock, max_items: int) -> None:
-        super().__init__(engine, clock)
+    def __init__(
+        self, engine: Engine, clock: Clock, max_items: int, misses_before_gone: int = 3
+    ) -> None:
+        super().__init__(engine, clock, misses_before_gone=misses_before_gone)
         self.max_items = max_items
         self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...], int]] = deque()
         self._pending_items = 0
@@ -85,6 +87,15 @@ class SpoolingSink(StorageSink):
     def record_run(self, report: RunReport) -> None:
         self._write(super().record_run, (report,), 1, None)
 
+    def save_discovery_marks(
+        self, video_slug: str, collector: str, marks: dict[str, base.QueryMark]
+    ) -> None:
+        # Never kept: a kept mark could outlive the dropped posts it covers. Unsaved, the next
+        # pass reads those posts again.
+        self._read(
+            lambda: super(SpoolingSink, self).save_discovery_marks(video_slug, collector, marks)
+        )
+
     # --- reads: fail as SinkUnavailable, so the run is recorded as failed -----------------
 
     def claim_refresh(
@@ -101,6 +112,9 @@ class SpoolingSink(StorageSink):
 
     def active_videos(self) -> list[base.TrackedVideo]:
         return self._read(super().active_videos)
+
+    def discovery_marks(self, video_slug: str, collector: str) -> dict[str, base.QueryMark]:
+        return self._read(lambda: super(SpoolingSink, self).discovery_marks(video_slug, collector))
 
     def flush(self) -> bool:
         """Replay kept writes if the database answers; whether nothing is left pending."""

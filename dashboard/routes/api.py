@@ -118,6 +118,11 @@ def api_observations(dash: DashDep, post_id: int, view: ViewDep) -> Response:
             "platform": post.platform,
             "platform_post_id": post.platform_post_id,
             "observations": [dict(zip(columns, row[1:], strict=True)) for row in rows],
+            # Gone and returned (issue 8): the CSV's columns without the post id.
+            "events": [
+                dict(zip(export.EVENTS_HEADER[1:], row[1:], strict=True))
+                for row in export.post_event_rows(post_id, read.post_events(dash.engine, post_id))
+            ],
         }
     )
 

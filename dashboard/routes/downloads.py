@@ -72,3 +72,11 @@ def csv_observations(dash: DashDep, post_id: int, view: ViewDep) -> Response:
     _, series = pages.post_figure_and_series(dash.engine, post, view, [])
     rows = export.post_series_rows(series)
     return csv_response(f"post-{post_id}-observations", export.OBSERVATIONS_HEADER, rows)
+
+
+@router.get("/posts/{post_id}/events.csv")
+def csv_post_events(dash: DashDep, post_id: int) -> Response:
+    """When the post went gone and came back (issue 8)."""
+    dash.post_or_404(post_id)
+    rows = export.post_event_rows(post_id, read.post_events(dash.engine, post_id))
+    return csv_response(f"post-{post_id}-events", export.EVENTS_HEADER, rows)

@@ -206,5 +206,6 @@ def post_context(dash: Dashboard, post_id: int, view: View) -> dict[str, Any]:
         "children": children,
         "reshares": pages.post_reshares(engine, post),
         "reshares_preview": pages.RESHARES_PREVIEW,
+        "events": read.post_events(engine, post.id),  # gone and returned (issue 8)
         "data_at": post.latest_observed_at,
     }

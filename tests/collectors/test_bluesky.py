@@ -305,13 +305,6 @@ async def test_refresh_returns_quotes_and_reposts_as_cascade_children(sim, http_
     assert all(r.matched_by == "cascade" and r.extra["kind"] == "repost" for r in reposts)
 
 
-async def test_repost_edges_are_never_sent_to_get_posts(sim, http_client, clock):
-    post = sim.world.model.visible("bluesky", sim.world.now())[0]
-    edge = KnownPost("bluesky", f"{post.id}#repost-by-did:plc:abc", extra={"kind": "repost"})
-    assert await sim_collector(sim, http_client, clock, login=False).refresh([edge]) == []
-    assert sim.world.requests_to("bluesky") == []
-
-
 async def test_deleted_post_is_a_miss_until_storage_counts_enough(sim, http_client, clock):
     doomed = next(p for p in noise_posts(sim.world) if p.gone_at is not None)
     c = sim_collector(sim, http_client, clock, login=False)

@@ -21,7 +21,7 @@ from alembic import op
 from storage.video_posts import split_match
 
 revision = "0070"
-down_revision = "0050"
+down_revision = "0055"
 branch_labels = None
 depends_on = None
 
