@@ -54,13 +54,15 @@ from collectors.base import (
     Relation,
     SourceUnavailable,
     TrackedVideo,
+    allowed_in_flight,
     as_count,
     as_object,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.cascade import Candidate, CascadeGate
+from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
 from collectors.matching import matches_video
 from collectors.registry import register
 from config.settings import CollectorSettings, HttpUrl
@@ -71,6 +73,11 @@ GET_POSTS_BATCH = 25
 SEARCH_LIMIT = 100
 MAX_SEARCH_PAGES = 3
 CASCADE_LIMIT = 100
+# Cascade lookups per refresh pass: well inside 3,000 requests per 5 minutes with the getPosts
+# calls of 100,000 posts (4,000), spread over a 10-minute refresh interval.
+CASCADE_LOOKUPS_PER_PASS = 500
+# Which lookup follows which counter of a postView.
+_CASCADE_COUNTERS = {"quotes": "quoteCount", "reposts": "repostCount"}
 SEARCH_DISABLED = (
     "bluesky: search disabled: no login configured; set collectors.bluesky.handle and "
     "app_password to discover posts (counters of known posts are still refreshed)"
@@ -162,7 +169,7 @@ class BlueskyCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS"),
+        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS", in_flight=8),
     )
     batch_size: ClassVar[int | None] = GET_POSTS_BATCH
     notice: str | None = None
@@ -175,6 +182,10 @@ class BlueskyCollector:
         self.handle = config.handle
         self._password = config.app_password.get_secret_value()
         self._session: _Session | None = None
+        self.in_flight = allowed_in_flight(self.quotas)
+        """Requests kept in flight at once; a budget planner may lower it."""
+        self.cascades = CascadeGate(CASCADE_LOOKUPS_PER_PASS)
+        self._method_urls: dict[str, httpx.URL] = {}
         self.notice: str | None = None
         """A standing state worth showing the operator (search disabled), or None."""
 
@@ -394,13 +405,15 @@ class BlueskyCollector:
 
     # --- refresh ------------------------------------------------------------------------
 
-    async def _appview(self, method: str, params: Any) -> dict[str, Any]:
+    async def _appview(self, method: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        base = self._method_urls.get(method)
+        if base is None:
+            base = self._method_urls[method] = httpx.URL(f"{self.base_url}/xrpc/{method}")
         response = await fetch(
             self.client,
             self.name,
-            f"{self.base_url}/xrpc/{method}",
+            query_url(base, pairs),
             clock=self.clock,
-            params=params,
             allow_statuses=(400,),
         )
         if not response.is_success:
@@ -410,34 +423,58 @@ class BlueskyCollector:
         expect(self.name, isinstance(body, dict), f"{method} did not return an object")
         return cast(dict[str, Any], body)
 
+    def begin_pass(self) -> None:
+        """A refresh pass starts: a fresh cascade budget for the whole pass."""
+        self.cascades.begin_pass()
+
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters 25 posts per getPosts call; vanished posts are Gone; new quotes and reposts
-        come back as PostRefs. Repost edges are skipped (they have no counters)."""
+        """Counters 25 posts per getPosts call (`in_flight` at once); vanished posts are Gone;
+        new quotes and reposts of posts whose counters moved come back as PostRefs. Repost
+        edges are skipped (they have no counters)."""
         real = [p for p in posts if p.extra.get("kind") != "repost"]
+        answers = await gather_limited(
+            (self._get_posts(batch) for batch in chunks(real, GET_POSTS_BATCH)), self.in_flight
+        )
         items: list[RefreshItem] = []
-        for batch in chunks(real, GET_POSTS_BATCH):
-            body = await self._appview(
-                "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
-            )
-            expect(self.name, isinstance(body.get("posts"), list), "getPosts without posts")
-            now = self.clock()
-            seen: dict[str, dict[str, Any]] = {}
-            for post in body["posts"]:
-                if isinstance(post, dict) and post.get("uri"):
-                    seen[str(post["uri"])] = post
-                    items.append(self.observation_from_payload(post, now))
-            ids = [p.platform_post_id for p in batch]
-            items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
-            for uri, post in seen.items():
-                items += await self._cascade(uri, post)
+        candidates: list[Candidate] = []
+        for batch_items, seen in answers:
+            items += batch_items
+            candidates += [
+                self.cascades.candidate(uri, which, as_count(post.get(counter)))
+                for uri, post in seen.items()
+                for which, counter in _CASCADE_COUNTERS.items()
+            ]
+        chosen = self.cascades.choose(candidates)
+        for children in await gather_limited(map(self._cascade, chosen), self.in_flight):
+            items += children
         return items
 
-    async def _cascade(self, uri: str, post: dict[str, Any]) -> list[RefreshItem]:
+    async def _get_posts(
+        self, batch: Sequence[KnownPost]
+    ) -> tuple[list[RefreshItem], dict[str, dict[str, Any]]]:
+        """Observations and misses of one getPosts call, and the posts it returned by URI."""
+        body = await self._appview(
+            "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
+        )
+        expect(self.name, isinstance(body.get("posts"), list), "getPosts without posts")
+        now = self.clock()
+        items: list[RefreshItem] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for post in body["posts"]:
+            if isinstance(post, dict) and post.get("uri"):
+                seen[str(post["uri"])] = post
+                items.append(self.observation_from_payload(post, now))
+        ids = [p.platform_post_id for p in batch]
+        items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
+        return items, seen
+
+    async def _cascade(self, lookup: Candidate) -> list[RefreshItem]:
+        """The quotes (or reposts) of a post whose counter moved since its last lookup."""
+        uri = lookup.post_id
         children: list[RefreshItem] = []
-        if (as_count(post.get("quoteCount")) or 0) > 0:
-            body = await self._appview(
-                "app.bsky.feed.getQuotes", {"uri": uri, "limit": CASCADE_LIMIT}
-            )
+        pairs = [("uri", uri), ("limit", str(CASCADE_LIMIT))]
+        if lookup.which == "quotes":
+            body = await self._appview("app.bsky.feed.getQuotes", pairs)
             for quote in body.get("posts") or []:
                 ref = self.from_payload(quote) if isinstance(quote, dict) else None
                 if ref is not None:
@@ -450,12 +487,11 @@ class BlueskyCollector:
                             relation="quote",
                         )
                     )
-        if (as_count(post.get("repostCount")) or 0) > 0:
-            body = await self._appview(
-                "app.bsky.feed.getRepostedBy", {"uri": uri, "limit": CASCADE_LIMIT}
-            )
+        else:
+            body = await self._appview("app.bsky.feed.getRepostedBy", pairs)
             for profile in body.get("repostedBy") or []:
                 ref = self.repost_ref(uri, profile) if isinstance(profile, dict) else None
                 if ref is not None:
                     children.append(ref)
+        self.cascades.looked_up(lookup)
         return children

@@ -22,6 +22,7 @@ original: counters live on the original. Content is HTML; we store it as plain t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -41,11 +42,12 @@ from collectors.base import (
     Quota,
     RefreshItem,
     TrackedVideo,
+    allowed_in_flight,
     as_count,
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
 from collectors.matching import matches_video
 from collectors.registry import register
 from collectors.text import html_to_text
@@ -92,7 +94,7 @@ class MastodonCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(300, timedelta(minutes=5), "requests per IP or account"),
+        Quota(300, timedelta(minutes=5), "requests per IP or account", in_flight=4),
     )
     batch_size: ClassVar[int | None] = BATCH_IDS
     notice: str | None = None
@@ -104,6 +106,9 @@ class MastodonCollector:
         token = config.access_token.get_secret_value() if config.access_token else ""
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._search_refused: set[str] = set()
+        self.in_flight = allowed_in_flight(self.quotas)
+        """Requests kept in flight at once on each instance; a budget planner may lower it."""
+        self._statuses_urls: dict[str, httpx.URL] = {}
 
     @classmethod
     @parses_payload
@@ -276,31 +281,36 @@ class MastodonCollector:
         )
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters through the batch endpoint (single statuses on older servers)."""
+        """Counters through the batch endpoint (single statuses on older servers), every
+        instance at once and `in_flight` requests at once on each (its own rate limit)."""
         by_instance: dict[str, list[KnownPost]] = defaultdict(list)
         for post in posts:
             if post.extra.get("edge"):
                 continue  # a boost has no counters of its own; its original carries them
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
-        items: list[RefreshItem] = []
-        for instance, group in by_instance.items():
-            for batch in chunks(group, BATCH_IDS):
-                items += await self._refresh_batch(instance, batch)
-        return items
+        per_instance = await asyncio.gather(
+            *(self._refresh_instance(instance, group) for instance, group in by_instance.items())
+        )
+        return [item for items in per_instance for item in items]
+
+    async def _refresh_instance(
+        self, instance: str, posts: Sequence[KnownPost]
+    ) -> list[RefreshItem]:
+        batches = (self._refresh_batch(instance, batch) for batch in chunks(posts, BATCH_IDS))
+        return [item for items in await gather_limited(batches, self.in_flight) for item in items]
 
     async def _refresh_batch(self, instance: str, batch: Sequence[KnownPost]) -> list[RefreshItem]:
         local_ids = {post.extra.get("id", ""): post for post in batch}
         response = await fetch(
             self.client,
             self.name,
-            f"{instance}/api/v1/statuses",
+            query_url(self._statuses_url(instance), [("id[]", i) for i in local_ids]),
             clock=self.clock,
             headers=self.headers,
-            params=[("id[]", local_id) for local_id in local_ids],
             allow_statuses=(404, 405, 422),
         )
         items: list[RefreshItem] = []
-        missing = list(local_ids)
+        answered: set[str] = set()
         if response.is_success:
             body = decode_json(self.name, response)
             expect(self.name, isinstance(body, list), "statuses batch is not a list")
@@ -308,12 +318,19 @@ class MastodonCollector:
             for status in body:
                 if isinstance(status, dict) and status.get("uri"):
                     items.append(self.observation_from_payload(status, now))
-                    missing = [m for m in missing if m != str(status.get("id"))]
+                    answered.add(str(status.get("id")))
         # Ids the batch did not return (or a server without the batch endpoint): ask one by one,
         # since only a 404 on the single status proves it is gone.
-        for local_id in missing:
+        for local_id in local_ids.keys() - answered:
             items.append(await self._refresh_one(instance, local_ids[local_id], local_id))
         return items
+
+    def _statuses_url(self, instance: str) -> httpx.URL:
+        """`/api/v1/statuses` of `instance`, parsed once."""
+        url = self._statuses_urls.get(instance)
+        if url is None:
+            url = self._statuses_urls[instance] = httpx.URL(f"{instance}/api/v1/statuses")
+        return url
 
     async def _refresh_one(self, instance: str, post: KnownPost, local_id: str) -> RefreshItem:
         response = await fetch(

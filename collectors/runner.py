@@ -172,6 +172,9 @@ class CollectorRunner:
         if not self.refreshes:
             # Nothing to re-read (news feeds), or another collector reads these counters.
             return report
+        # Collectors with a per-pass budget (cascade lookups, issue 14) start it afresh here.
+        if (begin_pass := getattr(self.collector, "begin_pass", None)) is not None:
+            begin_pass()
         cutoff = due_before or report.started_at
         posts = await self._attempt(
             run, asyncio.to_thread(self.sink.posts_to_refresh, self.platform, cutoff)
