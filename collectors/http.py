@@ -358,8 +358,8 @@ def _parse_json(content: bytes) -> tuple[Any, Exception | None]:
     stdlib reading, so both agree on every body orjson accepts."""
     try:
         return orjson.loads(content), None
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as err:
+        logger.debug("orjson refused a body (%s); reading it leniently", err)
     try:
         return json.loads(content, parse_float=_json_number, parse_constant=_json_constant), None
     except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError too
@@ -455,10 +455,13 @@ def query_url(base: httpx.URL, pairs: Sequence[tuple[str, str]]) -> httpx.URL:
 
     httpx re-parses and re-validates a URL's every character in pure Python (issue 14: 13-32 %
     of a refresh pass); a query percent-encoded here is valid by construction, so it replaces
-    the parsed base's query directly. Equal to httpx's own `base.copy_merge_params(pairs)`
-    (tests/collectors/test_http_fast.py); should httpx's internals change, its slow path.
+    the parsed base's query directly. Reads back as httpx's own `base.copy_merge_params(pairs)`
+    does, keeping the pairs' order (tests/collectors/test_http.py); should httpx's internals
+    change, it takes httpx's own path.
     """
     query = urlencode(pairs)
+    if not query:
+        return base
     reference = getattr(base, "_uri_reference", None)
     if reference is None or not hasattr(reference, "_replace"):
         return base.copy_with(query=query.encode("ascii"))
