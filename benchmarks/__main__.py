@@ -11,11 +11,21 @@ from benchmarks import (
     bench_measures,
     bench_parsers,
     bench_poll,
+    bench_refresh,
     bench_startup,
     bench_storage,
 )
+from benchmarks.benchmarks_doc import write_benchmarks
 
-SUITES = [bench_startup, bench_storage, bench_poll, bench_dashboard, bench_measures, bench_parsers]
+SUITES = [
+    bench_startup,
+    bench_storage,
+    bench_poll,
+    bench_refresh,
+    bench_dashboard,
+    bench_measures,
+    bench_parsers,
+]
 
 
 def main() -> int:
@@ -29,6 +39,7 @@ def main() -> int:
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
+    write_benchmarks(results)
     return 0
 
 
