@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 import tracemalloc
 from urllib.parse import parse_qsl
@@ -14,11 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collectors.aiohttp_transport import AiohttpTransport
 from collectors.base import AuthFailed, RateLimited, SourceUnavailable
+from collectors.http import (
+    BARE_CLIENT_POLICY as BARE,
+)
 from collectors.http import (
     LARGE_BODY_BYTES,
     PARSED_JSON,
     RequestPolicy,
+    build_client,
     decode_json,
     fetch,
     query_url,
@@ -37,10 +43,12 @@ class RecordingSleep:
         self.waits.append(seconds)
 
 
-@pytest.fixture
-async def bounded_client():
-    """A client as collectors get one (redirects followed), with tight limits for tests."""
-    async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def bounded_client(request):
+    """A client as collectors get one (redirects followed), with tight limits for tests; every
+    hostile answer is met through the aiohttp transport the daemon uses and httpx's own."""
+    transport = AiohttpTransport(8) if request.param == "aiohttp" else None
+    async with httpx.AsyncClient(timeout=10, follow_redirects=True, transport=transport) as client:
         policy = RequestPolicy(
             deadline_seconds=1.0, max_body_bytes=1_000_000, sleep=RecordingSleep()
         )
@@ -281,3 +289,16 @@ async def test_httpcore_finds_the_async_library_without_a_failing_import():
     from httpcore._synchronization import current_async_library
 
     assert current_async_library() == "asyncio"
+
+
+async def test_the_daemons_client_reads_answers_and_reports_unreachable_hosts(sim, clock):
+    client = build_client(timeout_seconds=5, user_agent="viralwatch-test", policy=BARE)
+    async with client:
+        assert isinstance(client._transport, AiohttpTransport)
+        body = decode_json("hackernews", await fetch(client, "hackernews", hn(sim), clock=clock))
+        assert body["hits"] and sim.world.requests_to("hackernews")[-1].query == "tags=story"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        with pytest.raises(SourceUnavailable, match="cannot reach"):
+            await fetch(client, "hackernews", closed, clock=clock)
