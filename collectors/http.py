@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 from weakref import WeakKeyDictionary
 
 import httpx
@@ -229,7 +229,6 @@ async def _send(
     client: httpx.AsyncClient, platform: str, request: httpx.Request, policy: RequestPolicy
 ) -> httpx.Response:
     """Send `request` and read its decoded body within the deadline and the byte cap."""
-    shown = redact(str(request.url))
     try:
         async with asyncio.timeout(policy.deadline_seconds):
             streamed = await client.send(request, stream=True)
@@ -239,13 +238,15 @@ async def _send(
                 await streamed.aclose()
     except TimeoutError as err:
         raise SourceUnavailable(
-            f"{platform}: no complete answer within {policy.deadline_seconds:.0f}s from {shown}"
+            f"{platform}: no complete answer within {policy.deadline_seconds:.0f}s "
+            f"from {_shown(request)}"
         ) from err
     except httpx.TimeoutException as err:
-        raise _Transient(f"{platform}: request timed out ({shown})") from err
+        raise _Transient(f"{platform}: request timed out ({_shown(request)})") from err
     except httpx.TooManyRedirects as err:
-        raise SourceUnavailable(f"{platform}: too many redirects from {shown}") from err
+        raise SourceUnavailable(f"{platform}: too many redirects from {_shown(request)}") from err
     except httpx.HTTPError as err:
+        shown = _shown(request)
         raise _Transient(f"{platform}: cannot reach {shown} ({type(err).__name__})") from err
     # The body is already decoded: drop the headers that would make httpx decode it again.
     kept = [
@@ -264,6 +265,12 @@ async def _send(
         request=streamed.request,
         extensions=extensions,
     )
+
+
+def _shown(request: httpx.Request) -> str:
+    """The request's URL as an error message may show it: credentials masked (only on errors:
+    masking every URL was 64 µs a request, issue 14)."""
+    return redact(str(request.url))
 
 
 async def _read_capped(response: httpx.Response, platform: str, max_bytes: int) -> bytes:
@@ -464,6 +471,19 @@ def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+# quote_plus of one ASCII character: unreserved ones kept, space as "+", the rest as %XX.
+_QUOTE_ASCII = {
+    code: "+" if code == 0x20 else f"%{code:02X}"
+    for code in range(128)
+    if not (chr(code).isalnum() or chr(code) in "_.-~")
+}
+
+
+def _quote(text: str) -> str:
+    """`urllib.parse.quote_plus(text)`, in one C call for ASCII text (ids, URIs)."""
+    return text.translate(_QUOTE_ASCII) if text.isascii() else quote_plus(text)
+
+
 def query_url(base: httpx.URL, pairs: Sequence[tuple[str, str]]) -> httpx.URL:
     """`base` with the query `pairs`, built once per batch request.
 
@@ -473,7 +493,7 @@ def query_url(base: httpx.URL, pairs: Sequence[tuple[str, str]]) -> httpx.URL:
     does, keeping the pairs' order (tests/collectors/test_http.py); should httpx's internals
     change, it takes httpx's own path.
     """
-    query = urlencode(pairs)
+    query = "&".join(f"{_quote(key)}={_quote(value)}" for key, value in pairs)
     if not query:
         return base
     reference = getattr(base, "_uri_reference", None)

@@ -302,3 +302,12 @@ async def test_the_daemons_client_reads_answers_and_reports_unreachable_hosts(si
             closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         with pytest.raises(SourceUnavailable, match="cannot reach"):
             await fetch(client, "hackernews", closed, clock=clock)
+
+
+@given(st.text())
+def test_query_values_are_quoted_as_quote_plus_quotes_them(text):
+    from urllib.parse import quote_plus
+
+    from collectors.http import _quote
+
+    assert _quote(text) == quote_plus(text)
