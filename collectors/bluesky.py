@@ -25,8 +25,10 @@ replyCount -> comments, quoteCount -> quotes. No views (NULL).
 Cascade: a quote post is a post of its own (relation quote, parent = the quoted post). A repost
 is not a post (no text, no counters, and getRepostedBy only returns the profiles), so each one is
 stored as a reshare edge keyed `<subject uri>#repost-by-<reposter did>` with `extra.kind="repost"`;
-refresh never asks the AppView about those keys and writes no counters for them. Only the newest
-100 quotes and reposts are read per post and pass, to stay well inside the budget.
+refresh never asks the AppView about those keys and writes no counters for them. Quotes (or
+reposts) are asked for only when the post's quoteCount (repostCount) moved since the last lookup,
+at most one lookup per post and 500 per refresh pass, the newest 100 each (`collectors.cascade`).
+Refresh keeps up to 8 requests in flight (the `in_flight` of its quota).
 Quirks: errors use the XRPC envelope {"error": name, "message": text}; a URI that getPosts no
 longer returns was deleted (or its account taken down) and becomes Gone. Post text is plain text;
 link targets come from facets and embeds because the text itself shortens links.

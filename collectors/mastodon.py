@@ -11,7 +11,8 @@ Endpoints, per instance root:
   to `GET /api/v1/statuses/:id` on older servers; 404 there means deleted or private.
 Auth: none for public timelines and statuses; optional `access_token` (Bearer) for search.
 Rate limits: 300 requests per 5 minutes per IP or account (X-RateLimit-* headers, reset as an
-ISO time); `collectors/http.fetch` stops when the window is used up.
+ISO time); `collectors/http.fetch` stops when the window is used up. Refresh keeps up to 4
+requests in flight on each instance (the `in_flight` of its quota), all instances at once.
 Counters: reblogs_count -> shares, favourites_count -> likes, replies_count -> comments,
 quotes_count -> quotes (4.5+; absent on older servers, stored as NULL). No views.
 Quirks: ids are per-instance snowflakes, so a post is keyed by its global `uri` and remembers

@@ -17,7 +17,8 @@ URLs arrive without HTML entities:
   link); the ones carrying `crosspost_parent` become cascade children (relation "crosspost").
 Rate limits: 100 queries per minute per OAuth client id (since July 2023), reported per
 10-minute window in `X-Ratelimit-Used`, `X-Ratelimit-Remaining` and `X-Ratelimit-Reset`
-(seconds); the collector stops for the rest of the window when none remain. A 429 is an HTML
+(seconds); the collector stops for the rest of the window when none remain. Refresh keeps up to
+4 requests in flight (the `in_flight` of its quota). A 429 is an HTML
 page with `Retry-After`; the token endpoint's 429 is JSON without it.
 Counters: score -> likes (NULL while `hide_score` hides it), num_comments -> comments,
 num_crossposts -> shares. `view_count` is always null, so views stay NULL.
