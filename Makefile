@@ -45,7 +45,12 @@ lint: $(BIN)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(BIN)/.installed-test
+# The comparison clients (PRAW, Mastodon.py, atproto, aiohttp) are the `bench` extra.
+$(BIN)/.installed-bench: $(BIN)/.installed-test pyproject.toml
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks
 
 # Every fault and input test, slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).

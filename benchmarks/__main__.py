@@ -13,15 +13,18 @@ from benchmarks import (
     bench_measures,
     bench_parsers,
     bench_poll,
+    bench_refresh,
     bench_schedule,
     bench_startup,
     bench_storage,
 )
+from benchmarks.benchmarks_doc import write_benchmarks
 
 SUITES = [
     bench_startup,
     bench_storage,
     bench_poll,
+    bench_refresh,
     bench_schedule,
     bench_discovery,
     bench_dashboard,
@@ -42,6 +45,7 @@ def main() -> int:
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
+    write_benchmarks(results)
     return 0
 
 

@@ -181,6 +181,29 @@ class Quota:
     """Where a daily window starts at midnight (YouTube: America/Los_Angeles)."""
     refresh: bool = True
     """Whether refreshing counters spends it (False: discovery searches only)."""
+    in_flight: int | None = None
+    """Requests this limit lets a collector keep in flight at once (None: one at a time).
+
+    A collector starts with the smallest of its quotas' values (`allowed_in_flight`); a
+    budget planner may lower its `in_flight` attribute, never raise it past the declaration."""
+
+
+def allowed_in_flight(quotas: Sequence[Quota]) -> int:
+    """Concurrent requests the declared quotas allow: the smallest declared, at least 1."""
+    declared = [q.in_flight for q in quotas if q.in_flight is not None]
+    return max(1, min(declared)) if declared else 1
+
+
+def seconds_allowed(
+    quotas: Sequence[Quota], requests: int, latency_seconds: float, in_flight: int
+) -> float:
+    """The shortest time `requests` can take within `quotas`: each rate window's requests at
+    once, the rest when windows reset, and never faster than `in_flight` at a time allow."""
+    by_latency = -(-requests // max(1, in_flight)) * latency_seconds
+    by_rate = max(
+        ((requests - 1) // q.requests * q.per.total_seconds() for q in quotas), default=0.0
+    )
+    return max(by_latency, by_rate)
 
 
 # A protocol rather than a base class: collectors share no code through inheritance, and the

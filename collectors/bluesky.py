@@ -27,8 +27,10 @@ replyCount -> comments, quoteCount -> quotes. No views (NULL).
 Cascade: a quote post is a post of its own (relation quote, parent = the quoted post). A repost
 is not a post (no text, no counters, and getRepostedBy only returns the profiles), so each one is
 stored as a reshare edge keyed `<subject uri>#repost-by-<reposter did>` with `extra.kind="repost"`;
-refresh never asks the AppView about those keys and writes no counters for them. Only the newest
-100 quotes and reposts are read per post and pass, to stay well inside the budget.
+refresh never asks the AppView about those keys and writes no counters for them. Quotes (or
+reposts) are asked for only when the post's quoteCount (repostCount) moved since the last lookup,
+at most one lookup per post and 500 per refresh pass, the newest 100 each (`collectors.cascade`).
+Refresh keeps up to 8 requests in flight (the `in_flight` of its quota).
 Quirks: errors use the XRPC envelope {"error": name, "message": text}; a URI that getPosts no
 longer returns was deleted (or its account taken down) and becomes Gone. Post text is plain text;
 link targets come from facets and embeds because the text itself shortens links.
@@ -57,13 +59,15 @@ from collectors.base import (
     Relation,
     SourceUnavailable,
     TrackedVideo,
+    allowed_in_flight,
     as_count,
     as_object,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.cascade import Candidate, CascadeGate
+from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
 from collectors.identity import bluesky_handle, post_identity, with_bluesky_did
 from collectors.matching import matches_video
 from collectors.registry import register
@@ -76,6 +80,11 @@ GET_POSTS_BATCH = 25
 SEARCH_LIMIT = 100
 MAX_PAGES = 5  # searchPosts pages per query and pass (collectors/sweep.py)
 CASCADE_LIMIT = 100
+# Cascade lookups per refresh pass: well inside 3,000 requests per 5 minutes with the getPosts
+# calls of 100,000 posts (4,000), spread over a 10-minute refresh interval.
+CASCADE_LOOKUPS_PER_PASS = 500
+# Which lookup follows which counter of a postView.
+_CASCADE_COUNTERS = {"quotes": "quoteCount", "reposts": "repostCount"}
 SEARCH_DISABLED = (
     "bluesky: search disabled: no login configured; set collectors.bluesky.handle and "
     "app_password to discover posts (counters of known posts are still refreshed)"
@@ -206,7 +215,7 @@ class BlueskyCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS"),
+        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS", in_flight=8),
     )
     batch_size: ClassVar[int | None] = GET_POSTS_BATCH
     notice: str | None = None
@@ -220,6 +229,10 @@ class BlueskyCollector:
         self._password = config.app_password.get_secret_value()
         self._dids: dict[str, str] = {}  # handle -> DID, for tracked URLs naming a handle
         self._session: _Session | None = None
+        self.in_flight = allowed_in_flight(self.quotas)
+        """Requests kept in flight at once; a budget planner may lower it."""
+        self.cascades = CascadeGate(CASCADE_LOOKUPS_PER_PASS)
+        self._method_urls: dict[str, httpx.URL] = {}
         self.notice: str | None = None
         """A standing state worth showing the operator (search disabled), or None."""
 
@@ -439,7 +452,9 @@ class BlueskyCollector:
         identities = [i for url in video.urls if (i := post_identity(url))]
         for handle in {h for i in identities if (h := bluesky_handle(i))} - set(self._dids):
             try:
-                body = await self._appview("com.atproto.identity.resolveHandle", {"handle": handle})
+                body = await self._appview(
+                    "com.atproto.identity.resolveHandle", [("handle", handle)]
+                )
             except SourceUnavailable as err:
                 logger.info("bluesky: handle %s not resolved: %s", handle, err)
                 continue
@@ -464,13 +479,15 @@ class BlueskyCollector:
 
     # --- refresh ------------------------------------------------------------------------
 
-    async def _appview(self, method: str, params: Any) -> dict[str, Any]:
+    async def _appview(self, method: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        base = self._method_urls.get(method)
+        if base is None:
+            base = self._method_urls[method] = httpx.URL(f"{self.base_url}/xrpc/{method}")
         response = await fetch(
             self.client,
             self.name,
-            f"{self.base_url}/xrpc/{method}",
+            query_url(base, pairs),
             clock=self.clock,
-            params=params,
             allow_statuses=(400,),
         )
         if not response.is_success:
@@ -480,33 +497,58 @@ class BlueskyCollector:
         expect(self.name, isinstance(body, dict), f"{method} did not return an object")
         return cast(dict[str, Any], body)
 
+    def begin_pass(self) -> None:
+        """A refresh pass starts: a fresh cascade budget for the whole pass."""
+        self.cascades.begin_pass()
+
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters 25 posts per getPosts call; vanished posts are misses; new quotes and reposts
-        come back as PostRefs. Repost edges (no counters) are never queued by storage."""
+        """Counters 25 posts per getPosts call (`in_flight` at once); vanished posts are misses;
+        new quotes and reposts of posts whose counters moved come back as PostRefs. Repost
+        edges (no counters) are never queued by storage."""
+        answers = await gather_limited(
+            (self._get_posts(batch) for batch in chunks(list(posts), GET_POSTS_BATCH)),
+            self.in_flight,
+        )
         items: list[RefreshItem] = []
-        for batch in chunks(list(posts), GET_POSTS_BATCH):
-            body = await self._appview(
-                "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
-            )
-            expect(self.name, isinstance(body.get("posts"), list), "getPosts without posts")
-            now = self.clock()
-            seen: dict[str, dict[str, Any]] = {}
-            for post in body["posts"]:
-                if isinstance(post, dict) and post.get("uri"):
-                    seen[str(post["uri"])] = post
-                    items.append(self.observation_from_payload(post, now))
-            ids = [p.platform_post_id for p in batch]
-            items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
-            for uri, post in seen.items():
-                items += await self._cascade(uri, post)
+        candidates: list[Candidate] = []
+        for batch_items, seen in answers:
+            items += batch_items
+            candidates += [
+                self.cascades.candidate(uri, which, as_count(post.get(counter)))
+                for uri, post in seen.items()
+                for which, counter in _CASCADE_COUNTERS.items()
+            ]
+        chosen = self.cascades.choose(candidates)
+        for children in await gather_limited(map(self._cascade, chosen), self.in_flight):
+            items += children
         return items
 
-    async def _cascade(self, uri: str, post: dict[str, Any]) -> list[RefreshItem]:
+    async def _get_posts(
+        self, batch: Sequence[KnownPost]
+    ) -> tuple[list[RefreshItem], dict[str, dict[str, Any]]]:
+        """Observations and misses of one getPosts call, and the posts it returned by URI."""
+        body = await self._appview(
+            "app.bsky.feed.getPosts", [("uris", p.platform_post_id) for p in batch]
+        )
+        expect(self.name, isinstance(body.get("posts"), list), "getPosts without posts")
+        now = self.clock()
+        items: list[RefreshItem] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for post in body["posts"]:
+            if isinstance(post, dict) and post.get("uri"):
+                seen[str(post["uri"])] = post
+                items.append(self.observation_from_payload(post, now))
+        ids = [p.platform_post_id for p in batch]
+        items += missing_from_answer(self.name, ids, set(seen), now, "getPosts")
+        return items, seen
+
+    async def _cascade(self, lookup: Candidate) -> list[RefreshItem]:
+        """The quotes (or reposts) of a post whose counter moved since its last lookup."""
+        uri = lookup.post_id
         children: list[RefreshItem] = []
-        if (as_count(post.get("quoteCount")) or 0) > 0:
-            body = await self._appview(
-                "app.bsky.feed.getQuotes", {"uri": uri, "limit": CASCADE_LIMIT}
-            )
+        pairs = [("uri", uri), ("limit", str(CASCADE_LIMIT))]
+        if lookup.which == "quotes":
+            body = await self._appview("app.bsky.feed.getQuotes", pairs)
             for quote in body.get("posts") or []:
                 ref = self.from_payload(quote) if isinstance(quote, dict) else None
                 if ref is not None:
@@ -519,12 +561,11 @@ class BlueskyCollector:
                             relation="quote",
                         )
                     )
-        if (as_count(post.get("repostCount")) or 0) > 0:
-            body = await self._appview(
-                "app.bsky.feed.getRepostedBy", {"uri": uri, "limit": CASCADE_LIMIT}
-            )
+        else:
+            body = await self._appview("app.bsky.feed.getRepostedBy", pairs)
             for profile in body.get("repostedBy") or []:
                 ref = self.repost_ref(uri, profile) if isinstance(profile, dict) else None
                 if ref is not None:
                     children.append(ref)
+        self.cascades.looked_up(lookup)
         return children

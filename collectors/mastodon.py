@@ -13,7 +13,8 @@ Endpoints, per instance root:
   to `GET /api/v1/statuses/:id` on older servers; 404 there means deleted or private.
 Auth: none for public timelines and statuses; optional `access_token` (Bearer) for search.
 Rate limits: 300 requests per 5 minutes per IP or account (X-RateLimit-* headers, reset as an
-ISO time); `collectors/http.fetch` stops when the window is used up.
+ISO time); `collectors/http.fetch` stops when the window is used up. Refresh keeps up to 4
+requests in flight on each instance (the `in_flight` of its quota), all instances at once.
 Counters: reblogs_count -> shares, favourites_count -> likes, replies_count -> comments,
 quotes_count -> quotes (4.5+; absent on older servers, stored as NULL). No views.
 Quirks: ids are per-instance snowflakes, so a post is keyed by its global `uri` and remembers
@@ -24,6 +25,7 @@ original: counters live on the original. Content is HTML; we store it as plain t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,11 +46,12 @@ from collectors.base import (
     Quota,
     RefreshItem,
     TrackedVideo,
+    allowed_in_flight,
     as_count,
     parse_timestamp,
     parses_payload,
 )
-from collectors.http import chunks, decode_json, expect, fetch
+from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
 from collectors.matching import matches_video
 from collectors.registry import register
 from collectors.sweep import Page, sweep
@@ -96,7 +99,7 @@ class MastodonCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(300, timedelta(minutes=5), "requests per IP or account"),
+        Quota(300, timedelta(minutes=5), "requests per IP or account", in_flight=4),
     )
     batch_size: ClassVar[int | None] = BATCH_IDS
     notice: str | None = None
@@ -108,6 +111,9 @@ class MastodonCollector:
         token = config.access_token.get_secret_value() if config.access_token else ""
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._search_refused: set[str] = set()
+        self.in_flight = allowed_in_flight(self.quotas)
+        """Requests kept in flight at once on each instance; a budget planner may lower it."""
+        self._statuses_urls: dict[str, httpx.URL] = {}
 
     @classmethod
     @parses_payload
@@ -283,30 +289,35 @@ class MastodonCollector:
         )
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters through the batch endpoint (single statuses on older servers)."""
+        """Counters through the batch endpoint (single statuses on older servers), every
+        instance at once and `in_flight` requests at once on each (its own rate limit)."""
         by_instance: dict[str, list[KnownPost]] = defaultdict(list)
         for post in posts:
             # Boosts (reshare edges) are never handed here: storage does not queue them.
             by_instance[post.extra.get("instance") or self.instances[0]].append(post)
-        items: list[RefreshItem] = []
-        for instance, group in by_instance.items():
-            for batch in chunks(group, BATCH_IDS):
-                items += await self._refresh_batch(instance, batch)
-        return items
+        per_instance = await asyncio.gather(
+            *(self._refresh_instance(instance, group) for instance, group in by_instance.items())
+        )
+        return [item for items in per_instance for item in items]
+
+    async def _refresh_instance(
+        self, instance: str, posts: Sequence[KnownPost]
+    ) -> list[RefreshItem]:
+        batches = (self._refresh_batch(instance, batch) for batch in chunks(posts, BATCH_IDS))
+        return [item for items in await gather_limited(batches, self.in_flight) for item in items]
 
     async def _refresh_batch(self, instance: str, batch: Sequence[KnownPost]) -> list[RefreshItem]:
         local_ids = {post.extra.get("id", ""): post for post in batch}
         response = await fetch(
             self.client,
             self.name,
-            f"{instance}/api/v1/statuses",
+            query_url(self._statuses_url(instance), [("id[]", i) for i in local_ids]),
             clock=self.clock,
             headers=self.headers,
-            params=[("id[]", local_id) for local_id in local_ids],
             allow_statuses=(404, 405, 422),
         )
         items: list[RefreshItem] = []
-        missing = list(local_ids)
+        answered: set[str] = set()
         if response.is_success:
             body = decode_json(self.name, response)
             expect(self.name, isinstance(body, list), "statuses batch is not a list")
@@ -314,12 +325,19 @@ class MastodonCollector:
             for status in body:
                 if isinstance(status, dict) and status.get("uri"):
                     items.append(self.observation_from_payload(status, now))
-                    missing = [m for m in missing if m != str(status.get("id"))]
+                    answered.add(str(status.get("id")))
         # Ids the batch did not return (or a server without the batch endpoint): ask one by one,
         # since only a 404 on the single status proves it is gone.
-        for local_id in missing:
+        for local_id in local_ids.keys() - answered:
             items.append(await self._refresh_one(instance, local_ids[local_id], local_id))
         return items
+
+    def _statuses_url(self, instance: str) -> httpx.URL:
+        """`/api/v1/statuses` of `instance`, parsed once."""
+        url = self._statuses_urls.get(instance)
+        if url is None:
+            url = self._statuses_urls[instance] = httpx.URL(f"{instance}/api/v1/statuses")
+        return url
 
     async def _refresh_one(self, instance: str, post: KnownPost, local_id: str) -> RefreshItem:
         response = await fetch(

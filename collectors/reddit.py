@@ -18,19 +18,22 @@ URLs arrive without HTML entities:
   link); the ones carrying `crosspost_parent` become cascade children (relation "crosspost").
 Rate limits: 100 queries per minute per OAuth client id (since July 2023), reported per
 10-minute window in `X-Ratelimit-Used`, `X-Ratelimit-Remaining` and `X-Ratelimit-Reset`
-(seconds); the collector stops for the rest of the window when none remain. A 429 is an HTML
+(seconds); the collector stops for the rest of the window when none remain. Refresh keeps up to
+4 requests in flight (the `in_flight` of its quota). A 429 is an HTML
 page with `Retry-After`; the token endpoint's 429 is JSON without it.
 Counters: score -> likes (NULL while `hide_score` hides it), num_comments -> comments,
 num_crossposts -> shares. `view_count` is always null, so views stay NULL.
 Quirks: Reddit has no hashtags, so only keyword phrases and links are searched; search matches
 words loosely, so every hit is re-checked with `matches_video`. A crosspost's `url` is its
 parent's link. `/duplicates` is asked only when a post's `num_crossposts` grew since last seen
-(kept in memory, so once per post after a restart). A quarantined subreddit answers 403 with
+(kept in memory, so once per post after a restart), at most once per post and 25 times per
+pass (`collectors.cascade`). A quarantined subreddit answers 403 with
 `reason: quarantined`; its duplicates are skipped rather than failing the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
@@ -54,18 +57,22 @@ from collectors.base import (
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
+    allowed_in_flight,
     as_count,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
 )
+from collectors.cascade import Candidate, CascadeGate
 from collectors.http import (
     capped_wait,
     chunks,
     decode_json,
     expect,
     fetch,
+    gather_limited,
     policy_of,
+    query_url,
     reset_seconds,
 )
 from collectors.identity import canonical_url
@@ -83,6 +90,7 @@ DUPLICATES_PER_PASS = 25  # /duplicates lookups per refresh pass, well inside 10
 TOKEN_MARGIN_SECONDS = 60
 MAX_QUERY_CHARS = 512  # Reddit's documented maximum for q
 _SITE = "https://www.reddit.com"
+_FIXED_PATHS = ("/api/info", "/search")
 
 
 @dataclass(slots=True)
@@ -151,7 +159,7 @@ class RedditCollector:
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
     default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
     quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(100, timedelta(minutes=1), "queries per OAuth client id"),
+        Quota(100, timedelta(minutes=1), "queries per OAuth client id", in_flight=4),
     )
     batch_size: ClassVar[int | None] = INFO_BATCH
     notice: str | None = None
@@ -167,7 +175,12 @@ class RedditCollector:
         self._token: str | None = None
         self._token_expires_at: datetime | None = None
         self.rate_window = RateWindow()
-        self._crossposts_seen: dict[str, int] = {}
+        self.cascades = CascadeGate(DUPLICATES_PER_PASS)
+        self.in_flight = allowed_in_flight(self.quotas)
+        """Requests kept in flight at once; a budget planner may lower it."""
+        # Concurrent requests share one token: only the first fetches it.
+        self._token_lock = asyncio.Lock()
+        self._urls: dict[str, httpx.URL] = {}
 
     # --- pure mapping -------------------------------------------------------------------
 
@@ -269,13 +282,14 @@ class RedditCollector:
         return token
 
     async def _bearer(self) -> str:
-        if (
-            self._token is None
-            or self._token_expires_at is None
-            or self.clock() >= self._token_expires_at
-        ):
-            return await self._authenticate()
-        return self._token
+        async with self._token_lock:
+            if (
+                self._token is None
+                or self._token_expires_at is None
+                or self.clock() >= self._token_expires_at
+            ):
+                return await self._authenticate()
+            return self._token
 
     def _check_window(self) -> None:
         window = self.rate_window
@@ -299,7 +313,16 @@ class RedditCollector:
         reset = capped_wait(self.name, reset, policy_of(self.client).max_wait_seconds)
         self.rate_window = RateWindow(used, remaining, now + timedelta(seconds=reset))
 
-    async def _get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> Any:
+    def _url(self, path: str) -> httpx.URL:
+        """The parsed URL of an API path; fixed paths are parsed once, not per request."""
+        if (url := self._urls.get(path)) is not None:
+            return url
+        url = httpx.URL(f"{self.base_url}{path}")
+        if path in _FIXED_PATHS:
+            self._urls[path] = url
+        return url
+
+    async def _get(self, path: str, params: dict[str, str], *, missing_ok: bool = False) -> Any:
         """JSON of an API GET; None for 404 / quarantined 403 when `missing_ok`."""
         self._check_window()
         response: httpx.Response | None = None
@@ -308,9 +331,8 @@ class RedditCollector:
             response = await fetch(
                 self.client,
                 self.name,
-                f"{self.base_url}{path}",
+                query_url(self._url(path), [*params.items(), ("raw_json", "1")]),
                 clock=self.clock,
-                params={**params, "raw_json": 1},
                 headers={"Authorization": f"bearer {token}", "User-Agent": self.user_agent},
                 allow_statuses=(401, 403, 404),
             )
@@ -341,7 +363,7 @@ class RedditCollector:
             raise SourceUnavailable(f"reddit: {path} not found (HTTP 404)")
         return decode_json(self.name, response)
 
-    async def _listing(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _listing(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         body = await self._get(path, params)
         expect(
             self.name,
@@ -386,39 +408,57 @@ class RedditCollector:
                 found.setdefault(ref.platform_post_id, ref)
         return list(found.values())
 
+    def begin_pass(self) -> None:
+        """A refresh pass starts: a fresh `/duplicates` budget for the whole pass."""
+        self.cascades.begin_pass()
+
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:
-        """Counters for 100 posts per call; gone posts marked; new crossposts as children."""
+        """Counters for 100 posts per call (`in_flight` at once); gone posts marked; new
+        crossposts of posts whose `num_crossposts` grew, as children."""
+        answers = await gather_limited(
+            (self._info(batch) for batch in chunks(list(posts), INFO_BATCH)), self.in_flight
+        )
         items: list[RefreshItem] = []
-        grown: list[tuple[int, str]] = []
-        for batch in chunks(list(posts), INFO_BATCH):
-            fullnames = ",".join(f"t3_{p.platform_post_id}" for p in batch)
-            body = await self._listing("/api/info", {"id": fullnames})
-            now = self.clock()
-            returned = {str(d["id"]): d for d in _things(body) if d.get("id")}
-            for post in batch:
-                data = returned.get(post.platform_post_id)
-                if data is None:
-                    continue  # a miss: reported below
-                if (reason := self.gone_reason(data)) is not None:
-                    items.append(Gone(self.name, post.platform_post_id, now, reason))
-                else:
-                    observation = self.observation_from_payload(data, now)
-                    items.append(observation)
-                    crossposts = observation.shares or 0
-                    growth = crossposts - self._crossposts_seen.get(post.platform_post_id, 0)
-                    if growth > 0:
-                        grown.append((growth, post.platform_post_id))
-            ids = [p.platform_post_id for p in batch]
-            items += missing_from_answer(self.name, ids, set(returned), now, "/api/info")
-        # One request per post: the fastest-growing first, the rest on later passes.
-        for _, post_id in sorted(grown, reverse=True)[:DUPLICATES_PER_PASS]:
-            items += await self._crossposts(post_id)
+        candidates: list[Candidate] = []
+        for batch_items in answers:
+            items += batch_items
+            candidates += [
+                self.cascades.candidate(item.platform_post_id, "crossposts", item.shares)
+                for item in batch_items
+                if isinstance(item, Observation)
+            ]
+        # The fastest-growing first, within the pass's budget; the rest on later passes.
+        chosen = self.cascades.choose(candidates)
+        for children in await gather_limited(map(self._crossposts, chosen), self.in_flight):
+            items += children
         return items
 
-    async def _crossposts(self, post_id: str) -> list[RefreshItem]:
+    async def _info(self, batch: Sequence[KnownPost]) -> list[RefreshItem]:
+        """Observations, Gone posts and misses of one `/api/info` call."""
+        fullnames = ",".join(f"t3_{p.platform_post_id}" for p in batch)
+        body = await self._listing("/api/info", {"id": fullnames})
+        now = self.clock()
+        returned = {str(d["id"]): d for d in _things(body) if d.get("id")}
+        items: list[RefreshItem] = []
+        for post in batch:
+            data = returned.get(post.platform_post_id)
+            if data is None:
+                continue  # a miss: reported below
+            if (reason := self.gone_reason(data)) is not None:
+                items.append(Gone(self.name, post.platform_post_id, now, reason))
+            else:
+                items.append(self.observation_from_payload(data, now))
+        ids = [p.platform_post_id for p in batch]
+        items += missing_from_answer(self.name, ids, set(returned), now, "/api/info")
+        return items
+
+    async def _crossposts(self, lookup: Candidate) -> list[RefreshItem]:
+        post_id = lookup.post_id
         body = await self._get(
             f"/duplicates/{post_id}", {"limit": str(LISTING_LIMIT)}, missing_ok=True
         )
+        # Asked once per movement, answered or not (a quarantined post stays unreadable).
+        self.cascades.looked_up(lookup)
         if body is None:
             return []
         expect(
@@ -431,10 +471,6 @@ class RedditCollector:
             ref = self.from_payload(data)
             if ref is not None and ref.parent_platform_post_id and not self.gone_reason(data):
                 children.append(replace(ref, matched_by="cascade", relation="crosspost"))
-        originals = _things(body[0])
-        self._crossposts_seen[post_id] = (
-            as_count(originals[0].get("num_crossposts")) or 0 if originals else 0
-        )
         return children
 
 

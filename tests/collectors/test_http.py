@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 import tracemalloc
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from collectors.aiohttp_transport import AiohttpTransport
 from collectors.base import AuthFailed, RateLimited, SourceUnavailable
+from collectors.http import (
+    BARE_CLIENT_POLICY as BARE,
+)
 from collectors.http import (
     LARGE_BODY_BYTES,
     PARSED_JSON,
     RequestPolicy,
+    build_client,
     decode_json,
     fetch,
+    query_url,
     use_policy,
 )
 from simulator.world import Fault
@@ -33,10 +43,12 @@ class RecordingSleep:
         self.waits.append(seconds)
 
 
-@pytest.fixture
-async def bounded_client():
-    """A client as collectors get one (redirects followed), with tight limits for tests."""
-    async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def bounded_client(request):
+    """A client as collectors get one (redirects followed), with tight limits for tests; every
+    hostile answer is met through the aiohttp transport the daemon uses and httpx's own."""
+    transport = AiohttpTransport(8) if request.param == "aiohttp" else None
+    async with httpx.AsyncClient(timeout=10, follow_redirects=True, transport=transport) as client:
         policy = RequestPolicy(
             deadline_seconds=1.0, max_body_bytes=1_000_000, sleep=RecordingSleep()
         )
@@ -234,3 +246,68 @@ async def test_large_json_answer_is_parsed_in_a_worker_thread(sim, bounded_clien
     response = await fetch(bounded_client, "hackernews", hn(sim), clock=clock)
     assert PARSED_JSON in response.extensions  # parsed by fetch, in asyncio.to_thread
     assert decode_json("hackernews", response)["hits"][7999]["points"] == 7999
+
+
+# --- the hot path (issue 14) ----------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_decode_json_reads_every_document_as_the_standard_library_does(value):
+    body = json.dumps(value).encode()
+    assert decode_json("x", json_response(body)) == json.loads(body)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["id[]", "uris", "id", "q"]), st.text(max_size=40)),
+        max_size=30,
+    )
+)
+def test_query_url_reads_back_as_the_pairs_httpx_would_send(pairs):
+    base = httpx.URL("http://127.0.0.1:9/mastodon/social-a/api/v1/statuses")
+    built = query_url(base, pairs)
+    # httpx groups repeated keys; the order within each key, which servers read, is the same.
+    expected = base.copy_merge_params(pairs)
+    assert built.params == expected.params and built.path == expected.path
+    assert parse_qsl(built.query.decode(), keep_blank_values=True) == pairs
+    assert httpx.URL(str(built)) == built  # what goes on the wire parses back to itself
+
+
+async def test_httpcore_finds_the_async_library_without_a_failing_import():
+    # Issue 14: with sniffio missing, httpcore's lookup raised ImportError inside every request
+    # (7-13 % of a refresh pass); the dependency makes it a dictionary read.
+    from httpcore._synchronization import current_async_library
+
+    assert current_async_library() == "asyncio"
+
+
+async def test_the_daemons_client_reads_answers_and_reports_unreachable_hosts(sim, clock):
+    client = build_client(timeout_seconds=5, user_agent="viralwatch-test", policy=BARE)
+    async with client:
+        assert isinstance(client._transport, AiohttpTransport)
+        body = decode_json("hackernews", await fetch(client, "hackernews", hn(sim), clock=clock))
+        assert body["hits"] and sim.world.requests_to("hackernews")[-1].query == "tags=story"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        with pytest.raises(SourceUnavailable, match="cannot reach"):
+            await fetch(client, "hackernews", closed, clock=clock)
+
+
+@given(st.text())
+def test_query_values_are_quoted_as_quote_plus_quotes_them(text):
+    from urllib.parse import quote_plus
+
+    from collectors.http import _quote
+
+    assert _quote(text) == quote_plus(text)

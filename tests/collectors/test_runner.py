@@ -6,11 +6,12 @@ import logging
 import socket
 from datetime import timedelta
 
-from collectors.base import AuthFailed, TrackedVideo
+from collectors.base import AuthFailed, Observation, PostRef, TrackedVideo
 from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
-from collectors.runner import CollectorRunner
+from collectors.runner import REFRESH_SLICE, CollectorRunner
 from simulator.world import Fault
 from storage import read
+from storage.write import StorageSink
 from tests.collectors.declared import Declared
 
 
@@ -124,3 +125,45 @@ async def test_rejected_credentials_pause_the_collector(sink, clock, tracked_sim
     assert failed.status == "auth_failed"
     paused = await runner.refresh()
     assert paused.status == "auth_failed" and "paused" in paused.error_message
+
+
+class CountingCollector(ExplodingCollector):
+    """Reads every post (views = 1) without HTTP; counts the passes it was told of."""
+
+    name = platform = "counting"
+
+    def __init__(self, clock):
+        self.clock, self.passes, self.slices = clock, 0, 0
+
+    def begin_pass(self):
+        self.passes += 1
+
+    async def refresh(self, posts):
+        self.slices += 1
+        return [Observation(p.platform, p.platform_post_id, self.clock(), views=1) for p in posts]
+
+
+class CountingSink(StorageSink):
+    """The real sink, counting the transactions that store observations."""
+
+    def __init__(self, engine, clock):
+        super().__init__(engine, clock)
+        self.observation_writes: list[int] = []
+
+    def record_observations(self, observations):
+        self.observation_writes.append(len(observations))
+        return super().record_observations(observations)
+
+
+async def test_a_pass_stores_its_slices_readings_together_and_starts_one_budget(
+    engine, clock, tracked_sim_video, sink
+):
+    # Issue 14: a transaction per 500-post slice was four statements and a commit each.
+    posts = [PostRef("counting", f"p{n}") for n in range(3 * REFRESH_SLICE + 1)]
+    sink.record_posts(tracked_sim_video.slug, posts)
+    counting_sink = CountingSink(engine, clock)
+    collector = CountingCollector(clock)
+    report = await CollectorRunner(collector, counting_sink, clock).refresh()
+    assert report.observations_written == len(posts)
+    assert (collector.slices, collector.passes) == (4, 1)
+    assert counting_sink.observation_writes == [len(posts)]
