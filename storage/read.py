@@ -294,6 +294,8 @@ class RollupRow:
     comments: int
     quotes: int
     observations: int
+    views_baseline: int = 0
+    """Of `views`, what posts' first readings brought: baselines, not growth (issue 11)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +391,7 @@ def _sums(table: type[RollupColumns]) -> tuple[Any, ...]:
     return (
         *(func.sum(getattr(table, f"{c}_delta")) for c in COUNTERS),
         func.sum(table.observations),
+        func.sum(table.views_baseline),
     )
 
 
@@ -456,7 +459,7 @@ def rollup_totals_before(
             )
             query = _rollup_where(query, table, video, platforms, since, until)
             for r in conn.execute(query):
-                sums = totals.setdefault(r[0], [0] * (len(COUNTERS) + 1))
+                sums = totals.setdefault(r[0], [0] * (len(r) - 1))
                 for i, value in enumerate(tuple(r)[1:]):
                     sums[i] += int(value or 0)
     return [RollupRow(video, p, before, *totals[p]) for p in sorted(totals)]
@@ -765,21 +768,70 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
         query = query.where(CollectorRun.started_at >= since)
     queries = [query]
     if since is not None:
-        # Per collector (a handful, from collector_latest_runs), one step down its index.
-        collectors = select(CollectorLatestRun.collector).distinct().subquery()
-        last_before = (
-            select(CollectorRun.id)
-            .where(CollectorRun.collector == collectors.c.collector)
-            .where(CollectorRun.started_at < since)
-            .order_by(CollectorRun.started_at.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        ids = select(last_before.label("id")).select_from(collectors)
-        queries.append(columns.where(CollectorRun.id.in_(ids)))
-    rows: dict[tuple[Any, ...], RunRow] = {}
+        queries.append(columns.where(CollectorRun.id.in_(_last_runs_before(since))))
+    return _runs(engine, queries)
+
+
+def _last_runs_before(since: datetime) -> Select[Any]:
+    """Ids of each collector's last run before `since`: per collector (a handful, from
+    collector_latest_runs), one step down its index."""
+    collectors = select(CollectorLatestRun.collector).distinct().subquery()
+    last_before = (
+        select(CollectorRun.id)
+        .where(CollectorRun.collector == collectors.c.collector)
+        .where(CollectorRun.started_at < since)
+        .order_by(CollectorRun.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(last_before.label("id")).select_from(collectors)
+
+
+def _runs(engine: Engine, queries: Sequence[Select[Any]]) -> list[RunRow]:
+    """The runs the queries find, each once, oldest first."""
+    rows: dict[int, RunRow] = {}
     with engine.connect() as conn:
         for q in queries:
-            for r in conn.execute(q):
-                rows[(r.id,)] = run_row(r)
+            rows.update((r.id, run_row(r)) for r in conn.execute(q))
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))
+
+
+def gap_runs(
+    engine: Engine, since: datetime | None, until: datetime, failing: Sequence[str]
+) -> list[RunRow]:
+    """The runs that open, extend or close a gap in [since, until): each failing run (status in
+    `failing`) started there, each collector's last run before `since` when it failed, and for
+    each of those the collector's first "ok" run after it (before `until`).
+
+    Gaps read from these are the gaps read from every run of the window (the runs between a
+    failing run and the next ok one change nothing), for work per failure, not per run: by the
+    (status, started_at) and (collector, status, started_at) indexes."""
+    runs = CollectorRun.__table__
+    ok = runs.alias("ok")
+    next_ok = (
+        select(ok.c.id)
+        .where(ok.c.collector == runs.c.collector, ok.c.status == "ok")
+        .where(ok.c.started_at > runs.c.started_at, ok.c.started_at < until)
+        .order_by(ok.c.started_at)
+        .limit(1)
+        .correlate(runs)
+        .scalar_subquery()
+    )
+    failed = select(runs.c.id, next_ok.label("next_ok")).where(runs.c.status.in_(list(failing)))
+    queries = [failed.where(runs.c.started_at < until)]
+    if since is not None:
+        queries[0] = queries[0].where(runs.c.started_at >= since)
+        queries.append(failed.where(runs.c.id.in_(_last_runs_before(since))))
+    ids: set[int] = set()
+    with engine.connect() as conn:
+        for query in queries:
+            for run_id, closing in conn.execute(query):
+                ids.update(i for i in (run_id, closing) if i is not None)
+    chunks = sorted(ids)
+    return _runs(
+        engine,
+        [
+            select(runs).where(runs.c.id.in_(chunks[start : start + 500]))
+            for start in range(0, len(chunks), 500)
+        ],
+    )
