@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -139,11 +140,43 @@ def visible_gaps(
     if start is None or end is None:
         return []
     low, high = to_datetime(start), to_datetime(end)
-    return [
+    clipped = [
         Gap(g.collector, g.status, max(g.start, low), min(g.end, high), g.message)
         for g in gaps
         if g.end > low and g.start < high
     ]
+    return clipped if len(clipped) <= MAX_SHADED_GAPS else merge_gaps(clipped, high - low)
+
+
+MAX_SHADED_GAPS = 60
+"""Above this many gaps on one chart, nearby ones are shaded as one band (see merge_gaps)."""
+
+
+def merge_gaps(gaps: Sequence[Gap], span: timedelta) -> list[Gap]:
+    """Gaps closer together than 1/MAX_SHADED_GAPS of the axis merged into one band naming how
+    many outages it holds: at that zoom they are a pixel or two apart, and a plotly shape per
+    outage (thousands over months of flaky runs) costs seconds. At most MAX_SHADED_GAPS + 1
+    bands; each gap lies inside one of them."""
+    slack = span / MAX_SHADED_GAPS
+    bands: list[list[Gap]] = []
+    band_end = None
+    for gap in sorted(gaps, key=lambda g: g.start):
+        if band_end is not None and gap.start - band_end <= slack:
+            bands[-1].append(gap)
+            band_end = max(band_end, gap.end)
+        else:
+            bands.append([gap])
+            band_end = gap.end
+    merged = []
+    for band in bands:
+        if len(band) == 1:
+            merged.append(band[0])
+            continue
+        collectors = sorted({g.collector for g in band})
+        who = collectors[0] if len(collectors) == 1 else f"{len(collectors)} collectors"
+        end = max(g.end for g in band)
+        merged.append(Gap(who, f"{len(band)} outages", band[0].start, end, ", ".join(collectors)))
+    return merged
 
 
 def _x_range(start: np.datetime64 | None, end: np.datetime64 | None) -> list[str] | None:
