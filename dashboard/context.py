@@ -148,8 +148,12 @@ class Dashboard:
         return activity_note(self.collector_states())
 
     def runs_for(self, view: View) -> list[read.RunRow]:
-        """The runs that open or close a gap in the view's window (what `find_gaps` reads)."""
-        return read.gap_runs(self.engine, view.window.since, view.window.until, tuple(FAILING))
+        """The runs that open or close a gap in the view's window (what `find_gaps` reads).
+
+        A window from the first data starts at the oldest reading: no chart draws earlier, and
+        a year of runs before it would cost a read per failure."""
+        since = view.window.since or read.first_data_at(self.engine)
+        return read.gap_runs(self.engine, since, view.window.until, tuple(FAILING))
 
 
 def current_dashboard(request: Request) -> Dashboard:

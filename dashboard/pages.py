@@ -23,6 +23,7 @@ from dashboard.platforms import Platforms
 from dashboard.series import (
     Series,
     counter_series,
+    counter_series_many,
     first_appearances,
     post_series,
     repost_series,
@@ -76,8 +77,10 @@ def video_figures(
     figures: dict[str, go.Figure] = {}
     data: dict[str, Any] = {}
     extents = []
-    for metric in VIDEO_CHARTS:
-        series = counter_series(engine, slug, metric, view.window, view.platforms, catalog=catalog)
+    many = counter_series_many(
+        engine, slug, VIDEO_CHARTS, view.window, view.platforms, catalog=catalog
+    )
+    for metric, series in many.items():
         figures[f"cumulative_{metric}"] = charts.cumulative_figure(
             series, gaps, catalog, empty_note
         )

@@ -788,12 +788,22 @@ def _last_runs_before(since: datetime) -> Select[Any]:
 
 
 def _runs(engine: Engine, queries: Sequence[Select[Any]]) -> list[RunRow]:
-    """The runs the queries find, each once, oldest first."""
+    """The runs the queries find (by `collector_runs` rows), each once, oldest first."""
+    runs = CollectorRun.__table__
+    fields = [runs.c.id, *(runs.c[name] for name in RunRow.__dataclass_fields__)]
     rows: dict[int, RunRow] = {}
     with engine.connect() as conn:
         for q in queries:
-            rows.update((r.id, run_row(r)) for r in conn.execute(q))
+            # Only RunRow's columns, in its field order: thousands of runs are built positionally.
+            narrowed = q.with_only_columns(*fields)
+            rows.update((r[0], RunRow(*r[1:])) for r in conn.execute(narrowed))
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))
+
+
+def first_data_at(engine: Engine) -> datetime | None:
+    """The start of the oldest hour any video has readings in (one step down an index)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(VideoHourly.bucket_start))).scalar()
 
 
 def gap_runs(
