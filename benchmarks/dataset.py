@@ -175,10 +175,11 @@ def _fill_observations(
     video_id = conn.execute("SELECT id FROM tracked_videos WHERE slug = ?", (SLUG,)).fetchone()[0]
     stamps = [(START + timedelta(minutes=m)).strftime(STAMP) for m in range(hours * 60)]
     rates = rng.integers(5, 500, COUNTED_POSTS)
-    deltas = np.zeros((len(PLATFORMS), hours, 4), dtype=np.int64)
+    # Per bucket: growth of the four counters, then the part of it that is first readings.
+    deltas = np.zeros((len(PLATFORMS), hours, 8), dtype=np.int64)
     readings = [[0] * hours for _ in PLATFORMS]
     # The same growth per 5-minute bucket (each post is read at minute k % 60 of every hour).
-    deltas5 = np.zeros((len(PLATFORMS), hours, 12, 4), dtype=np.int64)
+    deltas5 = np.zeros((len(PLATFORMS), hours, 12, 8), dtype=np.int64)
     readings5 = np.zeros((len(PLATFORMS), hours, 12), dtype=np.int64)
     rows: list[tuple[Any, ...]] = []
     latest: list[tuple[Any, ...]] = []
@@ -188,11 +189,13 @@ def _fill_observations(
         views = (rates[k] * (at_hours - appear[k] + 1) ** 1.3).astype(np.int64)
         counters = np.stack([views, views // 20, views // 100, views // 200], axis=1)
         step = np.diff(counters, axis=0, prepend=np.zeros((1, 4), dtype=np.int64))
-        np.add.at(deltas[platform_of[k]], at_hours, step)
+        np.add.at(deltas[platform_of[k], :, :4], at_hours, step)
+        deltas[platform_of[k], at_hours[0], 4:] += counters[0]
         for h in at_hours.tolist():
             readings[platform_of[k]][h] += 1
         minute = k % 60
-        np.add.at(deltas5[platform_of[k], :, minute // 5], at_hours, step)
+        np.add.at(deltas5[platform_of[k], :, minute // 5, :4], at_hours, step)
+        deltas5[platform_of[k], at_hours[0], minute // 5, 4:] += counters[0]
         np.add.at(readings5[platform_of[k], :, minute // 5], at_hours, 1)
         post_id = ids[f"p{k}"]
         rows.extend(
@@ -248,9 +251,10 @@ def _fill_observations(
 def _insert_rollup(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
     # Quotes stay 0: the benchmark's posts expose views, likes, shares and comments only.
     conn.executemany(
-        f"INSERT INTO {table} (video_id, platform, bucket_start, views_delta, "
-        "likes_delta, shares_delta, comments_delta, quotes_delta, observations) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        f"INSERT INTO {table} (video_id, platform, bucket_start, views_delta, likes_delta, "
+        "shares_delta, comments_delta, views_baseline, likes_baseline, shares_baseline, "
+        "comments_baseline, quotes_delta, quotes_baseline, observations) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
         rows,
     )
 

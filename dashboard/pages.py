@@ -43,7 +43,7 @@ VIDEO_CHARTS = ("views", "shares", "likes")
 
 
 def figure_json(figures: dict[str, go.Figure]) -> dict[str, Any]:
-    return {name: fig.to_plotly_json() for name, fig in figures.items()}
+    return {name: charts.figure_json(fig) for name, fig in figures.items()}
 
 
 def dumps(payload: Any) -> str:

@@ -17,9 +17,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    Select,
+    TextualSelect,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 
 from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
@@ -221,7 +235,7 @@ def peer_readings_at_age(
 
     Those two readings are all the overperformance method needs: the bracketing pair, and
     whichever of them is closer when they are too far apart."""
-    column = _counter(counter)
+    _counter(counter)
     age = timedelta(hours=age_hours)
     peers_query = select(Post.id, Post.published_at).where(
         Post.platform == platform, Post.published_at.is_not(None)
@@ -235,27 +249,47 @@ def peer_readings_at_age(
         peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
             return []
-        probes = []
-        for post_id, published_at in peers:
-            target = published_at + age
-            near = select(Observation.post_id, Observation.observed_at, column).where(
-                Observation.post_id == post_id, column.is_not(None)
-            )
-            earlier = near.where(Observation.observed_at <= target)
-            later = near.where(Observation.observed_at > target)
-            probes.append(earlier.order_by(Observation.observed_at.desc()).limit(1).subquery())
-            probes.append(later.order_by(Observation.observed_at).limit(1).subquery())
         found: dict[int, list[tuple[datetime, float | None]]] = defaultdict(list)
-        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 400.
-        for start in range(0, len(probes), 400):
-            chunk = [select(*probe.c) for probe in probes[start : start + 400]]
-            for post_id, observed_at, value in conn.execute(union_all(*chunk)):
+        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 200 posts.
+        for start in range(0, len(peers), 200):
+            chunk = peers[start : start + 200]
+            query = _bracketing_readings(counter, len(chunk))
+            params: dict[str, Any] = {}
+            for n, (post_id, published_at) in enumerate(chunk):
+                params[f"p{n}"] = post_id
+                params[f"t{n}"] = published_at + age
+            for post_id, observed_at, value in conn.execute(query, params):
                 found[post_id].append((observed_at, float(value)))
     return [
         PeerReadings(post_id, platform, published_at, sorted(found[post_id]))
         for post_id, published_at in peers
         if found[post_id]
     ]
+
+
+@cache
+def _bracketing_readings(counter: str, posts: int) -> TextualSelect:
+    """Per post n (`:p<n>`), its last reading of `counter` at or before `:t<n>` and its first
+    after: two probes of the primary key each. Plain SQL text, built once per size: the same
+    union as Core objects cost more to build than to run."""
+    probes = []
+    for n in range(posts):
+        for op, order in (("<=", "DESC"), (">", "ASC")):
+            probes.append(
+                f"SELECT * FROM (SELECT post_id, observed_at, {counter} FROM observations "
+                f"WHERE post_id = :p{n} AND {counter} IS NOT NULL AND observed_at {op} :t{n} "
+                f"ORDER BY observed_at {order} LIMIT 1) AS q{n}{order}"
+            )
+    times = [bindparam(f"t{n}", type_=UTCDateTime()) for n in range(posts)]
+    return (
+        text(" UNION ALL ".join(probes))
+        .bindparams(*times)
+        .columns(
+            column("post_id", Integer()),
+            column("observed_at", UTCDateTime()),
+            column(counter, BigInteger()),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

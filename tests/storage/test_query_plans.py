@@ -30,7 +30,11 @@ def _seed(sink: StorageSink, clock: FakeClock) -> None:
     for v in range(3):
         slug = f"clip{v}"
         sink.add_video(VideoInput(slug, f"Clip {v}"))
-        refs = [PostRef("youtube", f"{slug}-y{i}", author=f"a{i}") for i in range(20)]
+        published = start - timedelta(hours=1)  # peers for overperformance
+        refs = [
+            PostRef("youtube", f"{slug}-y{i}", author=f"a{i}", published_at=published)
+            for i in range(20)
+        ]
         refs += [PostRef("bluesky", f"{slug}-b{i}", matched_by="manual") for i in range(5)]
         sink.record_posts(slug, refs)
         edges = [
