@@ -24,7 +24,6 @@ from dashboard.series import (
     Series,
     counter_series,
     counter_series_many,
-    first_appearances,
     post_series,
     repost_series,
 )
@@ -87,11 +86,11 @@ def video_figures(
         data[metric] = series
         extents.append(charts.data_extent(series))
     # One read for both the reposts chart and the first-appearance timeline.
-    appearances = read.post_appearances(engine, slug, platforms=view.platforms)
+    appearances = read.appearance_times(engine, slug, platforms=view.platforms)
     reposts = repost_series(appearances, slug, view.window, catalog=catalog)
     figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog, empty_note)
     extents.append(charts.data_extent(reposts))
-    first = first_appearances(appearances)
+    first = read.first_appearances(engine, slug, platforms=view.platforms)
     figures["timeline"] = charts.timeline_figure(first, catalog, empty_note)
     data["reposts"] = reposts
     data["first"] = first
@@ -333,7 +332,7 @@ def chart_series(
     bucket."""
     minutes = parse_bucket(query.bucket)
     if query.metric == "reposts":
-        appearances = read.post_appearances(engine, slug, platforms=view.platforms)
+        appearances = read.appearance_times(engine, slug, platforms=view.platforms)
         return repost_series(appearances, slug, view.window, minutes, catalog)
     return counter_series(
         engine,

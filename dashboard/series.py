@@ -31,7 +31,7 @@ from dashboard.timegrid import (
     to_datetime64,
 )
 from storage import read
-from storage.read import COUNTERS, AppearanceRow
+from storage.read import COUNTERS, AppearanceTime
 
 # Chartable counters: the one list, from the records (see collectors/base.py COUNTERS).
 METRICS = COUNTERS
@@ -166,7 +166,7 @@ def _platform_values(
 
 
 def repost_series(
-    appearances: Sequence[AppearanceRow],
+    appearances: Sequence[AppearanceTime],
     video: str,
     window: Window,
     bucket_minutes: int | None = None,
@@ -199,16 +199,6 @@ def repost_series(
     return Series(
         video, "reposts", False, minutes, starts, bucket_ends(starts, minutes, window), values
     )
-
-
-def first_appearances(appearances: Sequence[AppearanceRow]) -> list[AppearanceRow]:
-    """The first post on each platform (the one that carried the footage there), oldest first."""
-    first: dict[str, AppearanceRow] = {}
-    for a in appearances:
-        # Appearances come in post order, not time order: a late-found post may be older.
-        if a.platform not in first or a.appeared_at < first[a.platform].appeared_at:
-            first[a.platform] = a
-    return sorted(first.values(), key=lambda a: (a.appeared_at, a.id))
 
 
 @dataclass(frozen=True, slots=True)

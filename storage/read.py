@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Select, case, func, or_, select
 
@@ -484,24 +484,51 @@ def _rollup_where(
     return query
 
 
-def post_appearances(
-    engine: Engine, video: str, *, platforms: Sequence[str] = (), reshares: bool = False
-) -> list[AppearanceRow]:
-    """Every post of `video` with the time it appeared, oldest first (ties by id).
+class AppearanceTime(NamedTuple):
+    """When one post carried the video (the reposts chart counts these per bucket)."""
 
-    Reshare edges are left out unless `reshares`: most carry only the time a collector found
-    them, not when the reshare happened."""
-    appeared = _appeared_at().label("appeared_at")
-    query = (
-        select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
-        .join(TrackedVideo, TrackedVideo.id == Post.video_id)
-        .where(TrackedVideo.slug == video)
-        .order_by(appeared, Post.id)
+    platform: str
+    appeared_at: datetime
+
+
+def appearance_times(
+    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+) -> list[AppearanceTime]:
+    """When each post of `video` appeared, in no order; reshare edges left out (most carry only
+    the time a collector found them, not when the reshare happened). Two columns a post: the
+    chart reads every post, so nothing else is fetched."""
+    query = select(Post.platform, _appeared_at()).join(
+        TrackedVideo, TrackedVideo.id == Post.video_id
     )
-    if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
-    if not reshares:
-        query = query.where(_not_reshare())
+    query = _video_posts(query.where(TrackedVideo.slug == video, _not_reshare()), platforms, None)
+    with engine.connect() as conn:
+        return [AppearanceTime(*r) for r in conn.execute(query)]
+
+
+def first_appearances(
+    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+) -> list[AppearanceRow]:
+    """The first post of `video` on each platform (the one that carried the footage there),
+    oldest first, ties by id; reshare edges left out. Ranked in SQL: one row a platform."""
+    appeared = _appeared_at()
+    ranked = select(
+        Post.id,
+        Post.platform,
+        Post.platform_post_id,
+        Post.url,
+        Post.author,
+        appeared.label("appeared_at"),
+        func.row_number()
+        .over(partition_by=Post.platform, order_by=(appeared, Post.id))
+        .label("rank"),
+    ).join(TrackedVideo, TrackedVideo.id == Post.video_id)
+    ranked = _video_posts(ranked.where(TrackedVideo.slug == video, _not_reshare()), platforms, None)
+    first = ranked.subquery()
+    query = (
+        select(*(first.c[name] for name in AppearanceRow.__dataclass_fields__))
+        .where(first.c.rank == 1)
+        .order_by(first.c.appeared_at, first.c.id)
+    )
     with engine.connect() as conn:
         return [AppearanceRow(*r) for r in conn.execute(query)]
 

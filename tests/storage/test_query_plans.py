@@ -79,8 +79,10 @@ def _run_every_reader(engine: Engine, clock: FakeClock) -> None:
         read.rollup_deltas(engine, "clip0", bucket_minutes=minutes, by_platform=False)
     read.rollup_deltas(engine, "clip0", bucket_minutes=5, platforms=["youtube"], since=hour_ago)
     read.rollup_totals_before(engine, "clip0", now.replace(minute=35))
-    read.post_appearances(engine, "clip0")
-    read.post_appearances(engine, "clip0", platforms=["youtube"], reshares=True)
+    read.appearance_times(engine, "clip0")
+    read.appearance_times(engine, "clip0", platforms=["youtube"])
+    read.first_appearances(engine, "clip0")
+    read.first_appearances(engine, "clip0", platforms=["youtube"])
     for sort in read.POST_SORTS:
         read.list_posts(engine, "clip0", sort=sort)
     read.list_posts(engine, "clip0", platforms=["youtube"], author="a1", descending=False)
