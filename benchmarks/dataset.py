@@ -75,6 +75,7 @@ def sqlite_dataset() -> Dataset:
         building.unlink(missing_ok=True)
         end, count = _fill(building)
         building.rename(path)
+        Path(f"{building}.upgrade-lock").unlink(missing_ok=True)
         meta.write_text(json.dumps({"end": end.isoformat(), "observations": count}))
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
