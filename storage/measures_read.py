@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
-from storage.read import COUNTERS
+from storage.read import COUNTERS, video_posts
 
 MEASURED_COUNTERS = ("views", "shares", "likes")
 """The counters the measures follow (velocity per hour of each)."""
@@ -148,14 +148,6 @@ def _baseline(counter: Any, what: Any, since: datetime | None) -> Any:
     if since is None:
         return _reading(counter, what, None)
     return func.coalesce(_reading(counter, what, since), _reading(counter, what, since, True))
-
-
-def video_posts(query: Select[Any], video: str | None) -> Select[Any]:
-    """`query` over `Post` narrowed to `video`'s posts (every tracked video's when None), by the
-    posts' video index; the one place that says which posts belong to a video."""
-    if video is None:
-        return query.where(Post.video_id.in_(select(TrackedVideo.id)))
-    return query.where(Post.video_id.in_(select(TrackedVideo.id).where(TrackedVideo.slug == video)))
 
 
 def growth_since(

@@ -484,6 +484,15 @@ def _rollup_where(
     return query
 
 
+def video_posts(query: Select[Any], video: str | None) -> Select[Any]:
+    """`query` over `Post` narrowed to `video`'s posts (every tracked video's when None), by the
+    posts' video index. The readers added for issues 7 and 11 select a video's posts here only,
+    so a posts<->videos link table changes this one function for them."""
+    if video is None:
+        return query.where(Post.video_id.in_(select(TrackedVideo.id)))
+    return query.where(Post.video_id.in_(select(TrackedVideo.id).where(TrackedVideo.slug == video)))
+
+
 class AppearanceTime(NamedTuple):
     """When one post carried the video (the reposts chart counts these per bucket)."""
 
@@ -497,10 +506,8 @@ def appearance_times(
     """When each post of `video` appeared, in no order; reshare edges left out (most carry only
     the time a collector found them, not when the reshare happened). Two columns a post: the
     chart reads every post, so nothing else is fetched."""
-    query = select(Post.platform, _appeared_at()).join(
-        TrackedVideo, TrackedVideo.id == Post.video_id
-    )
-    query = _video_posts(query.where(TrackedVideo.slug == video, _not_reshare()), platforms, None)
+    query = video_posts(select(Post.platform, _appeared_at()).where(_not_reshare()), video)
+    query = _video_posts(query, platforms, None)
     with engine.connect() as conn:
         return [AppearanceTime(*r) for r in conn.execute(query)]
 
@@ -521,8 +528,8 @@ def first_appearances(
         func.row_number()
         .over(partition_by=Post.platform, order_by=(appeared, Post.id))
         .label("rank"),
-    ).join(TrackedVideo, TrackedVideo.id == Post.video_id)
-    ranked = _video_posts(ranked.where(TrackedVideo.slug == video, _not_reshare()), platforms, None)
+    )
+    ranked = _video_posts(video_posts(ranked.where(_not_reshare()), video), platforms, None)
     first = ranked.subquery()
     query = (
         select(*(first.c[name] for name in AppearanceRow.__dataclass_fields__))
