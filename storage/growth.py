@@ -14,6 +14,10 @@ and row locks), (2) only a reading newer than the post's latest adds growth, and
 the difference to the latest counters it replaces (negative when a platform recounts down), so
 the growth telescopes to the latest counters, and (3) an older reading arriving late is stored
 in the history without adding growth.
+
+Of each delta, the part that is a post's first reading of a counter (no earlier value to grow
+from) is also summed into the rollups' `<counter>_baseline`: `delta - baseline` is the growth
+actually measured between readings (issue 11), read from a bucket alone.
 """
 
 from __future__ import annotations
