@@ -523,9 +523,9 @@ class _ObservationBatch:
             key = (video_id, obs.platform, start)
             bucket = self.five_minute.get(key)
             if bucket is None:
-                self.five_minute[key] = [*step.deltas, 1]
+                self.five_minute[key] = [*step.deltas, *step.baselines, 1]
             else:
-                for i, delta in enumerate(step.deltas):
+                for i, delta in enumerate((*step.deltas, *step.baselines)):
                     bucket[i] += delta
                 bucket[-1] += 1
 
@@ -684,18 +684,19 @@ class _DriverSql:
         )
 
     def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Add (video_id, platform, bucket_start, deltas…, observations) rows to a rollup table."""
+        """Add (video_id, platform, bucket_start, deltas…, baselines…, observations) rows to a
+        rollup table."""
         if table not in ROLLUP_TABLES:
             raise ValueError(f"{table!r} is not a rollup table")
         if rows:
-            deltas = [f"{c}_delta" for c in COUNTERS]
+            sums = [*(f"{c}_delta" for c in COUNTERS), *(f"{c}_baseline" for c in COUNTERS)]
             increments = ", ".join(
                 f"{column} = {table}.{column} + excluded.{column}"
-                for column in (*deltas, "observations")
+                for column in (*sums, "observations")
             )
             self.conn.exec_driver_sql(
-                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(deltas)}, "
-                f"observations) VALUES ({self._marks(9)}) "
+                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(sums)}, "
+                f"observations) VALUES ({self._marks(4 + len(sums))}) "
                 f"ON CONFLICT (video_id, platform, bucket_start) DO UPDATE SET {increments}",
                 rows,
             )

@@ -7,7 +7,6 @@ from dashboard import export, pages
 from dashboard.context import DashDep, csv_response
 from dashboard.overview import top_posts
 from dashboard.params import SeriesDep, TableDep, ViewDep
-from dashboard.series import first_appearances
 from dashboard.states import collector_states
 from storage import health, read
 
@@ -52,7 +51,7 @@ def csv_posts(dash: DashDep, slug: str, view: ViewDep, table: TableDep) -> Respo
 def csv_timeline(dash: DashDep, slug: str, view: ViewDep) -> Response:
     """The spread timeline: the first post on each platform."""
     dash.video_or_404(slug)
-    first = first_appearances(read.post_appearances(dash.engine, slug, platforms=view.platforms))
+    first = read.first_appearances(dash.engine, slug, platforms=view.platforms)
     return csv_response(f"{slug}-timeline", export.TIMELINE_HEADER, export.timeline_rows(first))
 
 
