@@ -480,7 +480,9 @@ class _ObservationBatch:
         self.rows: list[tuple[Any, ...]] = []
         self.late_rows: list[tuple[Any, ...]] = []
         self.moments: set[datetime] = set()
-        self.confirms: dict[int, tuple[Any, Any]] = {}  # post id -> (row's observed_at, until)
+        # (post id, row's observed_at) -> until: every row a batch confirms, not only the last
+        # (a confirmed row followed by a changed reading keeps its confirmation).
+        self.confirms: dict[tuple[int, Any], Any] = {}
         self.states: dict[int, tuple[tuple[int, ...], str, PostState]] = {}
         # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
         # the hourly rollup is summed from these at flush, so the two always agree.
@@ -509,9 +511,8 @@ class _ObservationBatch:
             return
         self.fresh += 1
         if step.kind == "confirm":
-            self.confirms[post_id] = (state.latest_row_at, at)
+            self.confirms[(post_id, state.latest_row_at)] = at
         else:
-            self.confirms.pop(post_id, None)  # the new row is the latest from now on
             self._add_row(post_id, at, values, obs.observed_at)
         start = self._bucket_of.get(obs.observed_at)
         if start is None:  # a batch shares a handful of clock readings
@@ -539,7 +540,7 @@ class _ObservationBatch:
         sql.insert_new_observations(self.rows)
         sql.insert_observations(self.late_rows)
         sql.confirm(
-            [(until, post_id, row_at) for post_id, (row_at, until) in self.confirms.items()]
+            [(until, post_id, row_at) for (post_id, row_at), until in self.confirms.items()]
         )
         sql.update_latest(
             [
