@@ -48,9 +48,9 @@ lint: $(BIN)/.installed-test
 bench: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks
 
-# Every fault and input test, slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
+# Every fault and input test at full size (VIRALWATCH_TEST_FULL=1), slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
 reliability: $(BIN)/.installed-test
-	$(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
+	VIRALWATCH_TEST_FULL=1 $(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
 
 # Forecast backtest on simulated spreads: rewrites docs/FORECAST.md.
 backtest: $(BIN)/.installed-test

@@ -141,6 +141,10 @@ class DaemonSettings(Section):
         ge=0,
         description="Runs and readings kept in memory while the database is down (oldest dropped)",
     )
+    spool_file: str = Field(
+        "",
+        description="File keeping them across restarts; empty: beside a SQLite file, else memory",
+    )
 
 
 def check_http_url(value: str) -> str:

@@ -38,7 +38,7 @@ from storage.maintenance import Retention, maintain
 from storage.write import StorageSink, VideoInput
 from viralwatch.metrics import Metrics
 from viralwatch.plan import plan_collectors
-from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason
+from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason, spool_path
 
 logger = logging.getLogger("viralwatch.daemon")
 
@@ -248,7 +248,12 @@ class Daemon:
         self.settings = settings
         self.after_write = after_write  # the alerts hook: returns at once (issue 12)
         # Writes that fail while the database is down are kept and replayed (issue 13).
-        self.sink = SpoolingSink(sink.engine, sink.clock, settings.daemon.spool_max_items)
+        self.sink = SpoolingSink(
+            sink.engine,
+            sink.clock,
+            settings.daemon.spool_max_items,
+            spool_path(settings.daemon.spool_file, sink.engine),
+        )
         self.metrics = metrics or Metrics()
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._started_at = clock()
@@ -507,6 +512,7 @@ class Daemon:
         try:
             # Bounded: a frozen database must not hold the exit (the watchdog is the backstop).
             await asyncio.wait_for(asyncio.to_thread(self._mark_stopped), timeout / 8)
+            self.sink.close()
         except TimeoutError:
             logger.warning("could not record the stop: the database does not answer")
 
