@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.bidi import show_bidi_controls
+from dashboard.gap_growth import gap_growth, hover_notes
 from dashboard.gaps import Gap
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.series import PostSeries, Series
@@ -207,6 +208,8 @@ def cumulative_figure(
         return empty_figure(title, empty_note)
     x = time_strings(series.times)
     figure = go.Figure(layout=_layout(title, series.metric))
+    # The point after a gap holds the growth of the whole gap: its hover says over when.
+    notes = hover_notes(series, gap_growth(series, gaps))
     for platform, values in series.values.items():
         if not np.any(np.nan_to_num(values)):
             # Nothing counted: the platform hides this counter (Reddit views) or nothing grew;
@@ -222,7 +225,9 @@ def cumulative_figure(
                 stackgroup="one",
                 line={"color": color, "width": 1.5},
                 fillcolor=_rgba(color, 0.55),
-                hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
+                customdata=notes[platform],
+                hovertemplate=f"%{{y:,d}} {series.metric}%{{customdata}}"
+                "<extra>%{fullData.name}</extra>",
             )
         )
     top = np.sum([np.nan_to_num(v) for v in series.values.values()], axis=0).max()
