@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +27,9 @@ from dashboard.app import create_app
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
 from viralwatch.catalog import dashboard_platforms, settings_model
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 NOW = datetime(2024, 5, 2, 12, 30, tzinfo=UTC)
 ORIGIN_AT = NOW - timedelta(hours=48)
@@ -326,3 +331,29 @@ def dash_client(
     # A loopback Host (the dashboard refuses others) and the Origin a browser sends on its forms.
     with TestClient(app, base_url=DASH_URL, headers={"origin": DASH_URL}) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test module (each page gets its own context)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright  # only browser runs need Playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
