@@ -60,7 +60,7 @@ class FaultGate:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
-        self.world.requests.append(
+        self.world.log_request(
             LoggedRequest(
                 self.platform,
                 scope["method"],

@@ -20,7 +20,7 @@ from dashboard.timegrid import Window
 from simulator.server import SimulatorServer
 from simulator.world import Fault, World
 from storage import read
-from tests.helpers import write_sim_config
+from tests.helpers import sized, write_sim_config
 from viralwatch import catalog, daemon
 
 pytestmark = [
@@ -29,7 +29,7 @@ pytestmark = [
 ]
 
 PLATFORMS = ["hackernews", "reddit", "mastodon", "bluesky"]
-SIMULATED_DAYS = 14
+SIMULATED_DAYS = sized(7, 14)  # two weeks under `make reliability`
 STEP_HOURS = 4
 FAULT_KINDS = ["down", "error", "malformed", "rate_limit"]
 # A leak like the one in issue 13 (+1.9 MB per minute of demo) is far above this.
