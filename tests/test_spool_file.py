@@ -27,7 +27,7 @@ from collectors.base import Observation, PostRef, RunReport
 from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
 from tests.tcpproxy import TcpProxy
-from viralwatch.spool import SpoolingSink
+from viralwatch.spool import SpoolingSink, spool_path
 
 pytestmark = pytest.mark.reliability("database outages: spool file across restarts and kill -9")
 
@@ -199,7 +199,7 @@ REPLAYER = """
 import sys
 from datetime import UTC, datetime
 from storage.db import make_engine
-from viralwatch.spool import SpoolingSink
+from viralwatch.spool import SpoolingSink, spool_path
 engine = make_engine(sys.argv[1], sqlite_busy_timeout_ms=120_000)
 sink = SpoolingSink(engine, lambda: datetime.now(UTC), 100_000, spool_path=__import__("pathlib").Path(sys.argv[2]))
 print("stored" if sink.flush() else "kept", flush=True)
@@ -244,3 +244,11 @@ def test_kill_9_during_the_replay_loses_nothing_and_stores_nothing_twice(tmp_pat
     assert stored(engine) == reference(tmp_path, batch, clock)
     runs = stored(engine)["runs"]
     assert len(runs) == 150 and len(set(runs)) == 150
+
+
+def test_the_spool_file_sits_beside_a_sqlite_file_unless_configured(tmp_path):
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    assert spool_path("", sqlite) == tmp_path / "v.db.spool"
+    assert spool_path(str(tmp_path / "state" / "s"), sqlite) == tmp_path / "state" / "s"
+    server = make_engine("postgresql+psycopg://u@127.0.0.1:1/db")  # never connected
+    assert spool_path("", server) is None  # memory only, unless configured
