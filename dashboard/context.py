@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 
 from config.settings import Settings
 from dashboard import bidi, charts, export, openapi, pages, security
+from dashboard.gaps import Gap, find_gaps
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from dashboard.states import CollectorState, activity_note, collector_states
-from storage import read
+from storage import health, read
 from storage.read import COUNTERS, Clock
 from storage.write import StorageSink
 
@@ -148,6 +149,11 @@ class Dashboard:
 
     def runs_for(self, view: View) -> list[read.RunRow]:
         return read.runs_between(self.engine, view.window.since, view.window.until)
+
+    def gaps_for(self, view: View) -> list[Gap]:
+        """Collector and daemon gaps in the view's window, for its platforms."""
+        beats = health.heartbeats(self.engine)
+        return find_gaps(self.runs_for(view), view.window, view.platforms or None, beats)
 
 
 def current_dashboard(request: Request) -> Dashboard:
