@@ -53,9 +53,9 @@ $(BIN)/.installed-bench: $(BIN)/.installed-test pyproject.toml
 bench: $(BIN)/.installed-bench
 	$(BIN)/python -m benchmarks
 
-# Every fault and input test, slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
+# Every fault and input test at full size (VIRALWATCH_TEST_FULL=1), slow ones included: rewrites docs/RELIABILITY.md (tests/reliability.py).
 reliability: $(BIN)/.installed-test
-	$(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
+	VIRALWATCH_TEST_FULL=1 $(BIN)/python -m pytest -q -p tests.reliability --reliability-report docs/RELIABILITY.md
 
 # Forecast backtest on simulated spreads, then on the recorded series in ../shared/fixtures
 # (FIXTURES=dir to read them elsewhere; absent, the doc says it skipped them): rewrites

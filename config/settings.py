@@ -160,6 +160,10 @@ class DaemonSettings(Section):
         ge=1,
         description="Answers in a row that may leave a post out before it counts as gone",
     )
+    spool_file: str = Field(
+        "",
+        description="File keeping them across restarts; empty: beside a SQLite file, else memory",
+    )
 
 
 class ScheduleSettings(Section):

@@ -9,6 +9,6 @@ measures_api.py), the OpenAPI document (openapi.py), host, origin, session and C
 (platforms.py), which the composition root fills from the collector registry.
 
 May import: storage.read, storage.measures_read, storage.alert_store, storage.alert_rules (the
-alert-rule forms), storage.health, storage.write (the sink, for the manage forms only), analytics
-(the measures' maths) and config.settings. Never collectors.
+alert-rule forms), storage.budgets (budget use), storage.health, storage.write (the sink, for the
+manage forms only), analytics (the measures' maths) and config.settings. Never collectors.
 """

@@ -113,6 +113,14 @@ class Gap(Answer):
     message: str | None
 
 
+class GapGrowthRow(Answer):
+    platform: str
+    bucket_start: datetime
+    since: datetime
+    until: datetime
+    label: str
+
+
 class SeriesAnswer(Answer):
     video: str
     metric: str
@@ -123,6 +131,7 @@ class SeriesAnswer(Answer):
     times: list[datetime]
     platforms: dict[str, list[float | None]]
     gaps: list[Gap]
+    gap_growth: list[GapGrowthRow]
 
 
 class ObservationRow(Counters):

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from dashboard.bidi import show_bidi_controls
+from dashboard.gap_growth import gap_growth, hover_notes
 from dashboard.gaps import Gap
 from dashboard.platforms import NO_PLATFORMS, Platforms
 from dashboard.series import PostSeries, Series
@@ -291,6 +292,8 @@ def cumulative_figure(
     empty_note: str = "",
 ) -> go.Figure:
     """Cumulative `series.metric` stacked by platform, with collector gaps shaded."""
+    # The point after a gap holds the growth of the whole gap: its hover says over when.
+    notes = hover_notes(series, gap_growth(series, gaps))
 
     def band(platform: str, x: list[str], values: np.ndarray) -> go.Scatter | None:
         if not np.any(np.nan_to_num(values)):
@@ -306,7 +309,9 @@ def cumulative_figure(
             stackgroup="one",
             line={"color": color, "width": 1.5},
             fillcolor=_rgba(color, 0.55),
-            hovertemplate=f"%{{y:,d}} {series.metric}<extra>%{{fullData.name}}</extra>",
+            customdata=notes[platform],
+            hovertemplate=f"%{{y:,d}} {series.metric}%{{customdata}}"
+            "<extra>%{fullData.name}</extra>",
         )
 
     title = f"Cumulative {series.metric} by platform"

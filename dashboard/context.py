@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 
 from config.settings import Settings
 from dashboard import bidi, charts, export, openapi, pages, security
-from dashboard.gaps import FAILING
+from dashboard.gaps import FAILING, Gap, find_gaps
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from dashboard.states import CollectorState, activity_note, collector_states
-from storage import read
+from storage import health, read
 from storage.read import COUNTERS, Clock
 from storage.write import StorageSink
 
@@ -154,6 +154,11 @@ class Dashboard:
         a year of runs before it would cost a read per failure."""
         since = view.window.since or read.first_data_at(self.engine)
         return read.gap_runs(self.engine, since, view.window.until, tuple(FAILING))
+
+    def gaps_for(self, view: View) -> list[Gap]:
+        """Collector and daemon gaps in the view's window, for its platforms."""
+        beats = health.heartbeats(self.engine)
+        return find_gaps(self.runs_for(view), view.window, view.platforms or None, beats)
 
 
 def current_dashboard(request: Request) -> Dashboard:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from dashboard.gap_growth import GapGrowth
 from dashboard.overview import PostTableRow, VideoSummary
 from dashboard.series import METRICS, PostSeries, Series
 from dashboard.states import CollectorState
@@ -152,17 +153,21 @@ SERIES_HEADER = (
     "bucket_end",
     "time",
     "value",
+    "growth_since",
 )
 
 
-def series_rows(series: Series) -> Iterator[tuple[Any, ...]]:
-    """One row per platform and bucket; `time` is where the chart draws the value."""
+def series_rows(series: Series, growth: Sequence[GapGrowth] = ()) -> Iterator[tuple[Any, ...]]:
+    """One row per platform and bucket; `time` is where the chart draws the value, and
+    `growth_since` is set where that bucket's growth covers a gap from then (issue 13)."""
     kind = "cumulative" if series.cumulative else "per_bucket"
+    since = {(g.platform, g.index): g.since for g in growth}
     for platform, values in series.values.items():
-        for start, end, at, value in zip(
-            series.starts, series.ends, series.times, values, strict=True
+        for index, (start, end, at, value) in enumerate(
+            zip(series.starts, series.ends, series.times, values, strict=True)
         ):
-            yield (series.video, series.metric, kind, platform, start, end, at, value)
+            covered = since.get((platform, index))
+            yield (series.video, series.metric, kind, platform, start, end, at, value, covered)
 
 
 POSTS_HEADER = (

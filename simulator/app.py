@@ -62,7 +62,7 @@ class FaultGate:
             await self.inner(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode()
-        self.world.requests.append(
+        self.world.log_request(
             LoggedRequest(
                 self.platform,
                 scope["method"],

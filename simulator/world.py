@@ -71,6 +71,15 @@ class World:
     clock: SimClock = field(default_factory=lambda: SimClock(SCENARIO_START))
     faults: dict[str, Fault] = field(default_factory=dict)
     requests: list[LoggedRequest] = field(default_factory=list)
+    # Tests read the whole log; a long-running demo keeps only the newest (issue 13: its log
+    # grew with every request the daemon made, for as long as it ran).
+    request_log_limit: int | None = None
+
+    def log_request(self, request: LoggedRequest) -> None:
+        self.requests.append(request)
+        limit = self.request_log_limit
+        if limit is not None and len(self.requests) > 2 * limit:
+            del self.requests[:-limit]  # trimmed in halves: amortised O(1) per request
 
     def now(self) -> datetime:
         return self.clock()

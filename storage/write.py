@@ -442,31 +442,52 @@ class StorageSink:
         """Store one collector run for the dashboard's status view, and make it the newest of
         its collector and kind."""
         with write_transaction(self.engine) as conn:
-            run_id = conn.execute(
-                _insert(conn, CollectorRun)
-                .values(
-                    collector=report.collector,
-                    kind=report.kind,
-                    video_slug=report.video_slug,
-                    started_at=report.started_at,
-                    finished_at=report.finished_at,
-                    status=report.status,
-                    requests=report.requests,
-                    posts_found=report.posts_found,
-                    observations_written=report.observations_written,
-                    error_message=report.error_message,
-                    retry_at=report.retry_at,
+            _insert_run(conn, report)
+
+    def record_run_once(self, report: RunReport) -> None:
+        """`record_run` unless this run (collector, kind, video, start) is stored already: an
+        outage spool replayed again after a kill stores each run once."""
+        with write_transaction(self.engine) as conn:
+            stored = conn.execute(
+                select(CollectorRun.id).where(
+                    CollectorRun.collector == report.collector,
+                    CollectorRun.started_at == report.started_at,
+                    CollectorRun.kind == report.kind,
+                    CollectorRun.video_slug.is_(None)
+                    if report.video_slug is None
+                    else CollectorRun.video_slug == report.video_slug,
                 )
-                .returning(CollectorRun.id)
-            ).scalar_one()
-            latest = _insert(conn, CollectorLatestRun).values(
-                collector=report.collector, kind=report.kind, run_id=run_id
-            )
-            conn.execute(
-                latest.on_conflict_do_update(
-                    index_elements=["collector", "kind"], set_={"run_id": latest.excluded.run_id}
-                )
-            )
+            ).first()
+            if stored is None:
+                _insert_run(conn, report)
+
+
+def _insert_run(conn: Connection, report: RunReport) -> None:
+    run_id = conn.execute(
+        _insert(conn, CollectorRun)
+        .values(
+            collector=report.collector,
+            kind=report.kind,
+            video_slug=report.video_slug,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            status=report.status,
+            requests=report.requests,
+            posts_found=report.posts_found,
+            observations_written=report.observations_written,
+            error_message=report.error_message,
+            retry_at=report.retry_at,
+        )
+        .returning(CollectorRun.id)
+    ).scalar_one()
+    latest = _insert(conn, CollectorLatestRun).values(
+        collector=report.collector, kind=report.kind, run_id=run_id
+    )
+    conn.execute(
+        latest.on_conflict_do_update(
+            index_elements=["collector", "kind"], set_={"run_id": latest.excluded.run_id}
+        )
+    )
 
 
 class _ObservationBatch:

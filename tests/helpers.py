@@ -82,6 +82,19 @@ def served_on_loopback(fake: Any) -> Iterator[Any]:
         yield fake
 
 
+# `make test` runs a cut of the biggest fault and property suites (seconds, not minutes);
+# `make reliability` sets VIRALWATCH_TEST_FULL=1 and runs them at full size.
+FULL_SIZE = os.environ.get("VIRALWATCH_TEST_FULL") == "1"
+full_size_only = pytest.mark.skipif(
+    not FULL_SIZE, reason="full size only: VIRALWATCH_TEST_FULL=1 (make reliability)"
+)
+
+
+def sized(default: int, full: int) -> int:
+    """`default` in `make test`, `full` when VIRALWATCH_TEST_FULL=1."""
+    return full if FULL_SIZE else default
+
+
 def toml_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 

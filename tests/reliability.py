@@ -47,11 +47,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ReliabilityTable(Path(path)), "reliability-table")
 
 
+# The fault matrix's rows: one class per fault switch, its cases every platform meeting it.
+MATRIX_FILE = "tests/collectors/test_fault_matrix.py"
+
+
 def fault_class(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("reliability")
     if marker is not None and marker.args:
         return str(marker.args[0])
-    return FILE_CLASSES.get(item.nodeid.split("::")[0])
+    path = item.nodeid.split("::")[0]
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if path == MATRIX_FILE and "fault_name" in params:
+        return f"fault matrix: {params['fault_name']}"
+    return FILE_CLASSES.get(path)
 
 
 class ReliabilityTable:

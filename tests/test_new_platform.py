@@ -81,21 +81,27 @@ engine, sink = daemon.open_storage(settings, utc_now, migrate=True)
 async def schedule():
     d = daemon.Daemon(settings, sink, utc_now)
     d.start()
-    jobs = {
-        j.id: j.trigger.interval.total_seconds()
-        for j in d.scheduler.get_jobs()
+    jobs = sorted(
+        j.id for j in d.scheduler.get_jobs()
         if not j.id.startswith(("daemon:", "storage:"))  # the heartbeat, storage maintenance
+    )
+    every = d.wiring.cadences["throwaway"]
+    cadence = {
+        "discover": every.discover_seconds,
+        "refresh": every.refresh_seconds,
+        "policy": d.sink.scheduling.policy("throwaway").min_interval_seconds,
     }
     await d.stop()
-    return jobs
+    return jobs, cadence
 
-jobs = asyncio.run(schedule())
+jobs, cadence = asyncio.run(schedule())
 app = create_app(engine, settings, sink, utc_now, catalog.dashboard_platforms())
 page = TestClient(app, base_url="http://127.0.0.1:8000")
 html = page.get("/").text
 print(json.dumps({
     "widgets": settings.collectors.throwaway.widgets,
     "jobs": jobs,
+    "cadence": cadence,
     "labelled": "Throw Away" in html,
     "coloured": "#123456" in html,
     "colour": catalog.dashboard_platforms().colour("throwaway"),
@@ -119,7 +125,9 @@ def test_a_new_collector_module_is_configured_scheduled_and_charted(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["widgets"] == 5  # configured: its own section, read from the file
-    # Scheduled at its declared cadence, and only it (the others are off in the file).
-    assert found["jobs"] == {"throwaway:discover": 420.0, "throwaway:refresh": 180.0}
+    # Scheduled, and only it (the others are off in the file); its jobs tick and the declared
+    # cadence decides when its queries and posts are due (the per-post schedule's policy).
+    assert found["jobs"] == ["throwaway:discover", "throwaway:refresh"]
+    assert found["cadence"] == {"discover": 420, "refresh": 180, "policy": 180}
     assert found["labelled"] and found["coloured"]  # charted: the overview names it
     assert found["colour"] == "#123456"

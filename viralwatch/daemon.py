@@ -45,7 +45,7 @@ from viralwatch.budget_gate import BudgetGate
 from viralwatch.metrics import Metrics
 from viralwatch.plan import plan_collectors
 from viralwatch.planner import discover_pass, refresh_pass, scheduling_for
-from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason
+from viralwatch.spool import OUTAGE_ERRORS, SpoolingSink, outage_reason, spool_path
 
 logger = logging.getLogger("viralwatch.daemon")
 
@@ -298,7 +298,11 @@ class Daemon:
         self.after_write = after_write  # the alerts hook: returns at once (issue 12)
         # Writes that fail while the database is down are kept and replayed (issue 13).
         self.sink = SpoolingSink(
-            sink.engine, sink.clock, settings.daemon.spool_max_items, sink.misses_before_gone
+            sink.engine,
+            sink.clock,
+            settings.daemon.spool_max_items,
+            spool_path(settings.daemon.spool_file, sink.engine),
+            misses_before_gone=sink.misses_before_gone,
         )
         self.metrics = metrics or Metrics()
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -564,6 +568,7 @@ class Daemon:
         try:
             # Bounded: a frozen database must not hold the exit (the watchdog is the backstop).
             await asyncio.wait_for(asyncio.to_thread(self._mark_stopped), timeout / 8)
+            self.sink.close()
         except TimeoutError:
             logger.warning("could not record the stop: the database does not answer")
 

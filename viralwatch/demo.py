@@ -104,8 +104,13 @@ def clock_driver(sim: SimulatorServer, speed: float) -> object:
     return drive
 
 
+DEMO_REQUEST_LOG = 500
+"""Requests the demo's simulator remembers (its log is for tests; the demo never reads it)."""
+
+
 def start_simulator(start: datetime) -> SimulatorServer:
     sim = SimulatorServer()
+    sim.world.request_log_limit = DEMO_REQUEST_LOG
     sim.world.clock.set(start)
     return sim.start()
 

@@ -8,8 +8,12 @@ queue in its original order, so the failed runs land in `collector_runs` and the
 the outage like any other gap (issue 13). The outage is logged once when it starts and once when
 it ends.
 
-The queue is memory only: a daemon killed during an outage loses what it held (the bound keeps a
-long outage from eating memory; the oldest writes are dropped first, and the count is logged).
+With a spool file (viralwatch/spool_file.py) every kept write is also on disk before the call
+returns, so a daemon killed or restarted during an outage stores them when it next reaches the
+database; without one (or when another process holds it) they live in memory only. Either way
+the queue is bounded: the oldest writes are dropped first, and the count is logged. Replaying is
+idempotent (posts, readings, gone marks and errors are by their nature; a run is skipped when
+the same run is stored), so a write replayed twice after a kill is stored once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -30,6 +35,7 @@ from collectors import base
 from collectors.base import Clock, KnownPost, RunReport, SinkUnavailable
 from config.redact import mask_url
 from storage.write import StorageSink
+from viralwatch.spool_file import SpoolBusy, SpoolEntry, SpoolFile
 
 logger = logging.getLogger("viralwatch.spool")
 
@@ -50,16 +56,41 @@ class SpoolingSink(StorageSink):
     """A StorageSink that keeps failed writes while the database is down (see module doc)."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, max_items: int, misses_before_gone: int = 3
+        self,
+        engine: Engine,
+        clock: Clock,
+        max_items: int,
+        spool_path: Path | None = None,
+        misses_before_gone: int = 3,
     ) -> None:
         super().__init__(engine, clock, misses_before_gone=misses_before_gone)
         self.max_items = max_items
-        self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...], int]] = deque()
+        self._pending: deque[SpoolEntry] = deque()
         self._pending_items = 0
         self._dropped_items = 0
+        self._seq = 0
         self._lock = threading.RLock()
         self._outage_since: float | None = None  # monotonic seconds
         self._outage_started_at: datetime | None = None
+        self._file = _open_spool(spool_path)
+        if self._file is not None:
+            self._adopt(self._file.load())
+
+    def _adopt(self, entries: list[SpoolEntry]) -> None:
+        """Queue the writes an earlier process kept, to be stored before any new one."""
+        if not entries:
+            return
+        for entry in entries:
+            self._pending.append(entry)
+            self._pending_items += entry.size
+        self._seq = entries[-1].seq
+        self._drop_oldest()
+        logger.warning(
+            "%d kept writes from an earlier run found in %s; storing them when the database "
+            "answers",
+            self._pending_items,
+            self._file.path if self._file else "",
+        )
 
     @property
     def outage_started_at(self) -> datetime | None:
@@ -73,19 +104,19 @@ class SpoolingSink(StorageSink):
     # --- writes: kept while the database is down ------------------------------------------
 
     def record_posts(self, video_slug: str | None, posts: Sequence[base.PostRef]) -> int:
-        return self._write(super().record_posts, (video_slug, posts), len(posts), 0)
+        return self._write("record_posts", (video_slug, tuple(posts)), len(posts), 0)
 
     def record_observations(self, observations: Sequence[base.Observation]) -> int:
-        return self._write(super().record_observations, (observations,), len(observations), 0)
+        return self._write("record_observations", (tuple(observations),), len(observations), 0)
 
     def mark_gone(self, gone: Sequence[base.Gone]) -> int:
-        return self._write(super().mark_gone, (gone,), len(gone), 0)
+        return self._write("mark_gone", (tuple(gone),), len(gone), 0)
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:
-        return self._write(super().record_errors, (errors,), len(errors), 0)
+        return self._write("record_errors", (tuple(errors),), len(errors), 0)
 
     def record_run(self, report: RunReport) -> None:
-        self._write(super().record_run, (report,), 1, None)
+        self._write("record_run", (report,), 1, None)
 
     def save_discovery_marks(
         self, video_slug: str, collector: str, marks: dict[str, base.QueryMark]
@@ -137,37 +168,64 @@ class SpoolingSink(StorageSink):
             self._recovered()
             return result
 
-    def _write(self, call: Callable[..., T], args: tuple[Any, ...], size: int, kept: T) -> T:
+    def _write(self, op: str, args: tuple[Any, ...], size: int, kept: T) -> T:
         with self._lock:
             try:
                 self._replay()
-                result = call(*args)
+                result: T = self._apply(op, args)
             except OUTAGE_ERRORS as err:
                 self.note_outage(err)
-                self._keep(call, args, size)
+                self._keep(op, args, size)
                 return kept
             self._recovered()
             return result
 
+    def _apply(self, op: str, args: tuple[Any, ...]) -> Any:
+        if op == "record_run":
+            # A run stored just before a kill, or before a commit answer that never came,
+            # is not stored again.
+            return StorageSink.record_run_once(self, *args)
+        return getattr(StorageSink, op)(self, *args)
+
     def _replay(self) -> None:
         while self._pending:
-            call, args, size = self._pending[0]
-            call(*args)  # an outage error here leaves it queued, in order
+            entry = self._pending[0]
+            self._apply(entry.op, entry.args)  # an outage error here leaves it queued, in order
             self._pending.popleft()
-            self._pending_items -= size
+            self._pending_items -= entry.size
+            if self._file is not None:
+                self._file.ack(entry.seq, self._pending)
 
-    def _keep(self, call: Callable[..., Any], args: tuple[Any, ...], size: int) -> None:
-        self._pending.append((call, args, size))
+    def _keep(self, op: str, args: tuple[Any, ...], size: int) -> None:
+        self._seq += 1
+        entry = SpoolEntry(self._seq, op, args, size)
+        if self._file is not None:
+            self._file.append(entry)
+        self._pending.append(entry)
         self._pending_items += size
+        self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        dropped_seq = 0
         while self._pending_items > self.max_items and self._pending:
-            _call, _args, dropped = self._pending.popleft()
-            self._pending_items -= dropped
+            entry = self._pending.popleft()
+            self._pending_items -= entry.size
+            dropped_seq = entry.seq
             if not self._dropped_items:
                 logger.error(
                     "database still unavailable: more than %d kept writes; dropping the oldest",
                     self.max_items,
                 )
-            self._dropped_items += dropped
+            self._dropped_items += entry.size
+        if dropped_seq and self._file is not None:
+            self._file.ack(dropped_seq, self._pending)
+
+    def close(self) -> None:
+        """Let go of the spool file (what it keeps stays in it for the next start)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def note_outage(self, err: Exception) -> None:
         if self._outage_since is None:
@@ -187,3 +245,24 @@ class SpoolingSink(StorageSink):
         self._outage_since = None
         self._outage_started_at = None
         self._dropped_items = 0
+
+
+def spool_path(configured: str, engine: Engine) -> Path | None:
+    """`daemon.spool_file`, or beside a SQLite file (`<db>.spool`); None keeps it in memory."""
+    if configured:
+        return Path(configured).expanduser()
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        return Path(database + ".spool")
+    return None
+
+
+def _open_spool(path: Path | None) -> SpoolFile | None:
+    """The spool file at `path`, or None (memory only) when there is none or it is unusable."""
+    if path is None:
+        return None
+    try:
+        return SpoolFile(path)
+    except (SpoolBusy, OSError) as err:
+        logger.warning("outage spool kept in memory only: %s", err)
+        return None

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from dashboard import export, pages
 from dashboard.context import DashDep, json_response
-from dashboard.gaps import find_gaps
+from dashboard.gap_growth import gap_growth
 from dashboard.overview import VideoSummary
 from dashboard.params import SeriesDep, TableDep, ViewDep
 from dashboard.states import collector_states
@@ -84,8 +84,7 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
     hour)."""
     dash.video_or_404(slug)
     series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
-    beats = health.heartbeats(dash.engine)
-    gaps = find_gaps(dash.runs_for(view), view.window, view.platforms or None, beats)
+    gaps = dash.gaps_for(view)
     minutes = series.bucket_minutes
     return json_response(
         {
@@ -98,6 +97,16 @@ def api_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
             "times": [export.iso_utc(t) for t in series.times],
             "platforms": dict(series.values),
             "gaps": [row_json(g) for g in gaps],
+            "gap_growth": [
+                {
+                    "platform": g.platform,
+                    "bucket_start": export.iso_utc(series.starts[g.index]),
+                    "since": g.since,
+                    "until": g.until,
+                    "label": g.label,
+                }
+                for g in gap_growth(series, gaps)
+            ],
         }
     )
 

@@ -5,6 +5,7 @@ from fastapi.responses import Response
 
 from dashboard import export, pages
 from dashboard.context import DashDep, csv_response
+from dashboard.gap_growth import gap_growth
 from dashboard.overview import top_posts
 from dashboard.params import SeriesDep, TableDep, ViewDep
 from dashboard.states import collector_states
@@ -35,7 +36,7 @@ def csv_series(dash: DashDep, slug: str, view: ViewDep, query: SeriesDep) -> Res
     """A chart's data: one row per platform and time bucket."""
     dash.video_or_404(slug)
     series = pages.chart_series(dash.engine, slug, view, query, dash.platforms)
-    rows = export.series_rows(series)
+    rows = export.series_rows(series, gap_growth(series, dash.gaps_for(view)))
     return csv_response(f"{slug}-{series.metric}", export.SERIES_HEADER, rows)
 
 

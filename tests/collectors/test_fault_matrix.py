@@ -3,7 +3,8 @@
 For each pair the run ends (no hang, no exception), is recorded with a failure the dashboard
 shows (failed / rate_limited) unless the platform's answer stayed readable, a healthy platform
 run alongside is unaffected, and no reading is invented: every stored counter equals the
-simulator's or is empty. The full matrix is slow; a diagonal of it runs in every `make test`.
+simulator's or is empty. The full matrix takes minutes: a diagonal of it (every fault and every
+platform once) runs in every `make test`, the full one under `make reliability`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collectors.runner import CollectorRunner
 from simulator.server import SimulatorServer
 from simulator.world import Fault, World
 from storage import read
-from tests.helpers import sim_collector
+from tests.helpers import full_size_only, sim_collector
 
 PLATFORMS = [
     "hackernews",
@@ -169,6 +170,7 @@ async def test_fault_matrix_diagonal(
 
 
 @pytest.mark.slow
+@full_size_only
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("fault_name", list(FAULTS))
 async def test_fault_matrix_full(

@@ -10,6 +10,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,9 @@ from dashboard.app import create_app
 from storage.write import StorageSink, VideoInput
 from tests.helpers import database_url, migrated_engine
 from viralwatch.catalog import dashboard_platforms, settings_model
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 NOW = datetime(2024, 5, 2, 12, 30, tzinfo=UTC)
 ORIGIN_AT = NOW - timedelta(hours=48)
@@ -293,3 +298,29 @@ def dash_client(
     # A loopback Host (the dashboard refuses others) and the Origin a browser sends on its forms.
     with TestClient(app, base_url=DASH_URL, headers={"origin": DASH_URL}) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test module (each page gets its own context)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright  # only browser runs need Playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()

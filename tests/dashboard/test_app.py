@@ -303,7 +303,8 @@ def test_series_csv_matches_the_api(dash_client: TestClient) -> None:
     api = dash_client.get(f"/api/videos/{MAIN_SLUG}/series?{query}").json()
     rows = rows_of(dash_client.get(f"/export/videos/{MAIN_SLUG}/series.csv?{query}"))
     assert list(rows[0]) == [
-        "video", "metric", "kind", "platform", "bucket_start", "bucket_end", "time", "value"
+        "video", "metric", "kind", "platform", "bucket_start", "bucket_end", "time", "value",
+        "growth_since",
     ]  # fmt: skip
     for platform, values in api["platforms"].items():
         mine = [r for r in rows if r["platform"] == platform]

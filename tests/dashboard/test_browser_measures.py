@@ -27,7 +27,6 @@ from .test_browser import Site, charts_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-browser = test_browser.browser
 page = test_browser.page
 STEP_SLUG = "flash-flood"
 

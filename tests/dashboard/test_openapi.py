@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from dashboard.app import create_app
+from tests.helpers import sized
 from viralwatch.catalog import dashboard_platforms, settings_model
 
 from .conftest import DASH_URL
@@ -47,7 +48,7 @@ def test_api_matches_its_openapi_document(dash_engine, dash_sink, dash_clock) ->
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=30,
+            max_examples=sized(10, 30),  # every operation both ways; 30 at full size
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),

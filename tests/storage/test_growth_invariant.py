@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from collectors.base import PostRef
 from storage.write import StorageSink, VideoInput
+from tests.helpers import sized
 from tests.storage.growth_check import Reading, lost_or_duplicated, violations, write_batches
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -115,7 +116,9 @@ def processes() -> Iterator[Any]:
 
 @pytest.mark.slow
 @settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=sized(2, 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(workload=workloads())
 # Found on SQLite: one batch read reddit's post at 12:00, unchanged at 12:01 (a confirmation of
