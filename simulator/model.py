@@ -148,7 +148,8 @@ _UKRAINIAN_LETTERS = frozenset("іїєґІЇЄҐ")
 
 
 def language_of(text: str) -> str:
-    """ "uk" for text with letters only Ukrainian uses, "ru" for other Cyrillic, else "en"."""
+    """Ukrainian ("uk") for text with letters Russian lacks (і, ї, є, ґ), Russian ("ru") for
+    other Cyrillic, English ("en") otherwise: the three languages the scenario's texts use."""
     if any(ch in _UKRAINIAN_LETTERS for ch in text):
         return "uk"
     return "ru" if any("\u0400" <= ch <= "\u04ff" for ch in text) else "en"

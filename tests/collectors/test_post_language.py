@@ -8,6 +8,7 @@ those fields appear), then each collector runs against the simulator.
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import given
@@ -300,3 +301,12 @@ def test_mastodon_boost_edge_stores_the_booster_followers(shared_fixtures):
     (account,) = load(shared_fixtures, "mastodon", "statuses_reblogged_by_local-server.json")
     edge = MastodonCollector.boost_edge(account, STATUS["uri"])
     assert edge.extra == {"edge": True, "author_followers": account["followers_count"]}
+
+
+async def test_x_search_asks_for_lang_and_author_public_metrics(sim, http_client, clock, sim_video):
+    # X returns neither unless asked (the simulator does the same), so the request must ask.
+    await sim_collector("x", sim, http_client, clock).discover(sim_video)
+    params = parse_qs(sim.world.requests_to("x", "/2/tweets/search/recent")[0].query)
+    assert "lang" in params["tweet.fields"][0].split(",")
+    assert params["expansions"] == ["author_id"]
+    assert "public_metrics" in params["user.fields"][0].split(",")
