@@ -490,6 +490,28 @@ def as_count(value: Any) -> int | None:
     return min(number, COUNTER_LIMIT) if number >= 0 else None
 
 
+# "und" (undetermined), "zxx" (no linguistic content), "mul" and "mis" name no one language.
+_NOT_A_LANGUAGE = frozenset({"und", "zxx", "mul", "mis"})
+_PRIMARY_SUBTAG = re.compile(r"[a-z]{2,3}")
+
+
+def language_code(value: Any) -> str | None:
+    """The lower-case BCP 47 primary subtag of a language tag ("pt-BR" -> "pt", "UK" -> "uk");
+    None when absent, not a 2-3 letter language, or a code that names no language ("und").
+    Never raises, whatever a payload holds."""
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    if not _PRIMARY_SUBTAG.fullmatch(primary) or primary in _NOT_A_LANGUAGE:
+        return None
+    return primary
+
+
+def without_none(**fields: Any) -> dict[str, Any]:
+    """A PostRef `extra` holding only the fields a payload actually supplied."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def unstorable_counters(observation: Observation) -> list[str]:
     """Names of the counters of `observation` that storage cannot hold."""
     return [

@@ -24,6 +24,8 @@ recording shows `RateLimit-Policy: 10;w=86400`), so the session is kept and refr
 re-created per run.
 Counters (app.bsky.feed.defs#postView): repostCount -> shares, likeCount -> likes,
 replyCount -> comments, quoteCount -> quotes. No views (NULL).
+Language: the record's `langs` (BCP 47 tags the author's app set; the first is the main one)
+-> extra.language. Follower counts need a getProfile call per author, so none are stored.
 Cascade: a quote post is a post of its own (relation quote, parent = the quoted post). A repost
 is not a post (no text, no counters, and getRepostedBy only returns the profiles), so each one is
 stored as a reshare edge keyed `<subject uri>#repost-by-<reposter did>` with `extra.kind="repost"`;
@@ -62,9 +64,11 @@ from collectors.base import (
     allowed_in_flight,
     as_count,
     as_object,
+    language_code,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
+    without_none,
 )
 from collectors.cascade import Candidate, CascadeGate
 from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
@@ -202,6 +206,11 @@ class BlueskySettings(CollectorSettings):
     app_password: SecretStr = Field(SecretStr(""), description="App password for that handle")
 
 
+def _first_language(record: dict[str, Any]) -> str | None:
+    langs = record.get("langs")
+    return language_code(langs[0]) if isinstance(langs, list) and langs else None
+
+
 @register
 class BlueskyCollector:
     """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
@@ -287,7 +296,7 @@ class BlueskyCollector:
             parent_platform=cls.name if parent else None,
             parent_platform_post_id=parent,
             relation=relation,
-            extra={"cid": post["cid"]} if post.get("cid") else {},
+            extra=without_none(cid=post.get("cid") or None, language=_first_language(record)),
         )
 
     @classmethod

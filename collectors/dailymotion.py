@@ -2,7 +2,7 @@
 
 Endpoints (no auth for public data):
 - `GET /videos?search=<phrase>&fields=id,title,created_time,views_total,likes_total,url,
-  owner.screenname&sort=recent&limit=100&page=N&created_after=<epoch>&family_filter=false`
+  owner.screenname,language&sort=recent&limit=100&page=N&created_after=<epoch>&family_filter=false`
   for discovery; `has_more` says whether another page exists, and a query never reaches past
   1,000 results (https://developers.dailymotion.com/guides/browse-large-catalogs/), so each
   phrase pages back by `created_before` to its high-water mark (collectors/sweep.py), at most
@@ -13,6 +13,8 @@ Endpoints (no auth for public data):
   (private video) proves a video is gone.
 Rate limits: the documented tables cover uploads only; reads are unmetered but a 429 is still
 honoured through `collectors/http.fetch`.
+Language: the `language` field (the uploader's ISO 639-1 choice) -> extra.language; owner
+follower counts need a user call per owner, so none are stored.
 Counters: views_total -> views, likes_total -> likes; no shares, comments or quotes (NULL).
 Quirks: nested fields come back as flat dotted keys (`"owner.screenname": "…"`); created_time is
 epoch seconds; the family filter is on by default and hides war footage flagged sensitive,
@@ -42,8 +44,10 @@ from collectors.base import (
     SourceUnavailable,
     TrackedVideo,
     as_count,
+    language_code,
     parse_timestamp,
     parses_payload,
+    without_none,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -51,7 +55,7 @@ from collectors.registry import register
 from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings
 
-FIELDS = "id,title,created_time,views_total,likes_total,url,owner.screenname"
+FIELDS = "id,title,created_time,views_total,likes_total,url,owner.screenname,language"
 PAGE_LIMIT = 100
 MAX_PAGES = 3
 IDS_BATCH = 100
@@ -114,6 +118,7 @@ class DailymotionCollector:
             text=title,
             published_at=parse_timestamp(video.get("created_time")),
             matched_by=matched,
+            extra=without_none(language=language_code(video.get("language"))),
         )
 
     @classmethod

@@ -9,6 +9,7 @@ words in any order, so every hit is re-checked with `matches_video` before it is
 Pagination: `page`/`hitsPerPage`, but results stop at 1,000 per query (`paginationLimitedTo`),
 so discovery pages back by narrowing `created_at_i<=` to the oldest hit read, down to the query's
 high-water mark (collectors/sweep.py), at most MAX_PAGES pages per query per pass.
+Language and followers: Algolia hits carry no language and HN has no followers; none stored.
 Counters: points -> likes, num_comments -> comments; HN shows no views or shares (NULL).
 Quirks: a deleted story disappears from search; a story missing from a refresh answer is a miss,
 and storage marks it gone after `misses_before_gone` answers in a row leave it out.

@@ -15,6 +15,9 @@ Exceeding one answers HTTP 429 `{"error": "rate_limit_error"}` without Retry-Aft
 waits the default minute. A discovery pass costs at most (links + phrases) x `MAX_SEARCH_PAGES`
 searches per instance: each query pages back to its high-water mark (collectors/sweep.py) and a
 pass that stops at the cap resumes at its page number next time.
+Language and followers: `post.language_id` is an instance-local number that only
+`GET /api/v3/site` (all_languages) maps to a code, an extra request per instance, so no
+language is stored; Lemmy shows no follower counts.
 Counters (`post_view.counts`): score -> likes, comments -> comments. upvotes/downvotes are
 not stored (score is their difference); no views or shares (NULL).
 Gone: 0.19 answers HTTP 400 `{"error": "couldnt_find_post"}` for a purged post (404 on newer

@@ -15,6 +15,9 @@ Auth: none for public timelines and statuses; optional `access_token` (Bearer) f
 Rate limits: 300 requests per 5 minutes per IP or account (X-RateLimit-* headers, reset as an
 ISO time); `collectors/http.fetch` stops when the window is used up. Refresh keeps up to 4
 requests in flight on each instance (the `in_flight` of its quota), all instances at once.
+Author and language: `account.followers_count` (of the author, or of a booster for a boost
+edge) -> extra.author_followers, the status's
+`language` (ISO 639-1, set by the author's app; may be null) -> extra.language.
 Counters: reblogs_count -> shares, favourites_count -> likes, replies_count -> comments,
 quotes_count -> quotes (4.5+; absent on older servers, stored as NULL). No views.
 Quirks: ids are per-instance snowflakes, so a post is keyed by its global `uri` and remembers
@@ -48,8 +51,10 @@ from collectors.base import (
     TrackedVideo,
     allowed_in_flight,
     as_count,
+    language_code,
     parse_timestamp,
     parses_payload,
+    without_none,
 )
 from collectors.http import chunks, decode_json, expect, fetch, gather_limited, query_url
 from collectors.matching import matches_video
@@ -149,7 +154,12 @@ class MastodonCollector:
             parent_platform=cls.name if parent_uri else None,
             parent_platform_post_id=parent_uri,
             relation="quote" if parent_uri else None,
-            extra={"instance": instance, "id": str(status["id"])},
+            extra=without_none(
+                instance=instance,
+                id=str(status["id"]),
+                language=language_code(status.get("language")),
+                author_followers=as_count(account.get("followers_count")),
+            ),
         )
 
     @classmethod
@@ -285,7 +295,10 @@ class MastodonCollector:
             parent_platform=cls.name,
             parent_platform_post_id=status_uri,
             relation="reshare",
-            extra={"edge": True},
+            # A booster with a large following carries the video as far as a post does.
+            extra=without_none(
+                edge=True, author_followers=as_count(account.get("followers_count"))
+            ),
         )
 
     async def refresh(self, posts: Sequence[KnownPost]) -> list[RefreshItem]:

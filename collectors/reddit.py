@@ -21,6 +21,8 @@ Rate limits: 100 queries per minute per OAuth client id (since July 2023), repor
 (seconds); the collector stops for the rest of the window when none remain. Refresh keeps up to
 4 requests in flight (the `in_flight` of its quota). A 429 is an HTML
 page with `Retry-After`; the token endpoint's 429 is JSON without it.
+Language and followers: a `t3` thing documents no language field and no author follower
+count (that needs a user/about call per author), so neither is stored.
 Counters: score -> likes (NULL while `hide_score` hides it), num_comments -> comments,
 num_crossposts -> shares. `view_count` is always null, so views stay NULL.
 Quirks: Reddit has no hashtags, so only keyword phrases and links are searched; search matches

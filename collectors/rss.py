@@ -16,6 +16,8 @@ a pass fails only when no source could be read.
 Records: the key is the item's guid/id, else its link (duplicates in one pass are dropped by
 key and by link); the outlet (Google News `<source>`, else the feed's title) is the author;
 the title is the text; published/updated time when given. Storage records first-seen time.
+Language and followers: entries carry no per-item language here and feeds have no followers;
+none stored.
 Counters: none. News items have no counters, so `refresh` returns [] without any request;
 `counters` is empty so the scheduler can skip refresh passes for this collector.
 """

@@ -14,6 +14,8 @@ Parsing: `div.tgme_widget_message[data-post="<channel>/<id>"]`, `.js-message_tex
 quotes carry `.js-message_reply_text` and are skipped), `span.tgme_widget_message_views`
 ("987", "12.3K", "1.2M": the preview truncates, so a count is exact only below 1,000),
 `time[datetime]`, `a.tgme_widget_message_forwarded_from_name[href]` and the text's `a[href]`.
+Language and followers: the channel preview shows neither a message language nor (reliably)
+a subscriber count, so neither is stored.
 Counters: views only; likes, shares and comments are NULL (the preview shows no counts for them).
 Refresh: messages of a channel are re-read around each known id (`?before=<id+1>`, newest known
 id first); one page covers every known id between its lowest id and the id asked for.

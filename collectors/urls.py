@@ -13,6 +13,8 @@ Counters: view_count -> views, like_count -> likes, repost_count -> shares, comm
 comments; each may be missing per extractor (NULL then). The generic extractor maps JSON-LD
 WatchAction/ViewAction -> views, LikeAction -> likes, CommentAction -> comments and ignores
 ShareAction (so shares stay NULL for such pages); TikTok and X extractors fill repost_count.
+Language and followers: `language` -> extra.language and `channel_follower_count` ->
+extra.author_followers, where the extractor fills them (YouTube's does).
 Limits: whatever each site enforces; yt-dlp does its own HTTP, outside `collectors.http`.
 Errors: a URL yt-dlp cannot read never aborts the batch. A definitive message (private,
 removed, deleted, terminated account, HTTP 410) makes the post Gone with that message as the
@@ -44,8 +46,10 @@ from collectors.base import (
     RefreshItem,
     TrackedVideo,
     as_count,
+    language_code,
     parses_payload,
     redact,
+    without_none,
 )
 from collectors.http import gather_limited
 from collectors.registry import register
@@ -133,7 +137,11 @@ class UrlsCollector:
             text=info.get("title") or info.get("description"),
             published_at=published,
             matched_by="manual",
-            extra={"extractor": info.get("extractor_key") or info.get("extractor")},
+            extra=without_none(
+                extractor=info.get("extractor_key") or info.get("extractor"),
+                language=language_code(info.get("language")),
+                author_followers=as_count(info.get("channel_follower_count")),
+            ),
         )
 
     @classmethod

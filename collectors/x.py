@@ -4,8 +4,9 @@ Endpoints:
 - `GET /2/tweets/search/recent` (last 7 days only) for discovery: `max_results=100` (10-100),
   paging back by `until_id` (the oldest tweet read) to the query's high-water mark
   (collectors/sweep.py), at most MAX_SEARCH_PAGES pages per pass,
-  `tweet.fields=public_metrics,created_at,author_id,referenced_tweets,entities`,
-  `expansions=author_id` (usernames arrive in `includes.users`);
+  `tweet.fields=public_metrics,created_at,author_id,referenced_tweets,entities,lang`,
+  `expansions=author_id&user.fields=username,public_metrics` (authors arrive in
+  `includes.users`);
 - `GET /2/tweets?ids=…` (at most 100 ids per call) with the same fields to refresh counters.
 Auth: `Authorization: Bearer <bearer_token>` (app-only). Without a token the daemon disables the
 collector (`XSettings.required_credentials`); a rejected token is a 401 -> AuthFailed.
@@ -19,6 +20,9 @@ with `-is:retweet` (a retweet has no counters of its own; its original does). `s
 sent only when the video started less than 7 days ago, since older values are rejected.
 Counters (public_metrics): impression_count -> views, like_count -> likes, retweet_count ->
 shares, reply_count -> comments, quote_count -> quotes.
+Author and language: `includes.users[].public_metrics.followers_count` -> extra.author_followers;
+the tweet's `lang` (BCP 47, X's own detection) -> extra.language, except "und" (undetermined)
+and "zxx" (no text: links or media only), which name no language.
 Cascade: `referenced_tweets` of type quoted / retweeted / replied_to give the parent edge.
 Quirks: a tweet that vanished (deleted, account suspended or protected) is missing from `data`
 and listed in `errors` (a "partial error" with HTTP 200) with type …/problems/resource-not-found
@@ -49,8 +53,10 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     as_object,
+    language_code,
     parse_timestamp,
     parses_payload,
+    without_none,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.matching import matches_video
@@ -58,7 +64,8 @@ from collectors.registry import register
 from collectors.sweep import Page, sweep
 from config.settings import CollectorSettings
 
-TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities"
+TWEET_FIELDS = "public_metrics,created_at,author_id,referenced_tweets,entities,lang"
+USER_FIELDS = "username,public_metrics"
 MAX_RESULTS = 100
 MAX_SEARCH_PAGES = 5
 LOOKUP_BATCH = 100
@@ -187,6 +194,12 @@ class XCollector:
             parent_platform=cls.name if parent_id else None,
             parent_platform_post_id=parent_id,
             relation=relation,
+            extra=without_none(
+                language=language_code(tweet.get("lang")),
+                author_followers=as_count(
+                    as_object(user.get("public_metrics")).get("followers_count")
+                ),
+            ),
         )
 
     @classmethod
@@ -224,7 +237,7 @@ class XCollector:
             "max_results": MAX_RESULTS,
             "tweet.fields": TWEET_FIELDS,
             "expansions": "author_id",
-            "user.fields": "username",
+            "user.fields": USER_FIELDS,
         }
         now = self.clock()
         if video.started_at and video.started_at > now - timedelta(days=RECENT_SEARCH_DAYS):

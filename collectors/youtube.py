@@ -23,6 +23,11 @@ Counters: statistics are strings. viewCount -> views, likeCount -> likes, commen
 likeCount and commentCount are omitted when the uploader hides them (stored as NULL). YouTube
 exposes no share count. A video missing from the response was deleted or made private, or is
 not served for now: a miss, gone after `daemon.misses_before_gone` answers in a row.
+Language: videos.list's `snippet.defaultAudioLanguage` (the spoken language), else
+`defaultLanguage` (of title and description) -> extra.language; search.list snippets carry
+neither, so only the video's own URLs and re-checked search hits (read through videos.list)
+get a language; a hit matched on its search snippet has none. Subscriber counts need a
+channels.list call per channel, so no follower count is stored.
 Quirks: search.list returns titles and descriptions HTML-escaped (`&amp;`, `&#39;`) and cuts the
 description short; videos.list returns them as plain text.
 """
@@ -54,9 +59,11 @@ from collectors.base import (
     TrackedVideo,
     as_count,
     as_object,
+    language_code,
     missing_from_answer,
     parse_timestamp,
     parses_payload,
+    without_none,
 )
 from collectors.http import chunks, decode_json, expect, fetch
 from collectors.identity import post_identity, urls_in_text
@@ -187,7 +194,12 @@ class YouTubeCollector:
             text=text,
             published_at=parse_timestamp(snippet.get("publishedAt")),
             matched_by=matched,
-            extra={"channel_id": snippet.get("channelId")},
+            extra=without_none(
+                channel_id=snippet.get("channelId"),
+                language=language_code(
+                    snippet.get("defaultAudioLanguage") or snippet.get("defaultLanguage")
+                ),
+            ),
         )
 
     @classmethod

@@ -121,7 +121,7 @@ def _record(post: SimPost, world: World) -> dict[str, Any]:
     record: dict[str, Any] = {
         "$type": "app.bsky.feed.post",
         "createdAt": iso_ms(post.created_at),
-        "langs": ["en"],
+        "langs": [post.language],
         "text": text,
     }
     if facets:

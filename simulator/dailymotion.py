@@ -36,6 +36,7 @@ KNOWN_FIELDS = {
     "description",
     "private",
     "duration",
+    "language",
 }
 
 
@@ -69,6 +70,7 @@ def render_video(post: SimPost, world: World, fields: list[str]) -> dict[str, An
         "description": post.text,
         "private": False,
         "duration": 94,
+        "language": post.language,
     }
     return {field: full[field] for field in fields if field in full}
 

@@ -21,7 +21,7 @@ from simulator.world import World
 RATE_HEADERS = {"x-ratelimit-limit": "300", "x-ratelimit-remaining": "299"}
 
 
-def _account(username: str, instance: str, account_id: str) -> dict[str, Any]:
+def _account(username: str, instance: str, account_id: str, followers: int) -> dict[str, Any]:
     host = f"{instance}.example"
     return {
         "id": account_id,
@@ -35,7 +35,7 @@ def _account(username: str, instance: str, account_id: str) -> dict[str, Any]:
         "note": "",
         "url": f"https://{host}/@{username}",
         "avatar": f"https://{host}/avatars/original/missing.png",
-        "followers_count": 120,
+        "followers_count": followers,
         "following_count": 80,
         "statuses_count": 900,
         "emojis": [],
@@ -77,7 +77,7 @@ def render_status(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]
         "sensitive": False,
         "spoiler_text": "",
         "visibility": "public",
-        "language": "en",
+        "language": post.language,
         "uri": f"https://{host}/users/{post.author}/statuses/{post.id}",
         "url": f"https://{host}/@{post.author}/{post.id}",
         "replies_count": counters.get("comments", 0),
@@ -87,7 +87,9 @@ def render_status(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]
         "edited_at": None,
         "content": linkify_html(post.text),
         "reblog": None,
-        "account": _account(post.author, instance, str(abs(hash(post.author)) % 10**8)),
+        "account": _account(
+            post.author, instance, str(abs(hash(post.author)) % 10**8), post.author_followers
+        ),
         "media_attachments": [],
         "mentions": [],
         "tags": [
@@ -200,7 +202,9 @@ def app(world: World) -> Starlette:
             int(request.query_params.get("limit", 40)),
             80,
         )
-        accounts = [_account(f"booster{n}", instance, str(900000 + n)) for n in range(count)]
+        accounts = [
+            _account(f"booster{n}", instance, str(900000 + n), 40 + n) for n in range(count)
+        ]
         return JSONResponse(accounts, headers=RATE_HEADERS)
 
     async def quotes(request: Request) -> JSONResponse:

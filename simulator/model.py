@@ -8,6 +8,7 @@ this package render these posts in each API's real wire format. The model is a p
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import string
@@ -125,10 +126,33 @@ class SimPost:
             return False
         return self.created_at <= now and (self.gone_at is None or now < self.gone_at)
 
+    @property
+    def language(self) -> str:
+        """The post's language as its author's app would tag it: "uk", "ru" or "en"."""
+        return language_of(f"{self.title or ''} {self.text}")
+
+    @property
+    def author_followers(self) -> int:
+        """The author's follower count: 10 to about 1,000,000, fixed per author name, spread
+        evenly over the orders of magnitude so some authors count as big accounts."""
+        digest = int(hashlib.sha256(self.author.encode()).hexdigest()[:8], 16)
+        return int(10 ** (1 + (digest % 5000) / 1000))
+
     def counters(self, now: datetime) -> dict[str, int]:
         """Counter values at `now` (only the counters this platform exposes)."""
         age = (now - self.created_at).total_seconds() / 3600
         return {name: sum(c.at(age) for c in curves) for name, curves in self.curves.items()}
+
+
+_UKRAINIAN_LETTERS = frozenset("іїєґІЇЄҐ")
+
+
+def language_of(text: str) -> str:
+    """Ukrainian ("uk") for text with letters Russian lacks (і, ї, є, ґ), Russian ("ru") for
+    other Cyrillic, English ("en") otherwise: the three languages the scenario's texts use."""
+    if any(ch in _UKRAINIAN_LETTERS for ch in text):
+        return "uk"
+    return "ru" if any("\u0400" <= ch <= "\u04ff" for ch in text) else "en"
 
 
 class SimClock:

@@ -7,6 +7,8 @@ edit_history_tweet_ids, public_metrics, referenced_tweets, entities.urls/hashtag
 errors" list for ids that cannot be returned (problem type …/resource-not-found). Text escapes
 &, < and > as HTML entities and shows links as t.co short links, as X does. Query support:
 OR-ed groups of `url:"…"`, quoted phrases, #hashtags and bare words, plus `-is:retweet`.
+Optional fields appear only when requested, as on X: a tweet's `lang` with `tweet.fields=lang`,
+a user's `public_metrics` (followers_count …) with `user.fields=public_metrics`.
 No recorded X fixture exists; the bodies here are written from the documentation.
 """
 
@@ -64,8 +66,8 @@ def _tco(url: str) -> str:
     return "https://t.co/" + hashlib.sha256(url.encode()).hexdigest()[:10]
 
 
-def render_tweet(post: SimPost, world: World) -> dict[str, Any]:
-    """A Tweet object with the fields the collector asks for."""
+def render_tweet(post: SimPost, world: World, fields: str = "") -> dict[str, Any]:
+    """A Tweet object; `lang` only when `tweet.fields` (`fields`) asks for it, as X does."""
     counters = post.counters(world.now())
     text = post.text
     urls = []
@@ -109,17 +111,30 @@ def render_tweet(post: SimPost, world: World) -> dict[str, Any]:
     }
     if entities:
         tweet["entities"] = entities
+    if "lang" in fields.split(","):
+        tweet["lang"] = post.language
     if post.parent_id and post.relation == "quote":
         tweet["referenced_tweets"] = [{"type": "quoted", "id": post.parent_id}]
     return tweet
 
 
-def _user(username: str) -> dict[str, Any]:
-    return {
-        "id": _user_id(username),
-        "name": username.replace("_", " ").title(),
-        "username": username,
+def _user(post: SimPost, fields: str) -> dict[str, Any]:
+    """A User object; `public_metrics` only when `user.fields` (`fields`) asks for it."""
+    user: dict[str, Any] = {
+        "id": _user_id(post.author),
+        "name": post.author.replace("_", " ").title(),
+        "username": post.author,
     }
+    if "public_metrics" in fields.split(","):
+        followers = post.author_followers
+        user["public_metrics"] = {
+            "followers_count": followers,
+            "following_count": 150 + followers % 700,
+            "tweet_count": 1_200 + followers % 9_000,
+            "listed_count": followers // 500,
+            "like_count": 3 * (1_200 + followers % 9_000),
+        }
+    return user
 
 
 _TERM = re.compile(r'url:"[^"]*"|"[^"]*"|\S+')
@@ -215,9 +230,11 @@ def app(world: World) -> Starlette:
             meta["next_token"] = str(offset + max_results)
         body: dict[str, Any] = {"meta": meta}
         if page:
-            body["data"] = [render_tweet(p, world) for p in page]
-            authors = dict.fromkeys(p.author for p in page)
-            body["includes"] = {"users": [_user(a) for a in authors]}
+            fields = params.get("tweet.fields", "")
+            body["data"] = [render_tweet(p, world, fields) for p in page]
+            authors = {p.author: p for p in page}
+            user_fields = params.get("user.fields", "")
+            body["includes"] = {"users": [_user(p, user_fields) for p in authors.values()]}
         return JSONResponse(body, headers=rate_headers(450))
 
     async def lookup(request: Request) -> JSONResponse:
@@ -231,7 +248,7 @@ def app(world: World) -> Starlette:
         for tweet_id in ids:
             post = find(tweet_id)
             if post is not None:
-                data.append(render_tweet(post, world))
+                data.append(render_tweet(post, world, request.query_params.get("tweet.fields", "")))
             else:
                 errors.append(
                     {

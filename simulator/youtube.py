@@ -259,6 +259,7 @@ def app(world: World) -> Starlette:
                     "channelTitle": p.author,
                     "categoryId": "25",
                     "liveBroadcastContent": "none",
+                    "defaultAudioLanguage": p.language,
                     "localized": {"title": p.title or "", "description": p.text},
                 }
             if "statistics" in parts:

@@ -92,7 +92,7 @@ async def test_discover_finds_every_simulated_video_and_no_noise(
     params = parse_qs(sim.world.requests_to("dailymotion", "/videos")[0].query)
     assert params["limit"] == ["100"] and params["sort"] == ["recent"]
     assert params["fields"] == [
-        "id,title,created_time,views_total,likes_total,url,owner.screenname"
+        "id,title,created_time,views_total,likes_total,url,owner.screenname,language"
     ]
     assert params["family_filter"] == ["false"]
 

@@ -31,7 +31,12 @@ def test_status_with_video_maps_counters(shared_fixtures):
     assert obs.views is None
     ref = MastodonCollector.from_payload(status, "https://mastodon.social")
     assert ref.platform_post_id == status["uri"]
-    assert ref.extra == {"instance": "https://mastodon.social", "id": "113358687695262945"}
+    assert ref.extra == {
+        "instance": "https://mastodon.social",
+        "id": "113358687695262945",
+        "language": "en",
+        "author_followers": 3553,
+    }
     assert ref.published_at is not None and ref.published_at.tzinfo is not None
 
 
@@ -122,7 +127,7 @@ async def test_discover_records_boosts_and_quotes_as_cascade_edges(
 ):
     found = await collector(sim, http_client, clock).discover(sim_video)
     boosts = [r for r in found if r.relation == "reshare"]
-    assert boosts and all(r.parent_platform_post_id and r.extra == {"edge": True} for r in boosts)
+    assert boosts and all(r.parent_platform_post_id and r.extra["edge"] is True for r in boosts)
     quotes = [r for r in found if r.relation == "quote"]
     sim_quotes = [
         p

@@ -47,6 +47,19 @@ def test_from_payload_reads_uploader_title_and_upload_date(shared_fixtures):
     assert ref.matched_by == "manual" and ref.extra["extractor"] == "Youtube"
 
 
+def test_from_payload_reads_the_language_and_channel_followers(shared_fixtures):
+    # Issue 12: the new_language and new_account alert rules read these.
+    ref = UrlsCollector.from_payload(load(shared_fixtures), "https://youtu.be/JjQDik3yNhA")
+    assert (ref.extra["language"], ref.extra["author_followers"]) == ("en", 486_000)
+
+
+def test_from_payload_without_language_or_followers_stores_neither():
+    ref = UrlsCollector.from_payload(
+        {"title": "A clip", "extractor_key": "Generic"}, "https://a.example/v"
+    )
+    assert ref.extra == {"extractor": "Generic"}
+
+
 @pytest.mark.parametrize(
     ("message", "definitive"),
     [

@@ -57,7 +57,7 @@ def test_videos_list_statistics_are_strings_mapped_to_counts(shared_fixtures):
     assert ref.platform_post_id == "D-lhorsDlUQ"
     assert ref.author == "Google Developers"
     assert ref.published_at == datetime(2019, 3, 21, 20, 37, 49, tzinfo=UTC)
-    assert ref.extra == {"channel_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw"}
+    assert ref.extra == {"channel_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw", "language": "en"}
 
 
 def test_description_links_count_as_evidence(shared_fixtures):
