@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from config.settings import Settings
 from dashboard import bidi, charts, export, openapi, pages, security
-from dashboard.gaps import Gap, find_gaps
+from dashboard.gaps import FAILING, Gap, find_gaps
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from dashboard.states import CollectorState, activity_note, collector_states
@@ -148,7 +148,12 @@ class Dashboard:
         return activity_note(self.collector_states())
 
     def runs_for(self, view: View) -> list[read.RunRow]:
-        return read.runs_between(self.engine, view.window.since, view.window.until)
+        """The runs that open or close a gap in the view's window (what `find_gaps` reads).
+
+        A window from the first data starts at the oldest reading: no chart draws earlier, and
+        a year of runs before it would cost a read per failure."""
+        since = view.window.since or read.first_data_at(self.engine)
+        return read.gap_runs(self.engine, since, view.window.until, tuple(FAILING))
 
     def gaps_for(self, view: View) -> list[Gap]:
         """Collector and daemon gaps in the view's window, for its platforms."""

@@ -6,7 +6,7 @@ same buckets the window's charts use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -26,7 +26,7 @@ from dashboard.timegrid import (
     to_datetime64,
 )
 from storage import measures_read, read
-from storage.read import PostRow, VideoRow
+from storage.read import PostRow, RollupRow, VideoRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +156,6 @@ def video_summaries(
             until=window.until,
             by_platform=False,
         )
-    # A post's first reading is its baseline, not growth (issue 11): take those out again.
-    firsts = measures_read.first_readings(engine, video=slug, platforms=platforms, since=day_ago)
-    if since is None or since < day_ago:
-        firsts_window = measures_read.first_readings(
-            engine, video=slug, platforms=platforms, since=since
-        )
-    else:
-        firsts_window = [f for f in firsts if f.observed_at >= since]
     summaries = []
     for video in read.list_videos(engine):
         if slug is not None and video.slug != slug:
@@ -180,11 +172,10 @@ def video_summaries(
                 totals={m: sum(getattr(t, m) for t in mine) for m in METRICS},
                 # Only platforms with a post of their own: reshare edges alone do not count.
                 platforms=catalog.order(t.platform for t in mine if t.posts),
-                growth_1h=sum(r.views for r in buckets if r.bucket_start >= hour_ago)
-                - _baselines(firsts, video.slug, hour_ago),
-                growth_24h=sum(r.views for r in buckets) - _baselines(firsts, video.slug),
-                growth_window=sum(r.views for r in in_window)
-                - _baselines(firsts_window, video.slug),
+                # A post's first reading is its baseline, not growth (issue 11).
+                growth_1h=_growth(r for r in buckets if r.bucket_start >= hour_ago),
+                growth_24h=_growth(buckets),
+                growth_window=_growth(in_window),
                 sparkline=_sparkline(in_window, grid),
                 last_observed_at=max(observed) if observed else None,
                 sparkline_minutes=grid,
@@ -193,12 +184,9 @@ def video_summaries(
     return summaries
 
 
-def _baselines(
-    firsts: Sequence[measures_read.FirstReading], slug: str, since: datetime | None = None
-) -> int:
-    return sum(
-        f.value for f in firsts if f.video == slug and (since is None or f.observed_at >= since)
-    )
+def _growth(rows: Iterable[RollupRow]) -> int:
+    """Views gained in the buckets of `rows`, first readings (baselines) left out."""
+    return sum(r.views - r.views_baseline for r in rows)
 
 
 def _sparkline(rows: Sequence[read.RollupRow], minutes: int, points: int = 48) -> np.ndarray:

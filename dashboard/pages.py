@@ -23,7 +23,7 @@ from dashboard.platforms import Platforms
 from dashboard.series import (
     Series,
     counter_series,
-    first_appearances,
+    counter_series_many,
     post_series,
     repost_series,
 )
@@ -44,7 +44,7 @@ VIDEO_CHARTS = MEASURED_COUNTERS
 
 
 def figure_json(figures: dict[str, go.Figure]) -> dict[str, Any]:
-    return {name: fig.to_plotly_json() for name, fig in figures.items()}
+    return {name: charts.figure_json(fig) for name, fig in figures.items()}
 
 
 def dumps(payload: Any) -> str:
@@ -78,19 +78,21 @@ def video_figures(
     figures: dict[str, go.Figure] = {}
     data: dict[str, Any] = {}
     extents = []
-    for metric in VIDEO_CHARTS:
-        series = counter_series(engine, slug, metric, view.window, view.platforms, catalog=catalog)
+    many = counter_series_many(
+        engine, slug, VIDEO_CHARTS, view.window, view.platforms, catalog=catalog
+    )
+    for metric, series in many.items():
         figures[f"cumulative_{metric}"] = charts.cumulative_figure(
             series, gaps, catalog, empty_note
         )
         data[metric] = series
         extents.append(charts.data_extent(series))
     # One read for both the reposts chart and the first-appearance timeline.
-    appearances = read.post_appearances(engine, slug, platforms=view.platforms)
+    appearances = read.appearance_times(engine, slug, platforms=view.platforms)
     reposts = repost_series(appearances, slug, view.window, catalog=catalog)
     figures["reposts"] = charts.reposts_figure(reposts, gaps, catalog, empty_note)
     extents.append(charts.data_extent(reposts))
-    first = first_appearances(appearances)
+    first = read.first_appearances(engine, slug, platforms=view.platforms)
     figures["timeline"] = charts.timeline_figure(first, catalog, empty_note)
     data["reposts"] = reposts
     data["first"] = first
@@ -332,7 +334,7 @@ def chart_series(
     bucket."""
     minutes = parse_bucket(query.bucket)
     if query.metric == "reposts":
-        appearances = read.post_appearances(engine, slug, platforms=view.platforms)
+        appearances = read.appearance_times(engine, slug, platforms=view.platforms)
         return repost_series(appearances, slug, view.window, minutes, catalog)
     return counter_series(
         engine,

@@ -31,7 +31,7 @@ from dashboard.timegrid import (
     to_datetime64,
 )
 from storage import read
-from storage.read import COUNTERS, AppearanceRow
+from storage.read import COUNTERS, AppearanceTime
 
 # Chartable counters: the one list, from the records (see collectors/base.py COUNTERS).
 METRICS = COUNTERS
@@ -84,10 +84,29 @@ def counter_series(
     hourly one; `bucket_minutes` None picks the size. Raises BadParameter for an unknown metric
     or too many buckets.
     """
-    if metric not in METRICS:
-        raise BadParameter(
-            f"metric: {metric[:20]!r} is unknown; use one of {', '.join(SERIES_METRICS)}"
-        )
+    found = counter_series_many(
+        engine, video, (metric,), window, platforms, bucket_minutes, cumulative, catalog
+    )
+    return found[metric]
+
+
+def counter_series_many(
+    engine: Engine,
+    video: str,
+    metrics: Sequence[str],
+    window: Window,
+    platforms: Sequence[str] = (),
+    bucket_minutes: int | None = None,
+    cumulative: bool = True,
+    catalog: Platforms = NO_PLATFORMS,
+) -> dict[str, Series]:
+    """`counter_series` of each of `metrics`, from one read of the rollup (the video page draws
+    three counters from the same rows)."""
+    for metric in metrics:
+        if metric not in METRICS:
+            raise BadParameter(
+                f"metric: {metric[:20]!r} is unknown; use one of {', '.join(SERIES_METRICS)}"
+            )
     grid = grid_minutes(window, bucket_minutes)
     since = axis_start(window, grid)
     rows = read.rollup_deltas(
@@ -101,36 +120,53 @@ def counter_series(
         for row in rows:
             starts.setdefault(row.platform, []).append(row.bucket_start)
         bucket_minutes = cadence_bucket_minutes(starts)
-    minutes, starts = axis(t0, window.until, grid, bucket_minutes)
+    minutes, axis_starts = axis(t0, window.until, grid, bucket_minutes)
     # Totals count from the first data, so a 24-hour chart starts at what came before it.
-    baseline: dict[str, int] = {}
+    before: list[read.RollupRow] = []
     if since is not None and cumulative:
-        for row in read.rollup_totals_before(engine, video, since, platforms=platforms):
-            baseline[row.platform] = getattr(row, metric)
+        before = read.rollup_totals_before(engine, video, since, platforms=platforms)
+    ends = bucket_ends(axis_starts, minutes, window)
+    at = np.array([to_datetime64(row.bucket_start) for row in rows], dtype="datetime64[s]")
+    # Rollup buckets (5 or 60 min) fold into the wider display bucket they fall in.
+    index = ((at - axis_starts[0]) // np.timedelta64(minutes, "m")).astype(np.int64)
+    found = {}
+    for metric in metrics:
+        values = _platform_values(rows, index, metric, before, len(axis_starts), catalog)
+        if cumulative:
+            values = {p: np.cumsum(v) + b for p, (v, b) in values.items()}
+        else:
+            values = {p: v for p, (v, _) in values.items()}
+        found[metric] = Series(video, metric, cumulative, minutes, axis_starts, ends, values)
+    return found
+
+
+def _platform_values(
+    rows: Sequence[read.RollupRow],
+    index: np.ndarray,
+    metric: str,
+    before: Sequence[read.RollupRow],
+    size: int,
+    catalog: Platforms,
+) -> dict[str, tuple[np.ndarray, int]]:
+    """Per platform, `metric`'s growth per display bucket and its total before the axis."""
+    baseline = {row.platform: getattr(row, metric) for row in before}
     # A platform with a baseline but no growth in the window still gets its flat line.
-    by_platform: dict[str, list[tuple[np.datetime64, int]]] = {p: [] for p in baseline}
-    for row in rows:
-        by_platform.setdefault(row.platform, []).append(
-            (to_datetime64(row.bucket_start), getattr(row, metric))
-        )
+    positions: dict[str, list[int]] = {p: [] for p in baseline}
+    for n, row in enumerate(rows):
+        positions.setdefault(row.platform, []).append(n)
+    amounts_of = np.array([getattr(row, metric) for row in rows], dtype=np.int64)
     values = {}
-    for platform in catalog.order(by_platform):
-        amounts = np.zeros(len(starts), dtype=np.int64)
-        points = by_platform[platform]
-        if points:
-            at = np.array([p[0] for p in points], dtype="datetime64[s]")
-            # Rollup buckets (5 or 60 min) fold into the wider display bucket they fall in;
-            # add.at, not +=, because several rollup rows land on one index.
-            index = ((at - starts[0]) // np.timedelta64(minutes, "m")).astype(np.int64)
-            np.add.at(amounts, index, np.array([p[1] for p in points], dtype=np.int64))
-        values[platform] = np.cumsum(amounts) + baseline.get(platform, 0) if cumulative else amounts
-    return Series(
-        video, metric, cumulative, minutes, starts, bucket_ends(starts, minutes, window), values
-    )
+    for platform in catalog.order(positions):
+        amounts = np.zeros(size, dtype=np.int64)
+        mine = np.array(positions[platform], dtype=np.int64)
+        # add.at, not +=, because several rollup rows land on one index.
+        np.add.at(amounts, index[mine], amounts_of[mine])
+        values[platform] = (amounts, baseline.get(platform, 0))
+    return values
 
 
 def repost_series(
-    appearances: Sequence[AppearanceRow],
+    appearances: Sequence[AppearanceTime],
     video: str,
     window: Window,
     bucket_minutes: int | None = None,
@@ -163,16 +199,6 @@ def repost_series(
     return Series(
         video, "reposts", False, minutes, starts, bucket_ends(starts, minutes, window), values
     )
-
-
-def first_appearances(appearances: Sequence[AppearanceRow]) -> list[AppearanceRow]:
-    """The first post on each platform (the one that carried the footage there), oldest first."""
-    first: dict[str, AppearanceRow] = {}
-    for a in appearances:
-        # Appearances come in post order, not time order: a late-found post may be older.
-        if a.platform not in first or a.appeared_at < first[a.platform].appeared_at:
-            first[a.platform] = a
-    return sorted(first.values(), key=lambda a: (a.appeared_at, a.id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,11 @@ and row locks), (2) only a reading newer than the post's latest adds growth, and
 the difference to the latest counters it replaces (negative when a platform recounts down), so
 the growth telescopes to the latest counters, and (3) an older reading arriving late is stored
 in the history without adding growth. A post linked to one more video hands that video its
-growth so far (storage/linking.py), under the same lock.
+growth so far (storage/linking.py), under the same lock, its first readings as baselines.
+
+Of each delta, the part that is a post's first reading of a counter (no earlier value to grow
+from) is also summed into the rollups' `<counter>_baseline`: `delta - baseline` is the growth
+actually measured between readings (issue 11), read from a bucket alone.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Step:
 
     kind: str
     deltas: tuple[int, ...] = ()
+    baselines: tuple[int, ...] = ()
+    """The part of each delta that is the post's first reading of that counter: its baseline,
+    counted in the rollups' `<counter>_baseline` so measured growth is `delta - baseline`."""
 
 
 def merge(values: Counters, latest: Counters) -> Counters:
@@ -63,17 +70,16 @@ def apply_reading(state: PostState, at: Any, values: Counters) -> Step:
         return Step("repeat")
     if state.latest_row_at is not None and values == state.latest:
         state.latest_at = at
-        return Step("confirm", (0,) * len(COUNTERS))
-    deltas = tuple(
-        0 if new is None else new - (old or 0)
-        for new, old in zip(values, state.latest, strict=True)
-    )
+        return Step("confirm", (0,) * len(COUNTERS), (0,) * len(COUNTERS))
+    pairs = list(zip(values, state.latest, strict=True))
+    deltas = tuple(0 if new is None else new - (old or 0) for new, old in pairs)
+    baselines = tuple(new if new is not None and old is None else 0 for new, old in pairs)
     state.latest_at = at
     state.latest = merge(values, state.latest)
     # A row that hides a counter the post showed before differs from the merged latest: the
     # next reading then adds a row rather than confirm one it does not equal.
     state.latest_row_at = at if state.latest == values else None
-    return Step("new", deltas)
+    return Step("new", deltas, baselines)
 
 
 def is_covered(row: tuple[Any, ...] | None, at: Any, values: Counters) -> bool:

@@ -94,8 +94,9 @@ def _lock_posts(conn: Connection, post_ids: Sequence[int]) -> None:
 
 def _replay_growth(conn: Connection, post_id: int, video_id: int) -> None:
     """Add a post's growth so far to one more video's rollups: each stored row's growth in its
-    bucket, then whatever the history misses (a late reading that never moved the latest) at
-    the latest reading, so the sums equal the post's latest counters exactly."""
+    bucket, its first readings as that video's baselines too (they are not growth there either),
+    then whatever the history misses (a late reading that never moved the latest) at the latest
+    reading, so the sums equal the post's latest counters exactly."""
     # The post is locked (_lock_posts): the refresh writer cannot move its latest meanwhile.
     latest_query = select(Post.platform, Post.latest_observed_at, *_latest())
     platform, latest_at, *latest = conn.execute(latest_query.where(Post.id == post_id)).one()
@@ -108,10 +109,11 @@ def _replay_growth(conn: Connection, post_id: int, video_id: int) -> None:
     for at, *values in conn.execute(history):
         step = apply_reading(state, at, tuple(values))
         if step.kind == "new":
-            _add(buckets, five_minute_start(at), (*step.deltas, 1))
+            _add(buckets, five_minute_start(at), (*step.deltas, *step.baselines, 1))
     missing = [(new or 0) - (old or 0) for new, old in zip(latest, state.latest, strict=True)]
     if any(missing):
-        _add(buckets, five_minute_start(latest_at), (*missing, 0))
+        # Growth the history cannot place: measured growth, so no baseline and no reading.
+        _add(buckets, five_minute_start(latest_at), (*missing, *(0 for _ in COUNTERS), 0))
     hours: dict[datetime, list[int]] = {}
     for start, sums in buckets.items():
         _add(hours, hour_start(start), sums)
@@ -136,7 +138,11 @@ def _add_rollup(
     platform: str,
     buckets: dict[datetime, list[int]],
 ) -> None:
-    names = [f"{c}_delta" for c in COUNTERS] + ["observations"]
+    names = [
+        *(f"{c}_delta" for c in COUNTERS),
+        *(f"{c}_baseline" for c in COUNTERS),
+        "observations",
+    ]
     for start, sums in sorted(buckets.items()):
         values = dict(zip(names, sums, strict=True))
         insert = conflict_insert(conn, table).values(

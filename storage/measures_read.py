@@ -2,13 +2,13 @@
 forecasts, overperformance and spread, read from the existing tables.
 
 One rule decides what counts as growth: a post's first reading of a counter is its baseline,
-never growth. The rollups (`video_hourly`) add each reading's difference from the post's
-previous reading, and a first reading's "difference" is its whole history, so every function
-here that sums rollups subtracts the first readings that fall in its buckets (`first_readings`).
+never growth. The rollups add each reading's difference from the post's previous reading, and a
+first reading's "difference" is its whole history, so the writer also sums first readings into
+`<counter>_baseline` and every function here that sums rollups takes `delta - baseline`.
 Per-post growth is the latest counter minus a baseline reading (`growth_since`), never minus 0.
 
 Everything here is one code path for SQLite and PostgreSQL: correlated subqueries that probe the
-`(post_id, observed_at)` unique index, no date arithmetic in SQL.
+`(post_id, observed_at)` primary key, no date arithmetic in SQL.
 """
 
 from __future__ import annotations
@@ -17,13 +17,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, and_, func, or_, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    Select,
+    TextualSelect,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 
-from storage.models import Observation, Post, PostVideo, TrackedVideo, UTCDateTime, VideoHourly
+from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
+from storage.video_posts import join_videos
 
 MEASURED_COUNTERS = ("views", "shares", "likes")
 """The counters the measures follow (velocity per hour of each)."""
@@ -40,103 +54,6 @@ def _hour_start(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class FirstReading:
-    """A post's first reading of one counter: its baseline, never growth."""
-
-    post_id: int
-    video: str
-    platform: str
-    observed_at: datetime
-    value: int
-
-
-def _first_reading_at(counter: Any) -> Any:
-    """When the earliest observation of `Post` with `counter` set was taken (correlated);
-    observations are keyed by (post_id, observed_at)."""
-    return (
-        select(Observation.observed_at)
-        .where(Observation.post_id == Post.id, counter.is_not(None))
-        .order_by(Observation.observed_at)
-        .limit(1)
-        .correlate(Post)
-        .scalar_subquery()
-    )
-
-
-FirstReadingCache = dict[str, dict[tuple[int, datetime], FirstReading]]
-"""Counter -> (post id, first-seen time) -> that post's first reading of the counter."""
-
-_FIRST_READINGS: WeakKeyDictionary[Engine, FirstReadingCache] = WeakKeyDictionary()
-"""Per engine and counter, the first readings already found, by post id and first-seen time (an
-id SQLite reuses after a delete is another post). A first reading never changes (observations
-are append-only; a late, older reading is stored but, as in write.py's rollups, does not
-replace the first one counted), so each post is looked up once per process."""
-
-PROBE_CHUNK = 500
-
-
-def first_readings(
-    engine: Engine,
-    counter: str = "views",
-    *,
-    video: str | None = None,
-    platforms: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[FirstReading]:
-    """Each post's first reading of `counter` taken in [since, until), oldest first."""
-    column = _counter(counter)
-    posts = (
-        select(Post.id, Post.first_seen_at)
-        .join(PostVideo, PostVideo.post_id == Post.id)
-        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
-        .where(Post.latest_observed_at.is_not(None))
-    )
-    if video is not None:
-        posts = posts.where(TrackedVideo.slug == video)
-    if platforms:
-        posts = posts.where(Post.platform.in_(list(platforms)))
-    if since is not None:
-        # A post read last before `since` cannot have its first reading after it.
-        posts = posts.where(Post.latest_observed_at >= since)
-    known = _FIRST_READINGS.setdefault(engine, {}).setdefault(counter, {})
-    with engine.connect() as conn:
-        keys: list[tuple[int, datetime]] = [(i, seen) for i, seen in conn.execute(posts)]
-        missing = [post_id for post_id, seen in keys if (post_id, seen) not in known]
-        for start in range(0, len(missing), PROBE_CHUNK):
-            query = (
-                select(
-                    Post.first_seen_at,
-                    Post.id,
-                    TrackedVideo.slug,
-                    Post.platform,
-                    Observation.observed_at,
-                    column,
-                )
-                .join(PostVideo, PostVideo.post_id == Post.id)
-                .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
-                .join(
-                    Observation,
-                    and_(
-                        Observation.post_id == Post.id,
-                        Observation.observed_at == _first_reading_at(column),
-                    ),
-                )
-                .where(Post.id.in_(missing[start : start + PROBE_CHUNK]))
-            )
-            for seen, *row in conn.execute(query):
-                known[(row[0], seen)] = FirstReading(*row)
-    found = [
-        first
-        for key in keys
-        if (first := known.get(key)) is not None
-        and (since is None or first.observed_at >= since)
-        and (until is None or first.observed_at < until)
-    ]
-    return sorted(found, key=lambda f: (f.observed_at, f.post_id))
-
-
-@dataclass(frozen=True, slots=True)
 class PlatformHour:
     """Growth of one counter on one platform in one clock hour, first readings left out."""
 
@@ -145,8 +62,6 @@ class PlatformHour:
     growth: int
     observations: int
     """Readings taken that hour (0: nothing measured, a gap or not collected yet)."""
-    baselines: int
-    """First readings that hour: counted as baselines, not as growth."""
 
 
 def platform_hourly_growth(
@@ -160,41 +75,30 @@ def platform_hourly_growth(
 ) -> list[PlatformHour]:
     """Per platform and hour, what `counter` grew (hourly rollup minus first readings)."""
     _counter(counter)
-    delta = getattr(VideoHourly, f"{counter}_delta")
+    growth = getattr(VideoHourly, f"{counter}_delta") - getattr(VideoHourly, f"{counter}_baseline")
     query: Select[Any] = (
         select(
             VideoHourly.platform,
             VideoHourly.bucket_start,
-            func.sum(delta),
+            func.sum(growth),
             func.sum(VideoHourly.observations),
         )
         .join(TrackedVideo, TrackedVideo.id == VideoHourly.video_id)
         .where(TrackedVideo.slug == video)
         .group_by(VideoHourly.platform, VideoHourly.bucket_start)
+        .order_by(VideoHourly.bucket_start, VideoHourly.platform)
     )
     if platforms:
         query = query.where(VideoHourly.platform.in_(list(platforms)))
-    hour_since = _hour_start(since) if since else None
-    if hour_since is not None:
-        query = query.where(VideoHourly.bucket_start >= hour_since)
+    if since is not None:
+        query = query.where(VideoHourly.bucket_start >= _hour_start(since))
     if until is not None:
         query = query.where(VideoHourly.bucket_start < until)
     with engine.connect() as conn:
-        rollup = conn.execute(query).all()
-    baselines: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    for first in first_readings(
-        engine, counter, video=video, platforms=platforms, since=hour_since, until=until
-    ):
-        found = baselines[(first.platform, _hour_start(first.observed_at))]
-        found[0] += first.value
-        found[1] += 1
-    rows = []
-    for platform, start, growth, observations in rollup:
-        value, count = baselines.get((platform, start), (0, 0))
-        rows.append(
-            PlatformHour(platform, start, int(growth or 0) - value, int(observations), count)
-        )
-    return sorted(rows, key=lambda r: (r.bucket_start, r.platform))
+        return [
+            PlatformHour(platform, start, int(grown or 0), int(observations))
+            for platform, start, grown, observations in conn.execute(query)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,39 +129,26 @@ class PostGrowth:
         return self.growth / self.hours if self.hours > 0 else None
 
 
-def _baseline_at(counter: Any, since: datetime | None) -> Any:
-    """When `Post`'s baseline reading for growth since `since` was taken (correlated)."""
-    first_in_window = select(Observation.observed_at).where(
-        Observation.post_id == Post.id, counter.is_not(None)
-    )
+def _reading(counter: Any, what: Any, since: datetime | None, after: bool = False) -> Any:
+    """`what` of `Post`'s newest reading of `counter` at or before `since` (oldest after it
+    when `after`; the oldest of all when `since` is None): one probe of the primary key."""
+    query = select(what).where(Observation.post_id == Post.id, counter.is_not(None))
+    if since is None or after:
+        if since is not None:
+            query = query.where(Observation.observed_at > since)
+        query = query.order_by(Observation.observed_at)
+    else:
+        query = query.where(Observation.observed_at <= since)
+        query = query.order_by(Observation.observed_at.desc())
+    return query.limit(1).correlate(Post).scalar_subquery()
+
+
+def _baseline(counter: Any, what: Any, since: datetime | None) -> Any:
+    """`what` of the baseline reading for growth since `since`: the last reading at or before
+    it, else the first one after it (both probes match the same rows, so they pair up)."""
     if since is None:
-        return _first_reading_at(counter)
-    before = (
-        first_in_window.where(Observation.observed_at <= since)
-        .order_by(Observation.observed_at.desc())
-        .limit(1)
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    after = (
-        first_in_window.where(Observation.observed_at > since)
-        .order_by(Observation.observed_at)
-        .limit(1)
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    return func.coalesce(before, after)
-
-
-def _latest_reading_at(counter: Any) -> Any:
-    return (
-        select(Observation.observed_at)
-        .where(Observation.post_id == Post.id, counter.is_not(None))
-        .order_by(Observation.observed_at.desc())
-        .limit(1)
-        .correlate(Post)
-        .scalar_subquery()
-    )
+        return _reading(counter, what, None)
+    return func.coalesce(_reading(counter, what, since), _reading(counter, what, since, True))
 
 
 def growth_since(
@@ -272,42 +163,33 @@ def growth_since(
     """Post id -> growth of `counter` since `since` (None: since the post's first reading).
 
     Only posts with a reading of `counter` appear; a post read once grows 0 (its baseline).
-    With `since`, only posts read after it are considered (the others did not grow)."""
+    With `since`, only posts read after it are considered (the others did not grow). The latest
+    value is the post's latest counter, as of its latest reading (`posts.latest_*`); the
+    baseline costs two probes of the observations' primary key per post."""
     column = _counter(counter)
-    base = Observation.__table__.alias("base")
-    latest = Observation.__table__.alias("latest")
-    query = (
-        select(
-            Post.id,
-            TrackedVideo.slug,
-            Post.platform,
-            Post.author,
-            latest.c[counter],
-            latest.c.observed_at,
-            base.c[counter],
-            base.c.observed_at,
-        )
-        .join(PostVideo, PostVideo.post_id == Post.id)
-        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
-        .join(
-            latest,
-            and_(latest.c.post_id == Post.id, latest.c.observed_at == _latest_reading_at(column)),
-        )
-        .join(
-            base,
-            and_(base.c.post_id == Post.id, base.c.observed_at == _baseline_at(column, since)),
-        )
+    latest = getattr(Post, f"latest_{counter}")
+    query = select(
+        Post.id,
+        TrackedVideo.slug,
+        Post.platform,
+        Post.author,
+        latest,
+        Post.latest_observed_at,
+        _baseline(column, column, since),
+        _baseline(column, Observation.observed_at, since),
     )
-    if since is not None:
-        query = query.where(Post.latest_observed_at > since)
+    # One row per (post, video) it matched: a shared post grows every video it belongs to.
+    query = join_videos(query.where(latest.is_not(None)))
     if video is not None:
         query = query.where(TrackedVideo.slug == video)
+    if since is not None:
+        query = query.where(Post.latest_observed_at > since)
     if post_ids is not None:
         query = query.where(Post.id.in_(list(post_ids)))
     if platforms:
         query = query.where(Post.platform.in_(list(platforms)))
     with engine.connect() as conn:
-        return {row[0]: PostGrowth(*row) for row in conn.execute(query)}
+        return {row[0]: PostGrowth(*row) for row in conn.execute(query) if row[7] is not None}
 
 
 def post_readings(
@@ -349,7 +231,7 @@ def peer_readings_at_age(
 
     Those two readings are all the overperformance method needs: the bracketing pair, and
     whichever of them is closer when they are too far apart."""
-    column = _counter(counter)
+    _counter(counter)
     age = timedelta(hours=age_hours)
     peers_query = select(Post.id, Post.published_at).where(
         Post.platform == platform, Post.published_at.is_not(None)
@@ -363,27 +245,47 @@ def peer_readings_at_age(
         peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
             return []
-        probes = []
-        for post_id, published_at in peers:
-            target = published_at + age
-            near = select(Observation.post_id, Observation.observed_at, column).where(
-                Observation.post_id == post_id, column.is_not(None)
-            )
-            earlier = near.where(Observation.observed_at <= target)
-            later = near.where(Observation.observed_at > target)
-            probes.append(earlier.order_by(Observation.observed_at.desc()).limit(1).subquery())
-            probes.append(later.order_by(Observation.observed_at).limit(1).subquery())
         found: dict[int, list[tuple[datetime, float | None]]] = defaultdict(list)
-        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 400.
-        for start in range(0, len(probes), 400):
-            chunk = [select(*probe.c) for probe in probes[start : start + 400]]
-            for post_id, observed_at, value in conn.execute(union_all(*chunk)):
+        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 200 posts.
+        for start in range(0, len(peers), 200):
+            chunk = peers[start : start + 200]
+            query = _bracketing_readings(counter, len(chunk))
+            params: dict[str, Any] = {}
+            for n, (post_id, published_at) in enumerate(chunk):
+                params[f"p{n}"] = post_id
+                params[f"t{n}"] = published_at + age
+            for post_id, observed_at, value in conn.execute(query, params):
                 found[post_id].append((observed_at, float(value)))
     return [
         PeerReadings(post_id, platform, published_at, sorted(found[post_id]))
         for post_id, published_at in peers
         if found[post_id]
     ]
+
+
+@cache
+def _bracketing_readings(counter: str, posts: int) -> TextualSelect:
+    """Per post n (`:p<n>`), its last reading of `counter` at or before `:t<n>` and its first
+    after: two probes of the primary key each. Plain SQL text, built once per size: the same
+    union as Core objects cost more to build than to run."""
+    probes = []
+    for n in range(posts):
+        for op, order in (("<=", "DESC"), (">", "ASC")):
+            probes.append(
+                f"SELECT * FROM (SELECT post_id, observed_at, {counter} FROM observations "
+                f"WHERE post_id = :p{n} AND {counter} IS NOT NULL AND observed_at {op} :t{n} "
+                f"ORDER BY observed_at {order} LIMIT 1) AS q{n}{order}"
+            )
+    times = [bindparam(f"t{n}", type_=UTCDateTime()) for n in range(posts)]
+    return (
+        text(" UNION ALL ".join(probes))
+        .bindparams(*times)
+        .columns(
+            column("post_id", Integer()),
+            column("observed_at", UTCDateTime()),
+            column(counter, BigInteger()),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,9 +303,9 @@ def platform_pickups(
     (reshare edges left out: they carry no footage of their own)."""
     appeared = func.coalesce(Post.published_at, Post.first_seen_at)
     query = (
-        select(Post.platform, type_coerce(func.min(appeared), UTCDateTime()), func.count())
-        .join(PostVideo, PostVideo.post_id == Post.id)
-        .join(TrackedVideo, TrackedVideo.id == PostVideo.video_id)
+        join_videos(
+            select(Post.platform, type_coerce(func.min(appeared), UTCDateTime()), func.count())
+        )
         .where(TrackedVideo.slug == video, or_(Post.relation.is_(None), Post.relation != "reshare"))
         .group_by(Post.platform)
     )

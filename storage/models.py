@@ -194,6 +194,12 @@ class RollupColumns:
     shares_delta: Mapped[int] = mapped_column(BigInteger, default=0)
     comments_delta: Mapped[int] = mapped_column(BigInteger, default=0)
     quotes_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The part of each delta that is posts' first readings (baselines, never growth: issue 11).
+    views_baseline: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    likes_baseline: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shares_baseline: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    comments_baseline: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    quotes_baseline: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     observations: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -228,6 +234,9 @@ class CollectorRun(Base):
     __table_args__ = (
         Index("ix_collector_runs_collector_started", "collector", "started_at"),
         Index("ix_collector_runs_started", "started_at"),
+        # The gap reader: failing runs of a window, then each one's next ok run.
+        Index("ix_collector_runs_status_started", "status", "started_at"),
+        Index("ix_collector_runs_collector_status_started", "collector", "status", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Select, case, func, or_, select
 
@@ -312,6 +312,8 @@ class RollupRow:
     comments: int
     quotes: int
     observations: int
+    views_baseline: int = 0
+    """Of `views`, what posts' first readings brought: baselines, not growth (issue 11)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +410,7 @@ def _sums(table: type[RollupColumns]) -> tuple[Any, ...]:
     return (
         *(func.sum(getattr(table, f"{c}_delta")) for c in COUNTERS),
         func.sum(table.observations),
+        func.sum(table.views_baseline),
     )
 
 
@@ -475,7 +478,7 @@ def rollup_totals_before(
             )
             query = _rollup_where(query, table, video, platforms, since, until)
             for r in conn.execute(query):
-                sums = totals.setdefault(r[0], [0] * (len(COUNTERS) + 1))
+                sums = totals.setdefault(r[0], [0] * (len(r) - 1))
                 for i, value in enumerate(tuple(r)[1:]):
                     sums[i] += int(value or 0)
     return [RollupRow(video, p, before, *totals[p]) for p in sorted(totals)]
@@ -500,25 +503,50 @@ def _rollup_where(
     return query
 
 
-def post_appearances(
-    engine: Engine, video: str, *, platforms: Sequence[str] = (), reshares: bool = False
-) -> list[AppearanceRow]:
-    """Every post of `video` with the time it appeared, oldest first (ties by id).
+class AppearanceTime(NamedTuple):
+    """When one post carried the video (the reposts chart counts these per bucket)."""
 
-    Reshare edges are left out unless `reshares`: most carry only the time a collector found
-    them, not when the reshare happened."""
-    appeared = _appeared_at().label("appeared_at")
-    query = (
-        join_videos(
-            select(Post.id, Post.platform, Post.platform_post_id, Post.url, Post.author, appeared)
-        )
-        .where(TrackedVideo.slug == video)
-        .order_by(appeared, Post.id)
+    platform: str
+    appeared_at: datetime
+
+
+def appearance_times(
+    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+) -> list[AppearanceTime]:
+    """When each post of `video` appeared, in no order; reshare edges left out (most carry only
+    the time a collector found them, not when the reshare happened). Two columns a post: the
+    chart reads every post, so nothing else is fetched."""
+    query = join_videos(select(Post.platform, _appeared_at())).where(TrackedVideo.slug == video)
+    query = _video_posts(query.where(_not_reshare()), platforms, None)
+    with engine.connect() as conn:
+        return [AppearanceTime(*r) for r in conn.execute(query)]
+
+
+def first_appearances(
+    engine: Engine, video: str, *, platforms: Sequence[str] = ()
+) -> list[AppearanceRow]:
+    """The first post of `video` on each platform (the one that carried the footage there),
+    oldest first, ties by id; reshare edges left out. Ranked in SQL: one row a platform."""
+    appeared = _appeared_at()
+    ranked = select(
+        Post.id,
+        Post.platform,
+        Post.platform_post_id,
+        Post.url,
+        Post.author,
+        appeared.label("appeared_at"),
+        func.row_number()
+        .over(partition_by=Post.platform, order_by=(appeared, Post.id))
+        .label("rank"),
     )
-    if platforms:
-        query = query.where(Post.platform.in_(list(platforms)))
-    if not reshares:
-        query = query.where(_not_reshare())
+    ranked = join_videos(ranked).where(TrackedVideo.slug == video, _not_reshare())
+    ranked = _video_posts(ranked, platforms, None)
+    first = ranked.subquery()
+    query = (
+        select(*(first.c[name] for name in AppearanceRow.__dataclass_fields__))
+        .where(first.c.rank == 1)
+        .order_by(first.c.appeared_at, first.c.id)
+    )
     with engine.connect() as conn:
         return [AppearanceRow(*r) for r in conn.execute(query)]
 
@@ -782,26 +810,85 @@ def runs_between(engine: Engine, since: datetime | None, until: datetime) -> lis
         query = query.where(CollectorRun.started_at >= since)
     queries = [query]
     if since is not None:
-        # Per collector (a handful, from collector_latest_runs), one step down its index.
-        collectors = select(CollectorLatestRun.collector).distinct().subquery()
-        last_before = (
-            select(CollectorRun.id)
-            .where(CollectorRun.collector == collectors.c.collector)
-            .where(CollectorRun.started_at < since)
-            .order_by(CollectorRun.started_at.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        ids = select(last_before.label("id")).select_from(collectors)
-        queries.append(columns.where(CollectorRun.id.in_(ids)))
-    rows: dict[tuple[Any, ...], RunRow] = {}
+        queries.append(columns.where(CollectorRun.id.in_(_last_runs_before(since))))
+    return _runs(engine, queries)
+
+
+def _last_runs_before(since: datetime) -> Select[Any]:
+    """Ids of each collector's last run before `since`: per collector (a handful, from
+    collector_latest_runs), one step down its index."""
+    collectors = select(CollectorLatestRun.collector).distinct().subquery()
+    last_before = (
+        select(CollectorRun.id)
+        .where(CollectorRun.collector == collectors.c.collector)
+        .where(CollectorRun.started_at < since)
+        .order_by(CollectorRun.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(last_before.label("id")).select_from(collectors)
+
+
+def _runs(engine: Engine, queries: Sequence[Select[Any]]) -> list[RunRow]:
+    """The runs the queries find (by `collector_runs` rows), each once, oldest first."""
+    runs = CollectorRun.__table__
+    fields = [runs.c.id, *(runs.c[name] for name in RunRow.__dataclass_fields__)]
+    rows: dict[int, RunRow] = {}
     with engine.connect() as conn:
         for q in queries:
-            for r in conn.execute(q):
-                rows[(r.id,)] = run_row(r)
+            # Only RunRow's columns, in its field order: thousands of runs are built positionally.
+            narrowed = q.with_only_columns(*fields)
+            rows.update((r[0], RunRow(*r[1:])) for r in conn.execute(narrowed))
     return sorted(rows.values(), key=lambda run: (run.started_at, run.collector))
 
 
 def post_events(engine: Engine, post_id: int) -> list[PostEventRow]:
     """A post's gone and returned events, oldest first (issue 8)."""
     return events_of(engine, post_id)
+
+
+def first_data_at(engine: Engine) -> datetime | None:
+    """The start of the oldest hour any video has readings in (one step down an index)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(VideoHourly.bucket_start))).scalar()
+
+
+def gap_runs(
+    engine: Engine, since: datetime | None, until: datetime, failing: Sequence[str]
+) -> list[RunRow]:
+    """The runs that open, extend or close a gap in [since, until): each failing run (status in
+    `failing`) started there, each collector's last run before `since` when it failed, and for
+    each of those the collector's first "ok" run after it (before `until`).
+
+    Gaps read from these are the gaps read from every run of the window (the runs between a
+    failing run and the next ok one change nothing), for work per failure, not per run: by the
+    (status, started_at) and (collector, status, started_at) indexes."""
+    runs = CollectorRun.__table__
+    ok = runs.alias("ok")
+    next_ok = (
+        select(ok.c.id)
+        .where(ok.c.collector == runs.c.collector, ok.c.status == "ok")
+        .where(ok.c.started_at > runs.c.started_at, ok.c.started_at < until)
+        .order_by(ok.c.started_at)
+        .limit(1)
+        .correlate(runs)
+        .scalar_subquery()
+    )
+    failed = select(runs.c.id, next_ok.label("next_ok")).where(runs.c.status.in_(list(failing)))
+    queries = [failed.where(runs.c.started_at < until)]
+    if since is not None:
+        queries[0] = queries[0].where(runs.c.started_at >= since)
+        queries.append(failed.where(runs.c.id.in_(_last_runs_before(since))))
+    ids: set[int] = set()
+    with engine.connect() as conn:
+        for query in queries:
+            for run_id, closing in conn.execute(query):
+                ids.update(i for i in (run_id, closing) if i is not None)
+    chunks = sorted(ids)
+    return _runs(
+        engine,
+        [
+            select(runs).where(runs.c.id.in_(chunks[start : start + 500]))
+            for start in range(0, len(chunks), 500)
+        ],
+    )

@@ -38,7 +38,7 @@ def split_match(matched_by: str) -> tuple[str, str]:
     return kind, term
 
 
-def join_videos(query: Select[Any]) -> Select[Any]:
+def join_videos(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """`query` over posts joined with each video the post matched (one row per pair)."""
     return query.join(PostVideo, PostVideo.post_id == Post.id).join(
         TrackedVideo, TrackedVideo.id == PostVideo.video_id

@@ -501,7 +501,9 @@ class _ObservationBatch:
         self.rows: list[tuple[Any, ...]] = []
         self.late_rows: list[tuple[Any, ...]] = []
         self.moments: set[datetime] = set()
-        self.confirms: dict[int, tuple[Any, Any]] = {}  # post id -> (row's observed_at, until)
+        # (post id, row's observed_at) -> until: every row a batch confirms, not only the last
+        # (a confirmed row followed by a changed reading keeps its confirmation).
+        self.confirms: dict[tuple[int, Any], Any] = {}
         self.states: dict[int, tuple[tuple[int, ...], str, PostState]] = {}
         # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
         # the hourly rollup is summed from these at flush, so the two always agree.
@@ -530,9 +532,8 @@ class _ObservationBatch:
             return
         self.fresh += 1
         if step.kind == "confirm":
-            self.confirms[post_id] = (state.latest_row_at, at)
+            self.confirms[(post_id, state.latest_row_at)] = at
         else:
-            self.confirms.pop(post_id, None)  # the new row is the latest from now on
             self._add_row(post_id, at, values, obs.observed_at)
         start = self._bucket_of.get(obs.observed_at)
         if start is None:  # a batch shares a handful of clock readings
@@ -544,9 +545,9 @@ class _ObservationBatch:
             key = (video_id, obs.platform, start)
             bucket = self.five_minute.get(key)
             if bucket is None:
-                self.five_minute[key] = [*step.deltas, 1]
+                self.five_minute[key] = [*step.deltas, *step.baselines, 1]
             else:
-                for i, delta in enumerate(step.deltas):
+                for i, delta in enumerate((*step.deltas, *step.baselines)):
                     bucket[i] += delta
                 bucket[-1] += 1
 
@@ -560,7 +561,7 @@ class _ObservationBatch:
         sql.insert_new_observations(self.rows)
         sql.insert_observations(self.late_rows)
         sql.confirm(
-            [(until, post_id, row_at) for post_id, (row_at, until) in self.confirms.items()]
+            [(until, post_id, row_at) for (post_id, row_at), until in self.confirms.items()]
         )
         sql.update_latest(
             [
@@ -705,18 +706,19 @@ class _DriverSql:
         )
 
     def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Add (video_id, platform, bucket_start, deltas…, observations) rows to a rollup table."""
+        """Add (video_id, platform, bucket_start, deltas…, baselines…, observations) rows to a
+        rollup table."""
         if table not in ROLLUP_TABLES:
             raise ValueError(f"{table!r} is not a rollup table")
         if rows:
-            deltas = [f"{c}_delta" for c in COUNTERS]
+            sums = [*(f"{c}_delta" for c in COUNTERS), *(f"{c}_baseline" for c in COUNTERS)]
             increments = ", ".join(
                 f"{column} = {table}.{column} + excluded.{column}"
-                for column in (*deltas, "observations")
+                for column in (*sums, "observations")
             )
             self.conn.exec_driver_sql(
-                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(deltas)}, "
-                f"observations) VALUES ({self._marks(9)}) "
+                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(sums)}, "
+                f"observations) VALUES ({self._marks(4 + len(sums))}) "
                 f"ON CONFLICT (video_id, platform, bucket_start) DO UPDATE SET {increments}",
                 rows,
             )

@@ -12,7 +12,6 @@ from dashboard.context import DashDep, json_response
 from dashboard.gap_growth import gap_growth
 from dashboard.overview import VideoSummary
 from dashboard.params import SeriesDep, TableDep, ViewDep
-from dashboard.series import first_appearances
 from dashboard.states import collector_states
 from storage import health, read
 
@@ -32,7 +31,7 @@ def api_video(dash: DashDep, slug: str, view: ViewDep) -> Response:
     video = dash.video_or_404(slug)
     summary = pages.video_summaries_for(dash.engine, view, dash.clock(), slug, dash.platforms)
     per_platform = read.platform_totals(dash.engine, video=slug, platforms=view.platforms)
-    first = first_appearances(read.post_appearances(dash.engine, slug, platforms=view.platforms))
+    first = read.first_appearances(dash.engine, slug, platforms=view.platforms)
     return json_response(
         {
             # A video with no posts yet has no summary row; its configuration still shows.

@@ -8,7 +8,6 @@ from dashboard.context import DashDep, csv_response
 from dashboard.gap_growth import gap_growth
 from dashboard.overview import top_posts
 from dashboard.params import SeriesDep, TableDep, ViewDep
-from dashboard.series import first_appearances
 from dashboard.states import collector_states
 from storage import health, read
 
@@ -53,7 +52,7 @@ def csv_posts(dash: DashDep, slug: str, view: ViewDep, table: TableDep) -> Respo
 def csv_timeline(dash: DashDep, slug: str, view: ViewDep) -> Response:
     """The spread timeline: the first post on each platform."""
     dash.video_or_404(slug)
-    first = first_appearances(read.post_appearances(dash.engine, slug, platforms=view.platforms))
+    first = read.first_appearances(dash.engine, slug, platforms=view.platforms)
     return csv_response(f"{slug}-timeline", export.TIMELINE_HEADER, export.timeline_rows(first))
 
 

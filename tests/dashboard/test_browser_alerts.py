@@ -20,7 +20,6 @@ from storage.write import StorageSink, VideoInput
 from viralwatch.catalog import dashboard_platforms, settings_model
 
 from .conftest import NOW, DashClock
-from .test_browser import browser  # noqa: F401 (the Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,7 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture
-def page(browser: Browser, site: Site) -> Iterator[Page]:  # noqa: F811 (uses the fixture)
+def page(browser: Browser, site: Site) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=site.url)
     page = context.new_page()
     events: list[str] = []

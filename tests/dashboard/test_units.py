@@ -10,7 +10,7 @@ import pytest
 from collectors.base import Observation, PostRef
 from dashboard import charts, export
 from dashboard.errors import BadParameter
-from dashboard.gaps import find_gaps
+from dashboard.gaps import Gap, find_gaps
 from dashboard.params import parse_platforms, parse_window
 from dashboard.series import PostSeries, post_series
 from dashboard.timegrid import MAX_POINTS, Window, auto_bucket_hours
@@ -90,6 +90,25 @@ def test_gaps_run_from_first_failure_to_next_success() -> None:
     ]
     clipped = find_gaps(runs, Window("1h", NOW - timedelta(hours=1), NOW), ["x"])
     assert [(g.start, g.end) for g in clipped] == [(NOW - timedelta(hours=1), NOW)]
+
+
+def test_thousands_of_short_gaps_shade_as_a_bounded_number_of_bands() -> None:
+    """A year of flaky runs is thousands of 4-minute outages: one chart shades at most
+    MAX_SHADED_GAPS + 1 bands, and every outage lies inside one of them."""
+    start = NOW - timedelta(days=60)
+    gaps = [
+        Gap("reddit" if n % 2 else "x", "failed", at, at + timedelta(minutes=4), None)
+        for n in range(1400)
+        for at in [start + timedelta(hours=n)]
+    ]
+    gaps.append(Gap("x", "failed", NOW - timedelta(days=30), NOW - timedelta(days=30), None))
+    low, high = np.datetime64(start.replace(tzinfo=None)), np.datetime64(NOW.replace(tzinfo=None))
+    bands = charts.visible_gaps(gaps, low, high)
+    assert len(bands) <= charts.MAX_SHADED_GAPS + 1
+    assert all(any(b.start <= g.start and g.end <= b.end for b in bands) for g in gaps)
+    assert bands[0].status.endswith("outages") and bands[0].collector == "2 collectors"
+    # A few gaps are each shaded on their own, as before.
+    assert charts.visible_gaps(gaps[:3], low, high) == gaps[:3]
 
 
 def test_platform_colours_are_distinct_and_stable() -> None:

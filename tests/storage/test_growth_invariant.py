@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from collectors.base import PostRef
@@ -83,6 +83,7 @@ def _check_final(sink: StorageSink, video: str, writers: list[list[list[Reading]
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(workload=workloads())
+@example(workload=[[[(2, 0, 0), (2, 1, 1), (2, 2, 2)]], [], []])  # see the processes' test
 def test_growth_invariant_holds_for_writer_threads(
     db_url: str, sink: StorageSink, workload: list[Any]
 ) -> None:
@@ -120,6 +121,10 @@ def processes() -> Iterator[Any]:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(workload=workloads())
+# Found on SQLite: one batch read reddit's post at 12:00, unchanged at 12:01 (a confirmation of
+# the 12:00 row) and changed at 12:02; the new row dropped the batch's pending confirmation, so
+# the 12:01 reading was lost.
+@example(workload=[[[(2, 0, 0), (2, 1, 1), (2, 2, 2)]], [], []])
 def test_growth_invariant_holds_for_writer_processes(
     db_url: str, sink: StorageSink, processes: Any, workload: list[Any]
 ) -> None:

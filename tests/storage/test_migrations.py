@@ -29,6 +29,8 @@ COLUMNS = (
     "quotes_delta",
     "observations",
 )
+# Migration 0060: the first readings in each bucket, backfilled as the writer counts them.
+BASELINES = tuple(f"{c}_baseline" for c in ("views", "likes", "shares", "comments", "quotes"))
 
 
 @pytest.fixture
@@ -139,46 +141,49 @@ def _add_raw(engine: Engine, clock: FakeClock, batches: list[list[Observation]])
                 )
 
 
-def _rollup(engine: Engine, table: type[Video5Min] | type[VideoHourly]) -> dict:
+def _rollup(
+    engine: Engine, table: type[Video5Min] | type[VideoHourly], columns: tuple[str, ...] = COLUMNS
+) -> dict:
+    query = select(table.platform, table.bucket_start, *(getattr(table, c) for c in columns))
     with engine.connect() as conn:
-        return {
-            (r.platform, r.bucket_start): tuple(getattr(r, c) for c in COLUMNS)
-            for r in conn.execute(select(table))
-        }
+        return {(r[0], r[1]): tuple(r[2:]) for r in conn.execute(query)}
 
 
 def test_five_minute_backfill_matches_live_writing(
     db_url: str, live_engine: Engine, clock: FakeClock
 ) -> None:
-    batches = _batches(clock)
+    # From the second batch on: every post's first reading is then not zero (a baseline to sum).
+    batches = _batches(clock)[1:]
     sink = StorageSink(live_engine, clock)
     _add_posts_live(sink)
     for batch in batches:
         sink.record_observations(batch)
-    live = _rollup(live_engine, Video5Min)
+    live = _rollup(live_engine, Video5Min, COLUMNS + BASELINES)
     assert len(live) > 80  # 3 platforms, readings 4 to 9 minutes apart
+    assert any(sum(sums[len(COLUMNS) :]) for sums in live.values())
 
     migrated = make_engine(db_url)
     try:
         upgrade(migrated, "0002")
         _add_raw(migrated, clock, batches)
         upgrade(migrated)
-        assert _rollup(migrated, Video5Min) == live
+        assert _rollup(migrated, Video5Min, COLUMNS + BASELINES) == live
         # The backfill only adds a table: the rows it was built from are untouched.
         with migrated.connect() as conn:
             assert (
                 conn.execute(select(func.count()).select_from(ObservationRow)).scalar()
-                == 4 * 40 + 1
+                == 4 * 39 + 1
             )
     finally:
         migrated.dispose()
     # And the live 5-minute buckets add up to the live hourly ones.
     summed: dict = {}
     for (platform, start), values in live.items():
-        sums = summed.setdefault((platform, start.replace(minute=0)), [0] * len(COLUMNS))
+        sums = summed.setdefault((platform, start.replace(minute=0)), [0] * len(values))
         for i, value in enumerate(values):
             sums[i] += value
-    assert {k: tuple(v) for k, v in summed.items()} == _rollup(live_engine, VideoHourly)
+    hourly = _rollup(live_engine, VideoHourly, COLUMNS + BASELINES)
+    assert {k: tuple(v) for k, v in summed.items()} == hourly
 
 
 def _schema(engine: Engine) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from collectors.base import Observation, PostRef, RunReport
-from storage import read
+from storage import measures_read, read
 from storage.write import StorageSink, VideoInput
 from tests.conftest import FakeClock
 
@@ -30,7 +30,11 @@ def _seed(sink: StorageSink, clock: FakeClock) -> None:
     for v in range(3):
         slug = f"clip{v}"
         sink.add_video(VideoInput(slug, f"Clip {v}"))
-        refs = [PostRef("youtube", f"{slug}-y{i}", author=f"a{i}") for i in range(20)]
+        published = start - timedelta(hours=1)  # peers for overperformance
+        refs = [
+            PostRef("youtube", f"{slug}-y{i}", author=f"a{i}", published_at=published)
+            for i in range(20)
+        ]
         refs += [PostRef("bluesky", f"{slug}-b{i}", matched_by="manual") for i in range(5)]
         sink.record_posts(slug, refs)
         edges = [
@@ -54,7 +58,8 @@ def _seed(sink: StorageSink, clock: FakeClock) -> None:
             ]
         )
         sink.record_run(RunReport("youtube", "refresh", at, at, status="ok"))
-        sink.record_run(RunReport("bluesky", "discover", at, at, status="ok"))
+        status = "failed" if step % 4 == 1 else "ok"
+        sink.record_run(RunReport("bluesky", "discover", at, at, status=status))
 
 
 def _run_every_reader(engine: Engine, clock: FakeClock) -> None:
@@ -74,8 +79,10 @@ def _run_every_reader(engine: Engine, clock: FakeClock) -> None:
         read.rollup_deltas(engine, "clip0", bucket_minutes=minutes, by_platform=False)
     read.rollup_deltas(engine, "clip0", bucket_minutes=5, platforms=["youtube"], since=hour_ago)
     read.rollup_totals_before(engine, "clip0", now.replace(minute=35))
-    read.post_appearances(engine, "clip0")
-    read.post_appearances(engine, "clip0", platforms=["youtube"], reshares=True)
+    read.appearance_times(engine, "clip0")
+    read.appearance_times(engine, "clip0", platforms=["youtube"])
+    read.first_appearances(engine, "clip0")
+    read.first_appearances(engine, "clip0", platforms=["youtube"])
     for sort in read.POST_SORTS:
         read.list_posts(engine, "clip0", sort=sort)
     read.list_posts(engine, "clip0", platforms=["youtube"], author="a1", descending=False)
@@ -91,7 +98,18 @@ def _run_every_reader(engine: Engine, clock: FakeClock) -> None:
     read.post_observations(engine, some_post.id, since=hour_ago, until=now)
     read.counters_at(engine, [some_post.id], hour_ago)
     read.runs_between(engine, hour_ago, now)
+    read.gap_runs(engine, hour_ago, now, ("failed", "rate_limited"))
+    read.gap_runs(engine, None, now, ("failed",))
     read.latest_runs(engine)
+    # Measures (issue 11): the video page, the post page, the leaderboard and the posts table.
+    measures_read.platform_hourly_growth(engine, "clip0", since=hour_ago, until=now)
+    measures_read.platform_hourly_growth(engine, "clip0", "likes", platforms=["youtube"])
+    measures_read.growth_since(engine, hour_ago)
+    measures_read.growth_since(engine, None, video="clip0", platforms=["youtube"])
+    measures_read.growth_since(engine, hour_ago, video="clip0", post_ids=[some_post.id])
+    measures_read.post_readings(engine, some_post.id)
+    measures_read.peer_readings_at_age(engine, "youtube", 0.5, before=now, limit=10)
+    measures_read.platform_pickups(engine, "clip0", ["youtube"])
     # Exports of one video (a filter-less export reads every row by definition).
     video = read.PostFilter(video="clip0")
     list(read.iter_posts(engine, video))

@@ -1,7 +1,7 @@
 """post_videos: a post can carry several tracked videos, each counting it (issue 9)
 
 Revision ID: 0070
-Revises: 0040
+Revises: 0060
 Create Date: 2026-12-07
 
 - `post_videos` (video_id, post_id, matched_by, matched_term, first_matched_at) gets one row per
@@ -21,7 +21,7 @@ from alembic import op
 from storage.video_posts import split_match
 
 revision = "0070"
-down_revision = "0055"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 
