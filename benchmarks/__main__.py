@@ -11,6 +11,7 @@ from benchmarks import (
     bench_dashboard,
     bench_discovery,
     bench_measures,
+    bench_memory,
     bench_parsers,
     bench_poll,
     bench_refresh,
@@ -31,6 +32,7 @@ SUITES = [
     bench_measures,
     bench_parsers,
     bench_alerts,
+    bench_memory,
 ]
 
 
