@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, and_, func, or_, select, type_coerce, union_all
+from sqlalchemy import Engine, Select, and_, func, or_, select, type_coerce, union
 
 from storage.models import Observation, Post, PostVideo, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
@@ -334,6 +334,23 @@ class PeerReadings:
     readings: list[tuple[datetime, float | None]]
 
 
+PEERS_PER_STATEMENT = 25
+"""Peers one statement reads (two selects each; SQLite allows 500 in a compound select)."""
+
+
+def _bracket(column: Any, post_id: int, target: datetime) -> list[Select[Any]]:
+    """Selects of the post's last reading at or before `target` and its first after."""
+    near = select(Observation.post_id, Observation.observed_at, column).where(
+        Observation.post_id == post_id, column.is_not(None)
+    )
+    earlier = near.where(Observation.observed_at <= target)
+    later = near.where(Observation.observed_at > target)
+    return [
+        select(*earlier.order_by(Observation.observed_at.desc()).limit(1).subquery().c),
+        select(*later.order_by(Observation.observed_at).limit(1).subquery().c),
+    ]
+
+
 def peer_readings_at_age(
     engine: Engine,
     platform: str,
@@ -363,21 +380,17 @@ def peer_readings_at_age(
         peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
             return []
-        probes = []
-        for post_id, published_at in peers:
-            target = published_at + age
-            near = select(Observation.post_id, Observation.observed_at, column).where(
-                Observation.post_id == post_id, column.is_not(None)
-            )
-            earlier = near.where(Observation.observed_at <= target)
-            later = near.where(Observation.observed_at > target)
-            probes.append(earlier.order_by(Observation.observed_at.desc()).limit(1).subquery())
-            probes.append(later.order_by(Observation.observed_at).limit(1).subquery())
+        # Every statement probes the same number of peers (the last repeats its final peer;
+        # UNION drops the repeated rows), so there is one statement whatever the number of
+        # peers: one per number made the engine and each SQLite connection cache hundreds of
+        # statements of megabytes while a dashboard was open (issue 13).
+        targets = [(post_id, published_at + age) for post_id, published_at in peers]
+        targets += [targets[-1]] * (-len(targets) % PEERS_PER_STATEMENT)
         found: dict[int, list[tuple[datetime, float | None]]] = defaultdict(list)
-        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 400.
-        for start in range(0, len(probes), 400):
-            chunk = [select(*probe.c) for probe in probes[start : start + 400]]
-            for post_id, observed_at, value in conn.execute(union_all(*chunk)):
+        for start in range(0, len(targets), PEERS_PER_STATEMENT):
+            chunk = targets[start : start + PEERS_PER_STATEMENT]
+            probes = [probe for post_id, at in chunk for probe in _bracket(column, post_id, at)]
+            for post_id, observed_at, value in conn.execute(union(*probes)):
                 found[post_id].append((observed_at, float(value)))
     return [
         PeerReadings(post_id, platform, published_at, sorted(found[post_id]))
