@@ -10,6 +10,7 @@ from benchmarks import (
     bench_alerts,
     bench_dashboard,
     bench_discovery,
+    bench_memory,
     bench_parsers,
     bench_poll,
     bench_refresh,
@@ -29,6 +30,7 @@ SUITES = [
     bench_dashboard,
     bench_parsers,
     bench_alerts,
+    bench_memory,
 ]
 
 

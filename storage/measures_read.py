@@ -246,14 +246,18 @@ def peer_readings_at_age(
         if not peers:
             return []
         found: dict[int, list[tuple[datetime, float | None]]] = defaultdict(list)
-        # One round trip: SQLite allows 500 terms in a compound select, so chunk by 200 posts.
-        for start in range(0, len(peers), 200):
-            chunk = peers[start : start + 200]
-            query = _bracketing_readings(counter, len(chunk))
+        # Every statement probes the same number of peers (the last chunk repeats its final
+        # peer; UNION drops the repeated rows): one statement per number of peers made the
+        # engine and each SQLite connection cache hundreds of them, megabytes each, while a
+        # dashboard was open (issue 13).
+        targets = [(post_id, published_at + age) for post_id, published_at in peers]
+        targets += [targets[-1]] * (-len(targets) % PEERS_PER_STATEMENT)
+        query = _bracketing_readings(counter)
+        for start in range(0, len(targets), PEERS_PER_STATEMENT):
             params: dict[str, Any] = {}
-            for n, (post_id, published_at) in enumerate(chunk):
+            for n, (post_id, target) in enumerate(targets[start : start + PEERS_PER_STATEMENT]):
                 params[f"p{n}"] = post_id
-                params[f"t{n}"] = published_at + age
+                params[f"t{n}"] = target
             for post_id, observed_at, value in conn.execute(query, params):
                 found[post_id].append((observed_at, float(value)))
     return [
@@ -263,22 +267,26 @@ def peer_readings_at_age(
     ]
 
 
+PEERS_PER_STATEMENT = 50
+"""Peers one statement reads (two selects each; SQLite allows 500 in a compound select)."""
+
+
 @cache
-def _bracketing_readings(counter: str, posts: int) -> TextualSelect:
+def _bracketing_readings(counter: str) -> TextualSelect:
     """Per post n (`:p<n>`), its last reading of `counter` at or before `:t<n>` and its first
-    after: two probes of the primary key each. Plain SQL text, built once per size: the same
+    after: two probes of the primary key each. Plain SQL text, built once per counter: the same
     union as Core objects cost more to build than to run."""
     probes = []
-    for n in range(posts):
+    for n in range(PEERS_PER_STATEMENT):
         for op, order in (("<=", "DESC"), (">", "ASC")):
             probes.append(
                 f"SELECT * FROM (SELECT post_id, observed_at, {counter} FROM observations "
                 f"WHERE post_id = :p{n} AND {counter} IS NOT NULL AND observed_at {op} :t{n} "
                 f"ORDER BY observed_at {order} LIMIT 1) AS q{n}{order}"
             )
-    times = [bindparam(f"t{n}", type_=UTCDateTime()) for n in range(posts)]
+    times = [bindparam(f"t{n}", type_=UTCDateTime()) for n in range(PEERS_PER_STATEMENT)]
     return (
-        text(" UNION ALL ".join(probes))
+        text(" UNION ".join(probes))
         .bindparams(*times)
         .columns(
             column("post_id", Integer()),
