@@ -43,6 +43,7 @@ def in_quiet_hours(now: datetime, quiet_hours: str, zone: ZoneInfo) -> bool:
         return False
     start, end = (time.fromisoformat(part) for part in quiet_hours.split("-"))
     local = now.astimezone(zone).time()
+    # "22:00-07:00" spans midnight: quiet after the start or before the end, not between.
     if start <= end:
         return start <= local < end
     return local >= start or local < end
@@ -136,6 +137,7 @@ class Evaluator:
 
     def _consider(self, rule: AlertRuleSettings, video: str, now: datetime) -> Fired | None:
         previous = alert_store.latest_alert(self.engine, rule.name, video)
+        # Digests have no cooldown: they fire once per period, which the period check enforces.
         cooling = previous is not None and now - previous.fired_at < timedelta(
             minutes=rule.cooldown_minutes
         )
@@ -153,10 +155,14 @@ class Evaluator:
             return None
         items = finding.items
         if finding.once_per_subject:
+            # new_account / new_language name each account or language once ever, even after
+            # the cooldown: a second alert about the same newcomer is noise.
             seen = alert_store.alerted_subjects(self.engine, rule.name, video)
             items = tuple(item for item in items if item.subject not in seen)
             if not items:
                 return None
+        # The key names what this alert follows, so two evaluators that read the same previous
+        # alert race for one key and the unique index lets exactly one insert through.
         if finding.period_key is not None:
             dedupe_key = f"period:{finding.period_key}"
         else:
@@ -203,6 +209,7 @@ class Evaluator:
             ],
             "subjects": [item.subject for item in items],
             "period": finding.period_key,
+            # A machine-readable instant for webhooks, and a form people read in chat messages.
             "fired_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "fired_at_utc": now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "link": f"{base}{finding.path}",

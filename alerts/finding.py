@@ -51,6 +51,7 @@ class Scope:
 
 def post_item(post: PostRow, numbers: dict[str, float]) -> Item:
     """A post as an alert item: its platform and author, text and URL (untrusted), its page."""
+    # Keyed by our post id, not the platform's: a post shared by two videos is one subject each.
     return Item(
         f"post:{post.id}",
         f"{post.platform} post by {post.author or 'unknown'}",

@@ -41,6 +41,7 @@ Measure = Callable[[Scope, AlertRuleSettings], list[Item]]
 
 def _ongoing(buckets: list[Bucket]) -> Burst | None:
     """The burst whose last hour is the latest measured hour, if any."""
+    # Hours without readings (a gap) have no rate; "latest" means the latest measured hour.
     measured = [b for b in buckets if b.per_hour is not None]
     if not measured:
         return None
@@ -63,6 +64,7 @@ def bursts(scope: Scope, rule: AlertRuleSettings) -> list[Item]:
     series = platform_series(hours, scope.now)
     if not series:
         return []
+    # One time grid for every platform, so their rates can be added hour by hour.
     start = min(s[0][0] for s in series.values())
     rates = {name: hourly_rates(s, start, scope.now) for name, s in series.items()}
     scopes = rates if rule.platform == "each" else {rule.platform: combine_rates(rates.values())}
@@ -86,6 +88,7 @@ def _post_overperformance(
 ) -> Overperformance | None:
     if post.published_at is None:
         return None  # age unknown: nothing to compare with
+    # Age from publication, not from when we found it: peers are compared at the same age.
     age_hours = (growth.latest_at - post.published_at).total_seconds() / 3600
     peers = measures_read.peer_readings_at_age(
         scope.engine,

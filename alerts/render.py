@@ -37,6 +37,7 @@ def mask_target(name: str, url: str) -> str:
 
 def untrusted(value: Any, fmt: str, limit: int = DETAIL_CHARS) -> str:
     """Untrusted text on one line, at most `limit` characters, escaped for `fmt`."""
+    # Newlines first: a post text holding "\nRule: x" must not pass for a line of ours.
     text = _SPACE.sub(" ", str(value)).strip()
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -65,6 +66,7 @@ def render(payload: dict[str, Any], fmt: str) -> tuple[str, str]:
     lines.append(f"Time: {payload['fired_at_utc']}")
     lines.append(f"Dashboard: {_link(payload['link'], fmt)}")
     lines.append(f"Rule: {_plain(payload['rule'], fmt)}")
+    # Markdown joins lines with a hard break (two spaces), or chat clients run them together.
     separator = "<br>\n" if fmt == "html" else "\n"
     return (
         untrusted(title, "text", 250),
@@ -98,5 +100,6 @@ def _link(url: str, fmt: str) -> str:
     if fmt == "html":
         return f'<a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>'
     if fmt == "markdown":
+        # An autolink ends at ">" or a space: encode both so the link cannot be cut short.
         return f"<{url.replace('>', '%3E').replace(' ', '%20')}>"
     return url

@@ -81,6 +81,7 @@ def _measured(scope: Scope, rule: AlertRuleSettings) -> dict[str, float]:
         pairs = [(r.platform, getattr(r, rule.counter) * per_hour) for r in deltas]
     values: dict[str, float] = {}
     for platform, value in pairs:
+        # "each" keeps platforms apart; otherwise every row adds into the one key the rule names.
         key = platform if rule.platform == "each" else rule.platform
         values[key] = values.get(key, 0.0) + value
     return values
@@ -90,6 +91,8 @@ def _new_platform(scope: Scope) -> Finding | None:
     rows = [r for r in read.platform_totals(scope.engine, video=scope.video) if r.posts]
     if not rows:
         return None
+    # Every platform with posts is listed; once_per_subject drops those an earlier alert named,
+    # so what is left is the new one (state, not events: a missed evaluation loses nothing).
     items = tuple(Item(r.platform, r.platform, {"posts": r.posts, "views": r.views}) for r in rows)
     return Finding(
         headline="the footage reached a new platform",
@@ -111,6 +114,8 @@ def _new_account(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
             url=p.url,
             path=f"/posts/{p.id}",
         )
+        # Unknown followers (Bluesky, YouTube, Dailymotion give none without a request per
+        # author) never fire: a rule about big accounts should not guess.
         for p in posts
         if p.followers is not None and p.followers >= rule.min_followers
     )
@@ -129,6 +134,7 @@ def _new_language(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     first_in: dict[str, alert_store.RecentPost] = {}
     for p in alert_store.posts_first_seen_since(scope.engine, scope.video, since):
         if p.language is not None:
+            # Oldest first: the post that brought the language names it.
             first_in.setdefault(p.language, p)
     items = tuple(
         Item(
@@ -176,6 +182,7 @@ def _burst(scope: Scope, items: list[Item], rule: AlertRuleSettings) -> Finding 
 
 def _health(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     late = scope.now - timedelta(minutes=rule.minutes)
+    # The subject carries when the trouble began: one alert per outage, a new one if it recurs.
     items = tuple(
         Item(
             f"{c.collector}@{c.since.isoformat()}",
@@ -243,6 +250,7 @@ def _digest(scope: Scope, rule: AlertRuleSettings) -> Finding | None:
     growth = []
     for post in posts:
         value = getattr(post, rule.counter) or 0
+        # A post first read inside the period has no earlier reading: all of it is growth.
         earlier = getattr(before[post.id], rule.counter) if post.id in before else None
         if value - (earlier or 0) > 0:
             growth.append((value - (earlier or 0), post))

@@ -65,6 +65,8 @@ class AlertService:
             self._wake.wait()
             if self._stopping.is_set():
                 return
+            # Cleared before the pass: a write during it sets the event again, and that write's
+            # readings get one more pass instead of being lost.
             self._wake.clear()
             try:
                 self.run_once()

@@ -65,10 +65,13 @@ def find_bursts(
             median, limit = threshold(history[-baseline_hours:], k, min_scale_share)
             is_bursting = rate > limit
         if is_bursting and rate is not None:
+            # Each hour keeps the baseline it was judged against: the excess is measured from
+            # before the burst, not from a baseline the burst itself has raised.
             current.append((bucket, median))
         elif current:
             bursts.append(_burst(current, bucket_hours))
             current = []
+        # Bursting hours join the history too: a lasting new level becomes the new normal.
         if rate is not None:
             history.append(rate)
     if current:

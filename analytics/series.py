@@ -90,11 +90,14 @@ class Measured:
 
     def totals(self, edges: Sequence[datetime]) -> Totals:
         """Totals inside each window between consecutive `edges` (len(edges) - 1 windows)."""
+        # One reading is only a baseline: nothing measured yet in any window.
         if len(self.hours) < 2:
             empty = np.zeros(max(0, len(edges) - 1))
             return Totals(empty, empty, empty, empty, empty)
         at = self.offsets(edges)
 
+        # np.interp holds the ends flat outside the readings: no growth is invented before the
+        # first reading or after the latest, which is what "not measured" must mean.
         def between(running: Floats) -> Floats:
             return np.diff(np.interp(at, self.hours, running))
 
@@ -156,6 +159,7 @@ def measure(readings: Series | Measured, max_gap_hours: float = DEFAULT_MAX_GAP_
     step = np.array([hours_between(t0, t1) for (t0, _), (t1, _) in pairwise(found)])
     is_gap = step > max_gap_hours
     rise = np.diff(values)
+    # log needs both ends positive; elsewhere the 1.0 placeholders give a rise of exactly 0.
     has_log = ~is_gap & (values[:-1] > 0) & (values[1:] > 0)
     log_rise = np.log(np.where(has_log, values[1:], 1.0)) - np.log(
         np.where(has_log, values[:-1], 1.0)
@@ -213,9 +217,10 @@ def platform_series(hours: Iterable[HourGrowth], now: datetime) -> dict[str, lis
     series: dict[str, list[Reading]] = {}
     for row in hours:
         if row.observations == 0:
-            continue
+            continue  # an hour without readings is a gap, not zero growth
         found = series.setdefault(row.platform, [(row.bucket_start, 0.0)])
         end = min(row.bucket_start + timedelta(hours=1), now)
+        # The current hour ends at `now`; a row no later than the last point adds nothing new.
         if end > found[-1][0]:
             found.append((end, (found[-1][1] or 0.0) + row.growth))
     return series

@@ -18,8 +18,9 @@ from benchmarks import (
     bench_startup,
     bench_storage,
 )
-from benchmarks.benchmarks_doc import write_benchmarks
+from benchmarks.benchmarks_doc import print_figures, write_benchmarks
 
+# Start-up first, on a quiet machine; memory last, as it runs a demo for minutes.
 SUITES = [
     bench_startup,
     bench_storage,
@@ -38,10 +39,8 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     for suite in SUITES:
         results.update(suite.run())
-    for name, figures in results.items():
-        print(f"{name}:")
-        for key, value in figures.items():
-            print(f"  {key:<58} {value:,.3f}")
+    print_figures(results)
+    # Raw figures beside the generated page, for comparing two runs by script.
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from alerts.measures import Measures
 from alerts.rules import Scope, evaluate
 from benchmarks.bench_dashboard import _get, _median_ms
+from benchmarks.benchmarks_doc import print_figures
 from benchmarks.dataset import SLUG, sqlite_dataset
 from config.settings import AlertRuleSettings
 from dashboard.app import create_app
@@ -60,7 +61,4 @@ def run() -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    for name, figures in run().items():
-        print(f"{name}:")
-        for key, value in figures.items():
-            print(f"  {key:<45} {value:,.3f}")
+    print_figures(run())

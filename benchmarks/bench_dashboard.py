@@ -29,6 +29,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from benchmarks.benchmarks_doc import print_figures
 from benchmarks.dataset import (
     COLLECTOR_RUNS,
     POSTS,
@@ -195,7 +196,4 @@ def run() -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    for name, found in run().items():
-        print(f"{name}:")
-        for key, value in found.items():
-            print(f"  {key:<58} {value:,.3f}")
+    print_figures(run())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.benchmarks_doc import print_figures
 from collectors.base import TrackedVideo
 from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from collectors.runner import CollectorRunner
@@ -57,15 +58,17 @@ async def _passes(marked: bool, folder: Path) -> dict[str, float]:
             found: set[str] = set()
 
             async def one_pass() -> None:
-                world.clock.advance(900)
+                world.clock.advance(900)  # the collector's 15-minute discovery cadence
                 if marked:
                     await runner.discover([video])
                     return
+                # Without marks: the collector alone, one page per query as before issue 8.
                 found.update(r.platform_post_id for r in await collector.discover(video))
 
             await one_pass()
             now = world.now()
             burst = set(world.model.add_burst("hackernews", BURST, now, now + timedelta(hours=1)))
+            # The burst lands within the hour after a pass: more posts than one page holds.
             world.clock.advance(3600)
             first = len(world.requests)
             passes = 0
@@ -77,6 +80,7 @@ async def _passes(marked: bool, folder: Path) -> dict[str, float]:
                 if burst <= found:
                     break
             spent = len(world.requests) - first
+            # Then a pass with nothing new: what marks cost when there is nothing to find.
             quiet = len(world.requests)
             await one_pass()
             quiet = len(world.requests) - quiet
@@ -100,6 +104,7 @@ def run() -> dict[str, dict[str, float]]:
         plain = asyncio.run(_passes(False, Path(folder)))
     figures = {f"marks: {k}": v for k, v in marked.items()}
     figures |= {f"baseline (no marks): {k}": v for k, v in plain.items()}
+    # max(..., 1): the baseline may find none of the burst, and a ratio must stay finite.
     figures["found ratio marks / baseline"] = marked["burst found"] / max(plain["burst found"], 1)
     figures["quiet-pass requests ratio marks / baseline"] = marked[
         "requests of a quiet pass"
@@ -108,7 +113,4 @@ def run() -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    for name, values in run().items():
-        print(name)
-        for key, value in values.items():
-            print(f"  {key:<48} {value:,.3f}")
+    print_figures(run())

@@ -15,15 +15,7 @@ from collections.abc import Callable
 import feedparser
 
 from collectors.rss import parse_feed
-
-
-def _feed(tag: str, value: str) -> bytes:
-    return (
-        '<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        "<channel><title>t</title>"
-        f"<item><title>x</title><link>https://e.example/1</link><{tag}>{value}</{tag}>"
-        "<guid>1</guid></item></channel></rss>"
-    ).encode()
+from simulator.news import one_item_rss
 
 
 def _best_seconds(work: Callable[[], object], repeat: int = 5) -> float:
@@ -36,14 +28,14 @@ def _best_seconds(work: Callable[[], object], repeat: int = 5) -> float:
 
 
 def run() -> dict[str, dict[str, float]]:
-    baseline = _best_seconds(lambda: parse_feed(_feed("author", "a" * 10)))
+    baseline = _best_seconds(lambda: parse_feed(one_item_rss("author", "a" * 10)))
     figures = {"baseline ms (10-char author)": baseline * 1000}
     for tag in ("author", "dc:creator"):
-        hostile = _feed(tag, "a" * 100_000)
+        hostile = one_item_rss(tag, "a" * 100_000)
         figures[f"ratio {tag} 100 KB / baseline"] = (
             _best_seconds(lambda body=hostile: parse_feed(body)) / baseline
         )
-    raw = _feed("author", "a" * 20_000)
+    raw = one_item_rss("author", "a" * 20_000)
     bare = _best_seconds(lambda: feedparser.parse(io.BytesIO(raw)), repeat=1)
     figures["ratio bare feedparser author 20 KB / baseline"] = bare / baseline
     return {"parsers.feed": figures}

@@ -222,7 +222,7 @@ def measure_latency(platform: str, tmp: Path) -> dict[str, Any]:
         sink.engine.dispose()
     collector = _collector(platform, None, server.url)
     allowed = seconds_allowed(
-        collector.quotas, int(one["requests"]), LATENCY_SECONDS, collector.in_flight
+        collector.spec.quotas, int(one["requests"]), LATENCY_SECONDS, collector.in_flight
     )
     return {
         "figure": f"{platform} pass of {LATENCY_POSTS:,} posts, 100 ms latency",

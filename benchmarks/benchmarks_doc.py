@@ -16,6 +16,14 @@ REFRESH_COMMAND = "make bench  (alone: .venv/bin/python -m benchmarks.bench_refr
 TARGETS = {"refresh": ">= 0.5", "against PRAW": ">= 3x", "against atproto": ">= 3x"}
 
 
+def print_figures(results: dict[str, dict[str, float]]) -> None:
+    """Each suite's figures on the terminal, one indented line each."""
+    for name, figures in results.items():
+        print(f"{name}:")
+        for key, value in figures.items():
+            print(f"  {key:<58} {value:,.3f}")
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -39,6 +47,7 @@ def _refresh_rows(results: dict[str, dict[str, float]]) -> list[str]:
         "(min-max) | ratio | target | requests a pass | server cores used |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    # Every suite's figures arrive here; only refresh figures carry posts/s beside a ratio.
     for name, f in results.items():
         if "ratio" not in f or "viralwatch posts/s" not in f:
             continue
@@ -68,7 +77,7 @@ def _latency_rows(results: dict[str, dict[str, float]]) -> list[str]:
 
 def _startup_rows(results: dict[str, dict[str, float]]) -> list[str]:
     startup = results.get("startup")
-    if not startup:
+    if not startup:  # `python -m benchmarks.bench_refresh` alone may run without it
         return []
     return [
         "",
@@ -83,6 +92,7 @@ def _startup_rows(results: dict[str, dict[str, float]]) -> list[str]:
 
 
 def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> None:
+    # Ratios travel between machines, absolute rates do not: the page says where they came from.
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
     lines = [
         "# Benchmarks",

@@ -48,11 +48,15 @@ def store(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
         return conn.executemany("INSERT INTO obs VALUES (?, ?, ?, ?, ?, ?)", rows).rowcount
 
 
-def batch_urls(platform: str, base: str, ids: Sequence[str]) -> list[str]:
+def batches(platform: str, ids: Sequence[str]) -> list[Sequence[str]]:
+    """`ids` cut into the platform's batch size, as every reader here asks for them."""
     size = BATCH[platform]
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def batch_urls(platform: str, base: str, ids: Sequence[str]) -> list[str]:
     urls = []
-    for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
+    for chunk in batches(platform, ids):
         if platform == "mastodon":
             urls.append(
                 f"{base}/mastodon/api/v1/statuses?" + urlencode([("id[]", i) for i in chunk])
@@ -125,10 +129,10 @@ def mastodon_py_statuses(base: str, ids: Sequence[str], conn: sqlite3.Connection
 
     api = Mastodon(api_base_url=f"{base}/mastodon")
     now = time.time()
-    rows: list[Row] = []
-    for start in range(0, len(ids), BATCH["mastodon"]):
-        for s in api.statuses(list(ids[start : start + BATCH["mastodon"]])):
-            rows.append((s.uri, now, s.favourites_count, s.reblogs_count, s.replies_count, None))
+    statuses = [s for batch in batches("mastodon", ids) for s in api.statuses(list(batch))]
+    rows = [
+        (s.uri, now, s.favourites_count, s.reblogs_count, s.replies_count, None) for s in statuses
+    ]
     return store(conn, rows)
 
 
@@ -137,12 +141,12 @@ def atproto_get_posts(base: str, ids: Sequence[str], conn: sqlite3.Connection) -
 
     client = Client(base_url=f"{base}/bluesky/xrpc")
     now = time.time()
-    rows: list[Row] = []
-    for start in range(0, len(ids), BATCH["bluesky"]):
-        uris = [bluesky_uri(i) for i in ids[start : start + BATCH["bluesky"]]]
-        for p in client.get_posts(uris).posts:
-            rows.append((p.uri, now, p.like_count, p.repost_count, p.reply_count, p.quote_count))
-    return store(conn, rows)
+    uris = ([bluesky_uri(i) for i in batch] for batch in batches("bluesky", ids))
+    posts = [p for batch in uris for p in client.get_posts(batch).posts]
+    return store(
+        conn,
+        [(p.uri, now, p.like_count, p.repost_count, p.reply_count, p.quote_count) for p in posts],
+    )
 
 
 # platform -> (package, label, function) of the SDK compared on that platform.

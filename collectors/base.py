@@ -206,37 +206,43 @@ def seconds_allowed(
     return max(by_latency, by_rate)
 
 
-# A protocol rather than a base class: collectors share no code through inheritance, and the
-# registry checks at import that a class declares every member below.
-class Collector(Protocol):
-    """One platform. Constructed by the composition root with everything it needs.
+@dataclass(frozen=True, slots=True)
+class CollectorSpec:
+    """What the rest of the house knows of a collector, declared once on its class as `spec`:
+    settings, scheduler, budgets and dashboard read it from the registry instead of keeping
+    their own lists. The defaults are the common cadence; a collector states what differs."""
 
-    The class attributes are all the rest of the house knows of a collector: settings,
-    scheduler and dashboard read them from the registry instead of keeping their own lists.
-    """
-
-    name: ClassVar[str]
-    """Registry key, config section, `collector_runs.collector` value."""
-    platform: ClassVar[str]
-    """The platform its posts are stored under: `name`, except e.g. youtube_rss -> youtube."""
-    label: ClassVar[str]
+    label: str
     """How pages and chart legends name it."""
-    colour: ClassVar[str]
+    colour: str
     """Its "#RRGGBB" colour in charts, from the dashboard palette (docs/PALETTE.md): colours of
     Paul Tol's schemes and Okabe-Ito's, each pair apart for every colour vision and readable
     on the dark background (tests/dashboard/test_palette.py)."""
-    counters: ClassVar[tuple[str, ...]]
-    """Which of COUNTERS it reads; empty when it has nothing to refresh (news feeds)."""
-    settings_model: ClassVar[type[CollectorSettings]]
+    settings_model: type[CollectorSettings]
     """Its `[collectors.<name>]` section: the pydantic model, defined next to the collector."""
-    default_interval: ClassVar[timedelta]
+    counters: tuple[str, ...] = ()
+    """Which of COUNTERS it reads; empty when it has nothing to refresh (news feeds)."""
+    platform: str = ""
+    """The platform its posts are stored under when not its own name (youtube_rss -> youtube)."""
+    default_interval: timedelta = timedelta(minutes=15)
     """How often discovery runs unless `interval_seconds` says otherwise."""
-    default_refresh_interval: ClassVar[timedelta]
+    default_refresh_interval: timedelta = timedelta(minutes=10)
     """How often counters are re-read unless `refresh_interval_seconds` says otherwise."""
-    quotas: ClassVar[tuple[Quota, ...]]
+    quotas: tuple[Quota, ...] = ()
     """The platform's documented limits (empty: none published)."""
-    batch_size: ClassVar[int | None]
+    batch_size: int | None = None
     """Posts one refresh request reads (None: a request reads a whole feed or page)."""
+
+
+# A protocol rather than a base class: collectors share no code through inheritance, and the
+# registry checks at import that a class declares every member below.
+class Collector(Protocol):
+    """One platform. Constructed by the composition root with everything it needs."""
+
+    name: ClassVar[str]
+    """Registry key, config section, `collector_runs.collector` value."""
+    spec: ClassVar[CollectorSpec]
+    """Everything else the house needs to know of it (see CollectorSpec)."""
     notice: str | None
     """A reduced mode to show with ok runs ("search disabled: no login"), else None."""
 

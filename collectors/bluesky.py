@@ -53,6 +53,7 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostRef,
@@ -216,17 +217,14 @@ class BlueskyCollector:
     """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
 
     name: ClassVar[str] = "bluesky"
-    platform: ClassVar[str] = "bluesky"
-    label: ClassVar[str] = "Bluesky"
-    colour: ClassVar[str] = "#0077BB"
-    counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
-    settings_model: ClassVar[type[CollectorSettings]] = BlueskySettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS", in_flight=8),
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Bluesky",
+        colour="#0077BB",
+        settings_model=BlueskySettings,
+        counters=("likes", "shares", "comments", "quotes"),
+        quotas=(Quota(3_000, timedelta(minutes=5), "requests per IP on a PDS", in_flight=8),),
+        batch_size=GET_POSTS_BATCH,
     )
-    batch_size: ClassVar[int | None] = GET_POSTS_BATCH
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: BlueskySettings) -> None:
@@ -238,7 +236,7 @@ class BlueskyCollector:
         self._password = config.app_password.get_secret_value()
         self._dids: dict[str, str] = {}  # handle -> DID, for tracked URLs naming a handle
         self._session: _Session | None = None
-        self.in_flight = allowed_in_flight(self.quotas)
+        self.in_flight = allowed_in_flight(self.spec.quotas)
         """Requests kept in flight at once; a budget planner may lower it."""
         self.cascades = CascadeGate(CASCADE_LOOKUPS_PER_PASS)
         self._method_urls: dict[str, httpx.URL] = {}

@@ -34,12 +34,12 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
     PostError,
     PostRef,
-    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -78,15 +78,15 @@ class DailymotionCollector:
     """Title search for discovery; batched `ids` lookups for views and likes."""
 
     name: ClassVar[str] = "dailymotion"
-    platform: ClassVar[str] = "dailymotion"
-    label: ClassVar[str] = "Dailymotion"
-    colour: ClassVar[str] = "#99DDFF"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes")
-    settings_model: ClassVar[type[CollectorSettings]] = DailymotionSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=30)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=30)
-    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
-    batch_size: ClassVar[int | None] = IDS_BATCH
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Dailymotion",
+        colour="#99DDFF",
+        settings_model=DailymotionSettings,
+        counters=("views", "likes"),
+        default_interval=timedelta(minutes=30),
+        default_refresh_interval=timedelta(minutes=30),
+        batch_size=IDS_BATCH,
+    )
     notice: str | None = None
 
     def __init__(

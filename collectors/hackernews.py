@@ -27,6 +27,7 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostRef,
@@ -60,15 +61,14 @@ class HackerNewsCollector:
     """Finds HN stories that link or name the footage; refreshes points and comment counts."""
 
     name: ClassVar[str] = "hackernews"
-    platform: ClassVar[str] = "hackernews"
-    label: ClassVar[str] = "Hacker News"
-    colour: ClassVar[str] = "#F1932D"
-    counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = HackerNewsSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (Quota(10_000, timedelta(hours=1), "requests per IP"),)
-    batch_size: ClassVar[int | None] = REFRESH_BATCH
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Hacker News",
+        colour="#F1932D",
+        settings_model=HackerNewsSettings,
+        counters=("likes", "comments"),
+        quotas=(Quota(10_000, timedelta(hours=1), "requests per IP"),),
+        batch_size=REFRESH_BATCH,
+    )
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: HackerNewsSettings) -> None:

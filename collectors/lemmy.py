@@ -44,6 +44,7 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
@@ -89,24 +90,23 @@ class LemmyCollector:
     """Searches each instance by link and phrase; refreshes posts one by one, crossposts too."""
 
     name: ClassVar[str] = "lemmy"
-    platform: ClassVar[str] = "lemmy"
-    label: ClassVar[str] = "Lemmy"
-    colour: ClassVar[str] = "#009E73"
-    counters: ClassVar[tuple[str, ...]] = ("likes", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = LemmySettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(
-            100,
-            timedelta(minutes=10),
-            "searches per IP on lemmy.world",
-            path="/api/v3/search",
-            refresh=False,
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Lemmy",
+        colour="#009E73",
+        settings_model=LemmySettings,
+        counters=("likes", "comments"),
+        quotas=(
+            Quota(
+                100,
+                timedelta(minutes=10),
+                "searches per IP on lemmy.world",
+                path="/api/v3/search",
+                refresh=False,
+            ),
+            Quota(180, timedelta(minutes=1), "reads per IP"),
         ),
-        Quota(180, timedelta(minutes=1), "reads per IP"),
+        batch_size=1,  # the API reads one post per request (no batch lookup)
     )
-    batch_size: ClassVar[int | None] = 1
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: LemmySettings) -> None:

@@ -42,6 +42,7 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
@@ -96,17 +97,14 @@ class MastodonCollector:
     """Hashtag timelines and searches on each instance; batch counter refresh."""
 
     name: ClassVar[str] = "mastodon"
-    platform: ClassVar[str] = "mastodon"
-    label: ClassVar[str] = "Mastodon"
-    colour: ClassVar[str] = "#AE76A3"
-    counters: ClassVar[tuple[str, ...]] = ("likes", "shares", "comments", "quotes")
-    settings_model: ClassVar[type[CollectorSettings]] = MastodonSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(300, timedelta(minutes=5), "requests per IP or account", in_flight=4),
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Mastodon",
+        colour="#AE76A3",
+        settings_model=MastodonSettings,
+        counters=("likes", "shares", "comments", "quotes"),
+        quotas=(Quota(300, timedelta(minutes=5), "requests per IP or account", in_flight=4),),
+        batch_size=BATCH_IDS,
     )
-    batch_size: ClassVar[int | None] = BATCH_IDS
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: MastodonSettings) -> None:
@@ -116,7 +114,7 @@ class MastodonCollector:
         token = config.access_token.get_secret_value() if config.access_token else ""
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._search_refused: set[str] = set()
-        self.in_flight = allowed_in_flight(self.quotas)
+        self.in_flight = allowed_in_flight(self.spec.quotas)
         """Requests kept in flight at once on each instance; a budget planner may lower it."""
         self._statuses_urls: dict[str, httpx.URL] = {}
 

@@ -50,6 +50,7 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
@@ -153,17 +154,14 @@ class RedditCollector:
     """Searches Reddit for the footage's phrases and links; batch-refreshes scores."""
 
     name: ClassVar[str] = "reddit"
-    platform: ClassVar[str] = "reddit"
-    label: ClassVar[str] = "Reddit"
-    colour: ClassVar[str] = "#E8601C"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = RedditSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(100, timedelta(minutes=1), "queries per OAuth client id", in_flight=4),
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Reddit",
+        colour="#E8601C",
+        settings_model=RedditSettings,
+        counters=("views", "likes", "shares", "comments"),
+        quotas=(Quota(100, timedelta(minutes=1), "queries per OAuth client id", in_flight=4),),
+        batch_size=INFO_BATCH,
     )
-    batch_size: ClassVar[int | None] = INFO_BATCH
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: RedditSettings) -> None:
@@ -178,7 +176,7 @@ class RedditCollector:
         self._token_expires_at: datetime | None = None
         self.rate_window = RateWindow()
         self.cascades = CascadeGate(DUPLICATES_PER_PASS)
-        self.in_flight = allowed_in_flight(self.quotas)
+        self.in_flight = allowed_in_flight(self.spec.quotas)
         """Requests kept in flight at once; a budget planner may lower it."""
         # Concurrent requests share one token: only the first fetches it.
         self._token_lock = asyncio.Lock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from collectors.base import COUNTERS, Collector
+from collectors.base import COUNTERS, Collector, CollectorSpec
 
 # One line per platform module; importing a module runs its @register decorator. The order is
 # the dashboard's display order, and where two collectors store one platform (youtube,
@@ -45,7 +45,9 @@ def register(cls: type[Any]) -> type[Any]:
     missing = [attr for attr in DECLARATIONS if not hasattr(cls, attr)]
     if missing:
         raise TypeError(f"collector {cls.__name__} does not declare {', '.join(missing)}")
-    unknown = [c for c in cls.counters if c not in COUNTERS]
+    if not isinstance(cls.spec, CollectorSpec):
+        raise TypeError(f"collector {cls.name!r}: `spec` must be a CollectorSpec")
+    unknown = [c for c in cls.spec.counters if c not in COUNTERS]
     if unknown:
         raise TypeError(f"collector {cls.name!r}: unknown counters {unknown}; use {COUNTERS}")
     name = cls.name
@@ -53,6 +55,11 @@ def register(cls: type[Any]) -> type[Any]:
         raise ValueError(f"collector name {name!r} is registered twice")
     _REGISTRY[name] = cls
     return cls
+
+
+def stored_platform(collector: type[Collector] | Collector) -> str:
+    """The platform a collector's posts are stored under: its own name unless its spec says."""
+    return collector.spec.platform or collector.name
 
 
 def collector_classes() -> dict[str, type[Any]]:

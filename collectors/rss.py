@@ -28,7 +28,6 @@ import asyncio
 import io
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import feedparser
@@ -38,9 +37,9 @@ from pydantic import Field
 from collectors.base import (
     Clock,
     CollectorError,
+    CollectorSpec,
     KnownPost,
     PostRef,
-    Quota,
     RateLimited,
     RefreshItem,
     SourceUnavailable,
@@ -85,15 +84,11 @@ class RssCollector:
     """Reads configured feeds and Google News search for the footage; no counters."""
 
     name: ClassVar[str] = "rss"
-    platform: ClassVar[str] = "rss"
-    label: ClassVar[str] = "News feeds"
-    colour: ClassVar[str] = "#F6C141"
-    counters: ClassVar[tuple[str, ...]] = ()
-    settings_model: ClassVar[type[CollectorSettings]] = RssSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
-    batch_size: ClassVar[int | None] = None
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="News feeds",
+        colour="#F6C141",
+        settings_model=RssSettings,
+    )
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: RssSettings) -> None:

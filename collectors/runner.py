@@ -36,6 +36,7 @@ from collectors.base import (
     unstorable_counters,
 )
 from collectors.http import capped_wait, policy_of, window_wait
+from collectors.registry import stored_platform
 
 logger = logging.getLogger("viralwatch.runner")
 
@@ -101,10 +102,10 @@ class CollectorRunner:
         policy: RunnerPolicy | None = None,
     ) -> None:
         self.collector = collector
-        self.platform: str = collector.platform
+        self.platform: str = stored_platform(collector)
         # Off for news feeds (no counters), and when another collector refreshes this platform's
         # posts (see daemon.wire).
-        self.refreshes: bool = bool(collector.counters)
+        self.refreshes: bool = bool(collector.spec.counters)
         self.sink = sink
         self.clock = clock
         self.policy = policy or RunnerPolicy()

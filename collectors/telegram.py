@@ -50,11 +50,11 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostError,
     PostRef,
-    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -199,15 +199,13 @@ class TelegramCollector:
     """Reads the public previews of configured channels: footage messages, forwards, views."""
 
     name: ClassVar[str] = "telegram"
-    platform: ClassVar[str] = "telegram"
-    label: ClassVar[str] = "Telegram"
-    colour: ClassVar[str] = "#56B4E9"
-    counters: ClassVar[tuple[str, ...]] = ("views",)
-    settings_model: ClassVar[type[CollectorSettings]] = TelegramSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
-    batch_size: ClassVar[int | None] = None
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Telegram",
+        colour="#56B4E9",
+        settings_model=TelegramSettings,
+        counters=("views",),
+        default_interval=timedelta(minutes=10),
+    )
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TelegramSettings) -> None:

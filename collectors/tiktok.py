@@ -43,6 +43,7 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostRef,
@@ -131,19 +132,21 @@ class TikTokCollector:
     """Research API keyword/hashtag queries for discovery, video_id queries for counters."""
 
     name: ClassVar[str] = "tiktok"
-    platform: ClassVar[str] = "tiktok"
-    label: ClassVar[str] = "TikTok"
-    colour: ClassVar[str] = "#AA4499"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = TikTokSettings
-    default_interval: ClassVar[timedelta] = timedelta(hours=1)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(hours=1)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(1_000, timedelta(days=1), "requests"),
-        Quota(100_000, timedelta(days=1), "records", path="/research/", cost=MAX_COUNT),
-        Quota(600, timedelta(minutes=1), "requests"),
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="TikTok",
+        colour="#AA4499",
+        settings_model=TikTokSettings,
+        counters=("views", "likes", "shares", "comments"),
+        # Hourly: 1,000 requests a day are about 40 an hour for discovery and refresh together.
+        default_interval=timedelta(hours=1),
+        default_refresh_interval=timedelta(hours=1),
+        quotas=(
+            Quota(1_000, timedelta(days=1), "requests"),
+            Quota(100_000, timedelta(days=1), "records", path="/research/", cost=MAX_COUNT),
+            Quota(600, timedelta(minutes=1), "requests"),
+        ),
+        batch_size=MAX_COUNT,
     )
-    batch_size: ClassVar[int | None] = MAX_COUNT
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: TikTokSettings) -> None:

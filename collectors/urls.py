@@ -37,12 +37,12 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
     PostError,
     PostRef,
-    Quota,
     RefreshItem,
     TrackedVideo,
     as_count,
@@ -103,15 +103,15 @@ class UrlsCollector:
     """Refreshes hand-added post URLs through yt-dlp; discovers nothing by itself."""
 
     name: ClassVar[str] = "urls"
-    platform: ClassVar[str] = "urls"
-    label: ClassVar[str] = "Added by hand"
-    colour: ClassVar[str] = "#90C987"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = UrlsSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=30)
-    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
-    batch_size: ClassVar[int | None] = 1
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="Added by hand",
+        colour="#90C987",
+        settings_model=UrlsSettings,
+        counters=("views", "likes", "shares", "comments"),
+        # yt-dlp reads a whole page per post, outside our budgets: gentler than the APIs.
+        default_refresh_interval=timedelta(minutes=30),
+        batch_size=1,
+    )
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: UrlsSettings) -> None:

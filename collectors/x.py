@@ -43,6 +43,7 @@ from pydantic import Field, SecretStr
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     Gone,
     KnownPost,
     Observation,
@@ -123,24 +124,25 @@ class XCollector:
     """Recent search for discovery, 100-id tweet lookups for counters."""
 
     name: ClassVar[str] = "x"
-    platform: ClassVar[str] = "x"
-    label: ClassVar[str] = "X"
-    colour: ClassVar[str] = "#BBBBBB"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "shares", "comments", "quotes")
-    settings_model: ClassVar[type[CollectorSettings]] = XSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(
-            450,
-            timedelta(minutes=15),
-            "recent searches per app",
-            path=r"/2/tweets/search",
-            refresh=False,
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="X",
+        colour="#BBBBBB",
+        settings_model=XSettings,
+        counters=("views", "likes", "shares", "comments", "quotes"),
+        # X counts lookups per 15-minute window: refreshing faster only spends it sooner.
+        default_refresh_interval=timedelta(minutes=15),
+        quotas=(
+            Quota(
+                450,
+                timedelta(minutes=15),
+                "recent searches per app",
+                path=r"/2/tweets/search",
+                refresh=False,
+            ),
+            Quota(3_500, timedelta(minutes=15), "tweet lookups per app", path=r"/2/tweets$"),
         ),
-        Quota(3_500, timedelta(minutes=15), "tweet lookups per app", path=r"/2/tweets$"),
+        batch_size=LOOKUP_BATCH,
     )
-    batch_size: ClassVar[int | None] = LOOKUP_BATCH
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: XSettings) -> None:

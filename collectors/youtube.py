@@ -49,6 +49,7 @@ from pydantic import Field, SecretStr
 from collectors.base import (
     AuthFailed,
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostRef,
@@ -117,36 +118,31 @@ class YouTubeSettings(CollectorSettings):
     )
 
 
+def _pacific_day(units: int, what: str, path: str, *, refresh: bool = True) -> Quota:
+    # YouTube's quota day resets at midnight Pacific time, not UTC: a budget counted in UTC days
+    # would grant a fresh 10,000 units eight hours early.
+    return Quota(units, timedelta(days=1), what, path, reset_timezone=PACIFIC.key, refresh=refresh)
+
+
 @register
 class YouTubeCollector:
     """Searches YouTube for re-uploads within the search bucket; refreshes 50 videos per call."""
 
     name: ClassVar[str] = "youtube"
-    platform: ClassVar[str] = "youtube"
-    label: ClassVar[str] = "YouTube"
-    colour: ClassVar[str] = "#DC050C"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes", "comments")
-    settings_model: ClassVar[type[CollectorSettings]] = YouTubeSettings
-    default_interval: ClassVar[timedelta] = timedelta(hours=1)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=10)
-    quotas: ClassVar[tuple[Quota, ...]] = (
-        Quota(
-            10_000,
-            timedelta(days=1),
-            "API units (all calls but search)",
-            path=r"/youtube/v3/(?!search)",
-            reset_timezone=PACIFIC.key,
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="YouTube",
+        colour="#DC050C",
+        settings_model=YouTubeSettings,
+        counters=("views", "likes", "comments"),
+        # Hourly discovery: 100 search.list calls a day are about 4 a pass; refreshing costs 1
+        # unit per 50 videos, so it keeps the common 10 minutes.
+        default_interval=timedelta(hours=1),
+        quotas=(
+            _pacific_day(10_000, "API units (all calls but search)", r"/youtube/v3/(?!search)"),
+            _pacific_day(100, "search.list calls", r"/youtube/v3/search", refresh=False),
         ),
-        Quota(
-            100,
-            timedelta(days=1),
-            "search.list calls",
-            path=r"/youtube/v3/search",
-            reset_timezone=PACIFIC.key,
-            refresh=False,
-        ),
+        batch_size=IDS_PER_CALL,
     )
-    batch_size: ClassVar[int | None] = IDS_PER_CALL
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: YouTubeSettings) -> None:

@@ -35,10 +35,10 @@ from pydantic import Field
 
 from collectors.base import (
     Clock,
+    CollectorSpec,
     KnownPost,
     Observation,
     PostRef,
-    Quota,
     RefreshItem,
     SourceUnavailable,
     TrackedVideo,
@@ -105,16 +105,16 @@ class YouTubeRssCollector:
     """Reads a watch list of channel feeds: new uploads, views and likes, no key."""
 
     name: ClassVar[str] = "youtube_rss"
-    # Its videos are YouTube videos: stored under youtube, refreshed by that collector.
-    platform: ClassVar[str] = "youtube"
-    label: ClassVar[str] = "YouTube (feeds)"
-    colour: ClassVar[str] = "#F7F0A6"
-    counters: ClassVar[tuple[str, ...]] = ("views", "likes")
-    settings_model: ClassVar[type[CollectorSettings]] = YouTubeRssSettings
-    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    default_refresh_interval: ClassVar[timedelta] = timedelta(minutes=15)
-    quotas: ClassVar[tuple[Quota, ...]] = ()  # none published
-    batch_size: ClassVar[int | None] = None
+    spec: ClassVar[CollectorSpec] = CollectorSpec(
+        label="YouTube (feeds)",
+        colour="#F7F0A6",
+        settings_model=YouTubeRssSettings,
+        counters=("views", "likes"),
+        # Its videos are YouTube videos: stored under youtube, refreshed by that collector.
+        platform="youtube",
+        # The feeds are cached for 15 minutes (max-age=900): polling faster reads the same body.
+        default_refresh_interval=timedelta(minutes=15),
+    )
     notice: str | None = None
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, config: YouTubeRssSettings) -> None:
@@ -143,7 +143,7 @@ class YouTubeRssCollector:
         if matched is None:
             return None
         return PostRef(
-            platform=cls.platform,
+            platform=cls.spec.platform,
             platform_post_id=video_id,
             url=entry.get("link") or f"https://www.youtube.com/watch?v={video_id}",
             author=entry.get("author") or None,
@@ -160,7 +160,7 @@ class YouTubeRssCollector:
         statistics = entry.get("media_statistics") or {}
         rating = entry.get("media_starrating") or {}
         return Observation(
-            platform=cls.platform,
+            platform=cls.spec.platform,
             platform_post_id=str(_video_id(entry)),
             observed_at=observed_at,
             views=as_count(statistics.get("views")),

@@ -41,6 +41,7 @@ def _cid(seed: str) -> str:
 
 
 def _did(uri: str) -> str:
+    # at://<did>/app.bsky.feed.post/<rkey>: the author's DID is the URI's authority.
     return uri.removeprefix("at://").split("/")[0]
 
 
@@ -94,6 +95,8 @@ def _text_and_facets(post: SimPost) -> tuple[str, list[dict[str, Any]]]:
         if n:
             pieces.append(" ")
             offset += 1
+        # Facet offsets count UTF-8 bytes, not characters: an emoji or umlaut before a link
+        # shifts them, which is exactly what a parser slicing by str index gets wrong.
         size = len(shown.encode())
         if feature is not None:
             facets.append(
@@ -121,11 +124,12 @@ def _record(post: SimPost, world: World) -> dict[str, Any]:
     record: dict[str, Any] = {
         "$type": "app.bsky.feed.post",
         "createdAt": iso_ms(post.created_at),
-        "langs": [post.language],
+        "langs": [post.language],  # the poster's choice, a list; the collector takes the first
         "text": text,
     }
     if facets:
         record["facets"] = facets
+    # A post has one embed: a quote's record embed wins over a link card.
     if post.parent_id and post.relation == "quote":
         record["embed"] = {
             "$type": "app.bsky.embed.record",
@@ -156,6 +160,8 @@ def render_post(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]:
     embed = record.get("embed")
     if embed and embed["$type"] == "app.bsky.embed.external":
         view["embed"] = {"$type": "app.bsky.embed.external#view", "external": embed["external"]}
+    # Quotes are hydrated one level deep only, as the AppView does: a quote of a quote shows
+    # the inner post's record but not its own embed.
     elif embed and depth == 0:
         parent = world.model.get("bluesky", post.parent_id or "")
         if parent is not None and parent.is_visible(world.now()):
@@ -171,6 +177,7 @@ def render_post(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]:
                 },
             }
         else:
+            # A deleted quoted post leaves a viewNotFound stub, not a missing embed.
             view["embed"] = {
                 "$type": "app.bsky.embed.record#view",
                 "record": {"$type": "app.bsky.embed.record#viewNotFound", "uri": post.parent_id},
@@ -190,6 +197,7 @@ def render_post(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]:
 
 
 def _bare(url: str) -> str:
+    # The AppView matches `url` ignoring scheme, "www." and a trailing slash.
     return url.split("://", 1)[-1].removeprefix("www.").rstrip("/").casefold()
 
 
@@ -248,7 +256,7 @@ def app(world: World) -> Starlette:
     def issue() -> dict[str, Any]:
         sessions["issued"] += 1
         access = f"sim-access-{sessions['issued']}"
-        refresh = f"sim-refresh-{sessions['issued']}"
+        refresh = f"sim-refresh-{sessions['issued']}"  # single use: refreshing revokes it
         sessions["access"][access] = world.now() + ACCESS_TOKEN_LIFETIME
         sessions["refresh"].add(refresh)
         return {
@@ -289,6 +297,8 @@ def app(world: World) -> Starlette:
         expires = sessions["access"].get(token)
         if expires is None:
             return error(400, "InvalidToken", "Token could not be verified")
+        # An expired access token is a 400 ExpiredToken, not a 401: the collector must refresh
+        # on that error name rather than on the status.
         if world.now() >= expires:
             return error(400, "ExpiredToken", "Token has expired")
         params = request.query_params
@@ -313,6 +323,7 @@ def app(world: World) -> Starlette:
             return error(400, "InvalidRequest", 'Error: Params must have the property "uris"')
         if len(uris) > MAX_GET_POSTS:
             return error(400, "InvalidRequest", "Error: uris must not have more than 25 elements")
+        # Unknown or deleted URIs are silently left out: the collector notices by absence.
         found = [find(uri) for uri in uris]
         return ok({"posts": [render_post(p, world) for p in found if p is not None]})
 
@@ -324,7 +335,7 @@ def app(world: World) -> Starlette:
     async def get_reposted_by(request: Request) -> JSONResponse:
         post, offset, limit = paged(request)
         uri = request.query_params.get("uri", "")
-        if post is None:
+        if post is None:  # a deleted post answers an empty list, not an error
             return ok({"uri": uri, "repostedBy": []})
         total = post.counters(world.now()).get("shares", 0)
         digest = hashlib.sha256(uri.encode()).hexdigest()[:12]

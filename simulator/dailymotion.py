@@ -41,6 +41,7 @@ KNOWN_FIELDS = {
 
 
 def noise_posts(world: World) -> list[SimPost]:
+    # An unrelated video, so searches return something a collector must not match.
     start = world.model.start
     return [
         SimPost(
@@ -61,10 +62,11 @@ def render_video(post: SimPost, world: World, fields: list[str]) -> dict[str, An
     full = {
         "id": post.id,
         "title": post.title or post.text,
-        "created_time": int(post.created_at.timestamp()),
+        "created_time": int(post.created_at.timestamp()),  # epoch seconds, not ISO
         "views_total": counters.get("views", 0),
         "likes_total": counters.get("likes", 0),
         "url": f"https://www.dailymotion.com/video/{post.id}",
+        # Nested fields come back flat, under their dotted name.
         "owner.screenname": post.author.replace("_", " ").title(),
         "owner.username": post.author,
         "description": post.text,
@@ -72,6 +74,7 @@ def render_video(post: SimPost, world: World, fields: list[str]) -> dict[str, An
         "duration": 94,
         "language": post.language,
     }
+    # Only what `fields` asked for: a collector that forgets a field gets no key, not null.
     return {field: full[field] for field in fields if field in full}
 
 
@@ -115,6 +118,7 @@ def app(world: World) -> Starlette:
         page = int(params.get("page", 1))
         if not 1 <= limit <= MAX_LIMIT:
             return error(400, "invalid_parameter", "`limit' must be in the range 1-100")
+        # Deep paging is refused outright: 1,000 results per query, whatever `total` says.
         if page * limit > MAX_REACHABLE:
             return error(400, "invalid_parameter", "You can not request more than 1000 results")
         found = visible()
@@ -126,13 +130,14 @@ def app(world: World) -> Starlette:
             found = [p for p in found if all(w in (p.title or "").casefold() for w in words)]
         if params.get("created_after"):
             after = int(params["created_after"])
-            found = [p for p in found if p.created_at.timestamp() > after]
+            found = [p for p in found if p.created_at.timestamp() > after]  # strictly after
         if params.get("created_before"):
             before = int(params["created_before"])
             found = [p for p in found if p.created_at.timestamp() < before]
         if params.get("sort") == "visited":
             found.sort(key=lambda p: p.counters(world.now()).get("views", 0), reverse=True)
         window = found[(page - 1) * limit : page * limit]
+        # `total` counts every match, `has_more` only what paging can still reach.
         reachable = min(len(found), MAX_REACHABLE)
         return JSONResponse(
             {
@@ -163,6 +168,7 @@ def app(world: World) -> Starlette:
                 param="id",
             )
         if not post.is_visible(world.now()):
+            # Alternate the two answers a gone video gets, so the collector meets both.
             if posts.index(post) % 2 == 0:
                 return error(
                     403,

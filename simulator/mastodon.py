@@ -59,6 +59,7 @@ def render_status(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]
             "url": post.links[0],
             "title": post.title or "Video",
             "description": "",
+            # The preview card carries the full URL even when the HTML shows it shortened.
             "type": "video" if "youtube" in post.links[0] else "link",
             "author_name": "",
             "provider_name": "",
@@ -85,7 +86,7 @@ def render_status(post: SimPost, world: World, depth: int = 0) -> dict[str, Any]
         "favourites_count": counters.get("likes", 0),
         "quotes_count": counters.get("quotes", 0),
         "edited_at": None,
-        "content": linkify_html(post.text),
+        "content": linkify_html(post.text),  # HTML, not plain text: the collector strips it
         "reblog": None,
         "account": _account(
             post.author, instance, str(abs(hash(post.author)) % 10**8), post.author_followers
@@ -116,6 +117,8 @@ def _page(
         posts = [p for p in posts if int(p.id) < int(params["max_id"])]
     if "since_id" in params:
         posts = [p for p in posts if int(p.id) > int(params["since_id"])]
+    # min_id pages forward from the oldest side (the statuses just after it), since_id from the
+    # newest (possibly leaving a hole): the two differ exactly as on a real server.
     if "min_id" in params:
         posts = [p for p in posts if int(p.id) > int(params["min_id"])][-limit:]
     return posts[:limit]
@@ -126,6 +129,7 @@ def _link_header(request: Request, page: list[SimPost], limit: int) -> dict[str,
         return {}
     base = str(request.url.remove_query_params(["max_id", "min_id", "since_id"]))
     sep = "&" if "?" in base else "?"
+    # Paging is only in the Link header, not the body; "next" is left out on a short page.
     links = [f'<{base}{sep}min_id={page[0].id}>; rel="prev"']
     if len(page) >= limit:
         links.insert(0, f'<{base}{sep}max_id={page[-1].id}>; rel="next"')
@@ -156,6 +160,8 @@ def app(world: World) -> Starlette:
         limit = min(int(request.query_params.get("limit", 20)), 40)
         offset = int(request.query_params.get("offset", 0))
         statuses = []
+        # Search pages by offset, unlike the timelines' ids; federation is not simulated, so it
+        # matches only this instance's statuses.
         if kind in (None, "statuses") and query:
             hits = [
                 p
@@ -169,6 +175,7 @@ def app(world: World) -> Starlette:
 
     async def statuses(request: Request) -> JSONResponse:
         ids = request.query_params.getlist("id[]")
+        # The batch read takes at most 20 ids and refuses more with a 422, not a short list.
         if len(ids) > 20:
             return JSONResponse({"error": "Too many ids requested"}, status_code=422)
         found = []
@@ -197,6 +204,7 @@ def app(world: World) -> Starlette:
         post = world.model.get("mastodon", request.path_params["id"])
         if post is None or not post.is_visible(world.now()) or post.instance != instance:
             return _not_found()
+        # One page of boosters: `limit` (default 40) up to the API's ceiling of 80.
         count = min(
             post.counters(world.now()).get("shares", 0),
             int(request.query_params.get("limit", 40)),

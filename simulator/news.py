@@ -32,6 +32,17 @@ _NOISE_TITLES = [
 ]
 
 
+def one_item_rss(tag: str, value: str) -> bytes:
+    """An RSS 2.0 feed of one item whose `<tag>` element holds `value` as given (raw XML: a
+    hostile field, a CDATA section), for parser tests and benchmarks."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        "<channel><title>t</title>"
+        f"<item><title>x</title><link>https://e.example/1</link><{tag}>{value}</{tag}>"
+        "<guid>1</guid></item></channel></rss>"
+    ).encode()
+
+
 def slug(outlet: str) -> str:
     return outlet.lower().replace(" ", "-")
 

@@ -93,10 +93,13 @@ def render_thing(post: SimPost, now: datetime, all_posts: dict[str, SimPost], de
         url = post.links[0]
     else:
         url = f"https://www.reddit.com{permalink}"
+    # Reddit has no like count: the score (ups minus downs, fuzzed) stands for it, and `downs`
+    # is always 0 in the recordings.
     score = counters.get("likes", 0)
     data: dict[str, Any] = {
         "approved_at_utc": None,
         "subreddit": post.channel,
+        # A deleted post stays readable, its text and author replaced by "[deleted]".
         "selftext": "[deleted]" if is_gone else post.text,
         "author_fullname": f"t2_{zlib.crc32(post.author.encode()):x}",
         "title": post.title or "",
@@ -125,7 +128,7 @@ def render_thing(post: SimPost, now: datetime, all_posts: dict[str, SimPost], de
         "domain": _domain(parent or post),
         "selftext_html": None,
         "likes": None,
-        "view_count": None,
+        "view_count": None,  # always null in the public API, whatever the post has
         "archived": False,
         "over_18": False,
         "spoiler": False,
@@ -142,7 +145,7 @@ def render_thing(post: SimPost, now: datetime, all_posts: dict[str, SimPost], de
         "url": url,
         "subreddit_subscribers": 250_000,
         "created_utc": post.created_at.timestamp(),
-        "num_crossposts": counters.get("shares", 0),
+        "num_crossposts": counters.get("shares", 0),  # the closest thing to shares
         "media": None,
         "is_video": "v.redd.it" in url,
     }
@@ -210,17 +213,21 @@ def app(world: World) -> Starlette:
         reset = WINDOW_SECONDS - int((now - window["start"]).total_seconds())
         return {
             "x-ratelimit-used": str(window["used"]),
+            # Reddit sends remaining as a float ("99.0") and reset in seconds from now, not an
+            # epoch: both trip a parser written for the X or Bluesky headers.
             "x-ratelimit-remaining": f"{max(0, WINDOW_REQUESTS - window['used']):.1f}",
             "x-ratelimit-reset": str(max(0, reset)),
         }
 
     def authorised(request: Request) -> bool:
         header = request.headers.get("authorization", "")
+        # OAuth lets clients spell the scheme either way; PRAW sends "bearer".
         token = header.removeprefix("bearer ").removeprefix("Bearer ").strip()
         expires = tokens.get(token)
         return expires is not None and world.now() < expires
 
     def unauthorized() -> Response:
+        # An expired token gets an HTML page, not JSON: the collector must not parse the body.
         return HTMLResponse(
             _UNAUTHORIZED_PAGE,
             status_code=401,
@@ -242,6 +249,7 @@ def app(world: World) -> Starlette:
         if not client_id or not secret:
             return error(401, "Unauthorized")
         form = await request.form()
+        # A bad grant is a 200 with an error body, as Reddit answers it.
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"})
         token = f"sim-{secrets.token_hex(8)}"

@@ -56,6 +56,8 @@ def abbreviate(count: int) -> str:
     for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
         if count >= size:
             whole, rest = divmod(count, size)
+            # Three digits drop the decimal (125K), and the tenth is cut, never rounded up: the
+            # collector must treat "1.2K" as at least 1,200, not as 1,250.
             if whole >= 100:
                 return f"{whole}{suffix}"
             tenth = rest * 10 // size
@@ -75,6 +77,7 @@ def channel_messages(world: World, channel: str) -> list[Message]:
     for post in posts:
         if not post.is_visible(now):
             continue
+        # Post ids are "<channel>/<message number>"; pages and paging work on the number.
         number = int(post.id.split("/", 1)[1])
         parent = post.parent_id if post.relation == "forward" else None
         messages.append(
@@ -88,6 +91,8 @@ def channel_messages(world: World, channel: str) -> list[Message]:
                 forwarded_from=parent,
             )
         )
+    # Filler sits below the footage's first message, every third number (the gaps are the
+    # deleted and service messages real channels have), so paging back has pages to cross.
     lowest = min(int(p.id.split("/", 1)[1]) for p in posts)
     first = min(p.created_at for p in posts)
     for k in range(1, FILLER_PER_CHANNEL + 1):
@@ -110,6 +115,7 @@ def _text_html(message: Message) -> str:
     for line in message.text.split("\n"):
         words = []
         for word in line.split(" "):
+            # The preview turns bare URLs into links; the collector finds links only there.
             if word.startswith(("http://", "https://")):
                 safe = html.escape(word)
                 words.append(f'<a href="{safe}" target="_blank" rel="noopener">{safe}</a>')
@@ -131,6 +137,7 @@ def render_message(message: Message, title: str) -> str:
             f'href="https://t.me/{html.escape(message.forwarded_from)}">'
             f'<span dir="auto">{html.escape(origin.replace("_", " ").title())}</span></a></div>'
         )
+    # t.me writes "+00:00", not "Z", and no fractional seconds.
     stamp = message.created_at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     return (
         '<div class="tgme_widget_message_wrap js-widget_message_wrap">'
@@ -166,6 +173,7 @@ def render_page(channel: str, messages: list[Message], has_older: bool) -> str:
     """A whole /s/<channel> page with `messages` (oldest first)."""
     title = channel.replace("_", " ").title()
     more = ""
+    # Only the "more" link tells a reader that older messages exist; the last page has none.
     if has_older and messages:
         oldest = messages[0].number
         more = (
@@ -193,6 +201,7 @@ def app(world: World) -> Starlette:
 
     async def preview(request: Request) -> Response:
         channel = request.path_params["channel"]
+        # t.me redirects an unknown channel to its contact page rather than answering 404.
         if not _channel_posts(world, channel):
             root = request.scope.get("root_path", "")
             return RedirectResponse(f"{root}/{channel}", status_code=302)
@@ -204,6 +213,7 @@ def app(world: World) -> Starlette:
         try:
             if "before" in params:
                 messages = [m for m in messages if m.number < int(params["before"])]
+            # ?after= pages forward from a message: the oldest 20 after it, not the newest.
             if "after" in params:
                 after = [m for m in messages if m.number > int(params["after"])]
                 page = after[:PAGE_SIZE]
@@ -211,7 +221,7 @@ def app(world: World) -> Starlette:
                 return HTMLResponse(render_page(channel, page, has_older))
         except ValueError:
             return HTMLResponse("Bad request", status_code=400)
-        page = messages[-PAGE_SIZE:]
+        page = messages[-PAGE_SIZE:]  # the newest 20, still printed oldest first
         return HTMLResponse(render_page(channel, page, len(messages) > len(page)))
 
     async def contact(request: Request) -> Response:

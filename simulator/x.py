@@ -59,6 +59,7 @@ def noise_posts(world: World) -> list[SimPost]:
 
 
 def _user_id(username: str) -> str:
+    # Numeric strings, stable per name: the collector joins tweets to `includes.users` by it.
     return str(int(hashlib.sha256(username.encode()).hexdigest()[:12], 16))
 
 
@@ -73,6 +74,8 @@ def render_tweet(post: SimPost, world: World, fields: str = "") -> dict[str, Any
     urls = []
     for link in post.links:
         short = _tco(link)
+        # X replaces every link by its t.co form (appending it when the text had none), and the
+        # entity offsets count in that shortened text: the expanded URL is only in `entities`.
         text = text.replace(link, short) if link in text else f"{text} {short}"
         start = text.index(short)
         urls.append(
@@ -96,10 +99,11 @@ def render_tweet(post: SimPost, world: World, fields: str = "") -> dict[str, Any
         entities["hashtags"] = tags
     tweet: dict[str, Any] = {
         "id": post.id,
+        # Only &, < and > are escaped in v2 text (quotes stay as typed): the collector unescapes.
         "text": html.escape(text, quote=False),
         "created_at": iso_ms(post.created_at),
         "author_id": _user_id(post.author),
-        "edit_history_tweet_ids": [post.id],
+        "edit_history_tweet_ids": [post.id],  # always present since the 2022 edit feature
         "public_metrics": {
             "retweet_count": counters.get("shares", 0),
             "reply_count": counters.get("comments", 0),
@@ -113,6 +117,7 @@ def render_tweet(post: SimPost, world: World, fields: str = "") -> dict[str, Any
         tweet["entities"] = entities
     if "lang" in fields.split(","):
         tweet["lang"] = post.language
+    # Retweets are excluded by the collector's -is:retweet; only quotes carry a reference.
     if post.parent_id and post.relation == "quote":
         tweet["referenced_tweets"] = [{"type": "quoted", "id": post.parent_id}]
     return tweet
@@ -167,6 +172,7 @@ def app(world: World) -> Starlette:
     """The v2 endpoints, on the shared world."""
 
     def rate_headers(limit: int) -> dict[str, str]:
+        # A 15-minute window, reset as epoch seconds: what the budget gate reads as spend.
         reset = int(world.now().timestamp()) + 900
         return {
             "x-rate-limit-limit": str(limit),
@@ -221,6 +227,7 @@ def app(world: World) -> Starlette:
         hits = [p for p in everything() if p.created_at >= earliest and _query_matches(query, p)]
         if params.get("until_id"):  # older than that tweet (ids are time-ordered snowflakes)
             hits = [p for p in hits if p.id.isdigit() and int(p.id) < int(params["until_id"])]
+        # next_token is opaque to clients; an offset is enough to page a fixed result list.
         offset = int(params.get("next_token", "0") or 0)
         page = hits[offset : offset + max_results]
         meta: dict[str, Any] = {"result_count": len(page)}
@@ -228,11 +235,12 @@ def app(world: World) -> Starlette:
             meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
         if offset + max_results < len(hits):
             meta["next_token"] = str(offset + max_results)
+        # An empty search has `meta` alone: no `data` key at all, not an empty list.
         body: dict[str, Any] = {"meta": meta}
         if page:
             fields = params.get("tweet.fields", "")
             body["data"] = [render_tweet(p, world, fields) for p in page]
-            authors = {p.author: p for p in page}
+            authors = {p.author: p for p in page}  # each user once, however many tweets
             user_fields = params.get("user.fields", "")
             body["includes"] = {"users": [_user(p, user_fields) for p in authors.values()]}
         return JSONResponse(body, headers=rate_headers(450))
@@ -244,6 +252,7 @@ def app(world: World) -> Starlette:
         if not 1 <= len(ids) <= MAX_IDS:
             detail = f"The `ids` query parameter value has {len(ids)} ids; it must have 1 to 100"
             return problem(400, "Invalid Request", detail, PROBLEMS + "/invalid-request")
+        # A missing tweet is a "partial error" beside the others' data, still HTTP 200.
         data, errors = [], []
         for tweet_id in ids:
             post = find(tweet_id)

@@ -111,10 +111,11 @@ def _rfc3339(moment: datetime) -> str:
 def _statistics(post: SimPost, now: datetime) -> dict[str, str]:
     counters = post.counters(now)
     hidden = hidden_counters(post)
+    # Counts are decimal strings, not numbers; a hidden count is a missing key, never "0".
     stats = {"viewCount": str(counters.get("views", 0))}
     if "likes" not in hidden:
         stats["likeCount"] = str(counters.get("likes", 0))
-    stats["favoriteCount"] = "0"
+    stats["favoriteCount"] = "0"  # deprecated, always "0" in the recordings
     if "comments" not in hidden:
         stats["commentCount"] = str(counters.get("comments", 0))
     return stats
@@ -189,7 +190,8 @@ def app(world: World) -> Starlette:
                 or any(all(w in search_text(p) for w in alt) for alt in alternatives)
             )
         ]
-        hits.sort(key=lambda p: p.created_at, reverse=True)
+        hits.sort(key=lambda p: p.created_at, reverse=True)  # order=date: newest first
+        # Page tokens are opaque strings to clients; base64 of an offset keeps them so.
         token = params.get("pageToken")
         offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
         page = hits[offset : offset + limit]
@@ -236,6 +238,7 @@ def app(world: World) -> Starlette:
             )
         now = world.now()
         videos = everything()
+        # Unknown, deleted and private ids are left out of `items` without an error.
         return [videos[i] for i in ids if i in videos and videos[i].is_visible(now)]
 
     async def videos_list(request: Request) -> JSONResponse:
@@ -292,7 +295,10 @@ def app(world: World) -> Starlette:
                         "id": p.id,
                         "snippet": {"publishTime": _rfc3339(p.created_at)},
                         "statistics": {
-                            k: v for k, v in _statistics(p, now).items() if k != "favoriteCount"
+                            # batchGetStats never sends the deprecated favoriteCount.
+                            k: v
+                            for k, v in _statistics(p, now).items()
+                            if k != "favoriteCount"
                         },
                     }
                     for p in found
@@ -304,6 +310,7 @@ def app(world: World) -> Starlette:
         channel_id = request.query_params.get("channel_id", "")
         names = channels(world)
         if channel_id not in names:
+            # An unknown channel's feed is YouTube's HTML 404 page, not XML.
             path = f"/feeds/videos.xml?channel_id={channel_id}"
             return HTMLResponse(_NOT_FOUND_PAGE.format(path=escape(path)), status_code=404)
         now = world.now()

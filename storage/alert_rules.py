@@ -25,6 +25,7 @@ class AlertRule(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
+    # Kept beside the definition (which also holds it) so a video's rules are one indexed read.
     video_slug: Mapped[str] = mapped_column(String(80), default="")
     """The one video it watches ("" for every video): listed with the video."""
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -65,12 +66,14 @@ def list_rules(engine: Engine, video: str | None = None) -> list[StoredRule]:
 
 
 def get_rule(engine: Engine, name: str) -> StoredRule | None:
+    # Rules are a handful per installation: one listing serves, and keeps one row mapping.
     return next((r for r in list_rules(engine) if r.name == name), None)
 
 
 def add_rule(engine: Engine, definition: dict[str, Any], now: datetime) -> None:
     """Store a new rule; raises RuleExists when its name is taken."""
     row = {"name": definition["name"], "video_slug": definition.get("video", "")}
+    # The unique name decides, not a prior lookup: two tabs adding one name race safely.
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -90,6 +93,7 @@ def replace_rule(engine: Engine, definition: dict[str, Any], now: datetime) -> N
             .where(AlertRule.name == definition["name"])
             .values(video_slug=definition.get("video", ""), definition=definition, updated_at=now)
         ).rowcount
+    # No row changed: the rule was deleted meanwhile (in another tab); say so, do not recreate it.
     if not changed:
         raise UnknownRule(definition["name"])
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, func, select, update
 
+from storage.db import conflict_insert
 from storage.models import Alert, AlertDelivery, CollectorRun, Post, PostVideo, TrackedVideo
+from storage.rows import row_mapper, values_of
 
 # Run statuses that mean a collector is not collecting (auth_failed pauses it with backoff).
 UNHEALTHY_STATUSES = ("failed", "rate_limited", "auth_failed")
@@ -123,26 +124,14 @@ def posts_first_seen_since(engine: Engine, video: str, since: datetime) -> list[
     return posts
 
 
-def _insert(connection: Connection, table: Any) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def fire_alert(engine: Engine, alert: NewAlert) -> int | None:
     """Store `alert` with a pending delivery per target; its id, or None when an alert with the
     same rule, video and dedupe key exists (another evaluator fired it first)."""
     with engine.begin() as conn:
         statement = (
-            _insert(conn, Alert)
-            .values(
-                rule=alert.rule,
-                kind=alert.kind,
-                video_slug=alert.video,
-                dedupe_key=alert.dedupe_key,
-                fired_at=alert.fired_at,
-                title=alert.title,
-                payload=alert.payload,
-            )
+            conflict_insert(conn, Alert)
+            .values(values_of(alert, *_ALERT_FIELDS, video_slug="video"))
+            # Another evaluator that fired first leaves RETURNING empty: None, not an error.
             .on_conflict_do_nothing(index_elements=["rule", "video_slug", "dedupe_key"])
             .returning(Alert.id)
         )
@@ -151,7 +140,7 @@ def fire_alert(engine: Engine, alert: NewAlert) -> int | None:
             return None
         if alert.targets:
             conn.execute(
-                _insert(conn, AlertDelivery),
+                conflict_insert(conn, AlertDelivery),
                 [
                     {
                         "alert_id": alert_id,
@@ -186,6 +175,7 @@ def record_attempt(
                 last_attempt_at=at,
                 status=status,
                 delivered_at=at if is_sent else None,
+                # A retry that gets through clears the message of the attempt that failed.
                 error=None if is_sent else error,
             )
         )
@@ -232,6 +222,8 @@ def list_alerts(engine: Engine, flt: AlertFilter, *, limit: int = 100) -> list[A
     if flt.status:
         with_status = select(AlertDelivery.alert_id).where(AlertDelivery.status == flt.status)
         query = query.where(Alert.id.in_(with_status))
+    # Deliveries come in a second query, not a join: an alert with three targets would come
+    # back three times and the LIMIT would count rows, not alerts.
     with engine.connect() as conn:
         alerts = [_alert_row(r) for r in conn.execute(query)]
         ids = [a.id for a in alerts]
@@ -243,7 +235,7 @@ def list_alerts(engine: Engine, flt: AlertFilter, *, limit: int = 100) -> list[A
                 .order_by(AlertDelivery.target_name)
             )
             for d in rows:
-                deliveries.setdefault(d.alert_id, []).append(DeliveryRow(*d))
+                deliveries.setdefault(d.alert_id, []).append(_delivery_row(d))
     for alert in alerts:
         alert.deliveries.extend(deliveries.get(alert.id, []))
     return alerts
@@ -257,11 +249,13 @@ def alert_deliveries(engine: Engine, alert_id: int) -> list[DeliveryRow]:
         .order_by(AlertDelivery.target_name)
     )
     with engine.connect() as conn:
-        return [DeliveryRow(*d) for d in conn.execute(query)]
+        return [_delivery_row(d) for d in conn.execute(query)]
 
 
 def unhealthy_collectors(engine: Engine) -> list[UnhealthyCollector]:
     """Collectors whose latest run is failed, rate-limited or paused, with when that began."""
+    # Run ids grow with time, so "since the last good run" is an id comparison. A disabled
+    # collector was switched off on purpose: that is not an outage.
     last_ok = (
         select(CollectorRun.collector, func.max(CollectorRun.id).label("ok_id"))
         .where(CollectorRun.status.in_(("ok", "disabled")))
@@ -295,16 +289,9 @@ def unhealthy_collectors(engine: Engine) -> list[UnhealthyCollector]:
         ]
 
 
-def _alert_row(row: Any) -> AlertRow:
-    return AlertRow(
-        id=row.id,
-        rule=row.rule,
-        kind=row.kind,
-        video=row.video_slug,
-        fired_at=row.fired_at,
-        title=row.title,
-        payload=dict(row.payload),
-    )
+_ALERT_FIELDS = ("rule", "kind", "dedupe_key", "fired_at", "title", "payload")
+_alert_row = row_mapper(AlertRow, video="video_slug")
+_delivery_row = row_mapper(DeliveryRow)
 
 
 # --- renderings shared by the CLI, the JSON API and CSV ----------------------------------------

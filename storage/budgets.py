@@ -55,15 +55,19 @@ def window(quota: Quota, now: datetime) -> tuple[datetime, datetime]:
     if quota.per >= day and quota.per % day == timedelta(0):
         zone = ZoneInfo(quota.reset_timezone)
         local = now.astimezone(zone)
+        # Midnight local to local midnight: a Pacific day is 23 or 25 hours when clocks change.
         start = datetime.combine(local.date(), time(0), tzinfo=zone)
         end = datetime.combine(local.date() + quota.per // day * day, time(0), tzinfo=zone)
         return start.astimezone(UTC), end.astimezone(UTC)
+    # Epoch-aligned, so every daemon computes the same window start without talking.
     elapsed = (now - EPOCH) // quota.per
     start = EPOCH + elapsed * quota.per
     return start, start + quota.per
 
 
 def budget_name(quota: Quota) -> str:
+    # The description is the key (the budget column is 80 characters): renaming a quota's
+    # `what` starts a fresh budget.
     return quota.what[:80]
 
 
@@ -73,6 +77,7 @@ def reserve(engine: Engine, collector: str, quota: Quota, now: datetime, amount:
     start, end = window(quota, now)
     key = {"collector": collector, "budget": budget_name(quota), "window_start": start}
     with write_transaction(engine) as conn:
+        # Create-if-missing first: SELECT ... FOR UPDATE cannot lock a row that does not exist.
         fresh = {**key, "spent": 0, "budget_limit": quota.requests, "resets_at": end}
         conn.execute(conflict_insert(conn, BudgetSpend).values(fresh).on_conflict_do_nothing())
         row = _row(key)
@@ -89,6 +94,7 @@ def spend_at_least(engine: Engine, collector: str, quota: Quota, now: datetime, 
     `spent` in the window holding `now`, never less than already counted."""
     start, end = window(quota, now)
     key = {"collector": collector, "budget": budget_name(quota), "window_start": start}
+    # Headers may report more than the declared quota (a shared IP): never store past the limit.
     spent = min(spent, quota.requests)
     with write_transaction(engine) as conn:
         fresh = {**key, "spent": spent, "budget_limit": quota.requests, "resets_at": end}
@@ -104,6 +110,7 @@ def refund(
     """Give back reserved units that were not used (never below zero)."""
     if amount <= 0:
         return
+    # The window the units were reserved in, even when a new one has begun since.
     key = {"collector": collector, "budget": budget_name(quota), "window_start": window_start}
     with write_transaction(engine) as conn:
         conn.execute(

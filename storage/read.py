@@ -25,6 +25,7 @@ from storage.models import (
 from storage.models import Observation as ObservationRow
 from storage.post_events import PostEventRow as PostEventRow
 from storage.post_events import events_of
+from storage.rows import row_mapper
 from storage.video_posts import MatchRow as MatchRow
 from storage.video_posts import join_videos, one_row_per_post, post_ids_of
 from storage.video_posts import post_matches as post_matches
@@ -107,9 +108,8 @@ class RunRow:
     retry_at: datetime | None
 
 
-def run_row(row: Any) -> RunRow:
-    """A `collector_runs` row as a RunRow: its columns carry the same names as the fields."""
-    return RunRow(**{name: getattr(row, name) for name in RunRow.__dataclass_fields__})
+run_row = row_mapper(RunRow)
+"""A `collector_runs` row as a RunRow: its columns carry the same names as the fields."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,33 +182,11 @@ def iter_posts(engine: Engine, flt: PostFilter) -> Iterator[PostRow]:
             yield post_row(post)
 
 
-def post_row(post: Any) -> PostRow:
-    """A PostRow from a row of `posts` joined with its video's slug as `video_slug`."""
-    return PostRow(
-        id=post.id,
-        video=post.video_slug,
-        platform=post.platform,
-        platform_post_id=post.platform_post_id,
-        url=post.url,
-        author=post.author,
-        text=post.text,
-        published_at=post.published_at,
-        first_seen_at=post.first_seen_at,
-        matched_by=post.matched_by,
-        matched_term=post.matched_term,
-        parent_platform=post.parent_platform,
-        parent_platform_post_id=post.parent_platform_post_id,
-        relation=post.relation,
-        is_gone=post.is_gone,
-        gone_at=post.gone_at,
-        last_error=post.last_error,
-        latest_observed_at=post.latest_observed_at,
-        views=post.latest_views,
-        likes=post.latest_likes,
-        shares=post.latest_shares,
-        comments=post.latest_comments,
-        quotes=post.latest_quotes,
-    )
+post_row = row_mapper(
+    PostRow, video="video_slug", **{counter: f"latest_{counter}" for counter in COUNTERS}
+)
+"""A PostRow from a row of `posts` joined with its video's slug as `video_slug` and its latest
+counters as `latest_<counter>`."""
 
 
 def iter_observations(engine: Engine, flt: PostFilter) -> Iterator[ObservationExportRow]:

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from collectors.registry import collector_classes
 from simulator.endpoints import collector_section
 from simulator.model import SIM_VIDEO
 from simulator.server import LoopbackServer, SimulatorServer
-from storage.db import make_engine, upgrade
+from storage.db import make_engine, scratch_schema, upgrade
 
 
 def database_url(backend: str, sqlite_file: Path, prefix: str) -> Iterator[str]:
@@ -48,29 +48,20 @@ def migrated_engine(url: str) -> Iterator[Engine]:
 def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:
     """A fresh schema per test, dropped afterwards, addressed through search_path (for a
     fixture to `yield from`). Unreachable PostgreSQL skips, or fails in CI, where it must run."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as err:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {base_url} is unreachable in CI: {err}")
-        pytest.skip(f"PostgreSQL unreachable: {err}")
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_schema(base_url, prefix))
+        except OperationalError as err:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"PostgreSQL at {base_url} is unreachable in CI: {err}")
+            pytest.skip(f"PostgreSQL unreachable: {err}")
+        yield url
 
 
 def sim_collector(name: str, sim: SimulatorServer, client: httpx.AsyncClient, clock: Any) -> Any:
     """Collector `name` configured as the demo configures it against `sim`."""
     cls = collector_classes()[name]
-    config = cls.settings_model(**collector_section(name, sim.url))
+    config = cls.spec.settings_model(**collector_section(name, sim.url))
     return cls(client=client, clock=clock, config=config)
 
 

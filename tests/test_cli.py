@@ -281,7 +281,7 @@ def test_collectors_show_budget_use_and_waiting_posts_from_the_database(tmp_path
     path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
     assert invoke(path, "db", "upgrade").exit_code == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    search = YouTubeCollector.quotas[1]
+    search = YouTubeCollector.spec.quotas[1]
     assert budgets.reserve(engine, "youtube", search, utc_now(), 37) == 37
     sink = StorageSink(engine, utc_now)
     sink.add_video(VideoInput("clip", "Clip", ("clip",), (), ()))

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from collectors.base import Quota
+from collectors.base import CollectorSpec, Quota
 from collectors.registry import register
 from config.settings import CollectorSettings
 
@@ -35,15 +35,16 @@ class ThrowawaySettings(CollectorSettings):
 @register
 class ThrowawayCollector:
     name = "throwaway"
-    platform = "throwaway"
-    label = "Throw Away"
-    colour = "#123456"
-    counters = ("views", "likes")
-    settings_model = ThrowawaySettings
-    default_interval = timedelta(minutes=7)
-    default_refresh_interval = timedelta(minutes=3)
-    quotas = (Quota(60, timedelta(minutes=1), "requests"),)
-    batch_size = 10
+    spec = CollectorSpec(
+        label="Throw Away",
+        colour="#123456",
+        settings_model=ThrowawaySettings,
+        counters=("views", "likes"),
+        default_interval=timedelta(minutes=7),
+        default_refresh_interval=timedelta(minutes=3),
+        quotas=(Quota(60, timedelta(minutes=1), "requests"),),
+        batch_size=10,
+    )
     notice = None
 
     def __init__(self, client, clock, config):

@@ -80,7 +80,7 @@ async def test_a_week_keeps_every_budget_and_reads_the_fastest_posts_on_time(tmp
         engine.dispose()
     assert medians and max(medians) <= 1.0, medians
     for name, cls in collector_classes().items():
-        for quota in cls.quotas:
+        for quota in cls.spec.quotas:
             busiest = world.busiest_window(
                 MOUNT.get(name, name), lambda at, q=quota: budgets.window(q, at)[0], quota.path
             )

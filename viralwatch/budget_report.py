@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from collectors.registry import collector_classes
+from collectors.registry import collector_classes, stored_platform
 from storage.budgets import budget_statuses
 from storage.schedule import Scheduling, due_counts
 
@@ -19,7 +19,7 @@ def usage_lines(engine: Engine, now: datetime) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
     for name, cls in collector_classes().items():
         out = lines.setdefault(name, [])
-        for quota in cls.quotas:
+        for quota in cls.spec.quotas:
             status = spent.get((name, quota.what[:80]))
             used = status.spent if status else 0
             resets = (
@@ -28,6 +28,6 @@ def usage_lines(engine: Engine, now: datetime) -> dict[str, list[str]]:
                 else ""
             )
             out.append(f"budget {used:,}/{quota.requests:,} {quota.what}{resets}")
-        if name == cls.platform and (due := waiting.get(name)) is not None:
+        if name == stored_platform(cls) and (due := waiting.get(name)) is not None:
             out.append(f"posts due {due.due:,}, overdue {due.overdue:,}")
     return lines

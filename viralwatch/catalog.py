@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from collectors.base import CollectorSpec
 from collectors.registry import collector_classes
 from config.settings import CollectorSettings, Settings, settings_class
 from config.settings import load_settings as load_settings_of
@@ -24,7 +25,10 @@ from dashboard.platforms import Platforms, PlatformStyle
 def settings_model() -> type[Settings]:
     """The Settings class for the registered collectors (built once per set of collectors)."""
     return settings_class(
-        tuple((name, cls.settings_model, cls.label) for name, cls in collector_classes().items())
+        tuple(
+            (name, cls.spec.settings_model, cls.spec.label)
+            for name, cls in collector_classes().items()
+        )
     )
 
 
@@ -38,7 +42,8 @@ def dashboard_platforms() -> Platforms:
     """Every registered collector as the dashboard shows it, in registry order."""
     return Platforms(
         tuple(
-            PlatformStyle(name, cls.label, cls.colour) for name, cls in collector_classes().items()
+            PlatformStyle(name, cls.spec.label, cls.spec.colour)
+            for name, cls in collector_classes().items()
         )
     )
 
@@ -52,18 +57,18 @@ EXAMPLE_END = "# --- end of the generated collectors ---"
 
 def collectors_example() -> str:
     """Every collector's `[collectors.<name>]` section with its keys and defaults, as TOML."""
-    return "\n".join(_example_section(name, cls) for name, cls in collector_classes().items())
+    return "\n".join(_example_section(name, cls.spec) for name, cls in collector_classes().items())
 
 
-def _example_section(name: str, cls: Any) -> str:
-    lines = [_commented(f"[collectors.{name}]", cls.label)]
-    lines += [f"# quota: {q.requests:,} {q.what} per {_span(q.per)}" for q in cls.quotas]
+def _example_section(name: str, spec: CollectorSpec) -> str:
+    lines = [_commented(f"[collectors.{name}]", spec.label)]
+    lines += [f"# quota: {q.requests:,} {q.what} per {_span(q.per)}" for q in spec.quotas]
     cadence = {
-        "interval_seconds": int(cls.default_interval.total_seconds()),
-        "refresh_interval_seconds": int(cls.default_refresh_interval.total_seconds()),
+        "interval_seconds": int(spec.default_interval.total_seconds()),
+        "refresh_interval_seconds": int(spec.default_refresh_interval.total_seconds()),
     }
     shared = CollectorSettings.model_fields
-    for key, field in cls.settings_model.model_fields.items():
+    for key, field in spec.settings_model.model_fields.items():
         description = field.description or ""
         if description.startswith("Unused"):
             continue

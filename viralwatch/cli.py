@@ -36,6 +36,8 @@ class OneLineGroup(click.Group):
     """Every error, usage errors included, is one line on stderr and a non-zero exit."""
 
     def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        # click's standalone mode prints its own multi-line usage block and exits; we take the
+        # exceptions instead and print one line each.
         kwargs.pop("standalone_mode", None)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
@@ -70,7 +72,7 @@ class Context:
             try:
                 self._settings = catalog.load_settings(path)
             except ConfigError as err:
-                raise SetupError(str(err)) from None
+                raise SetupError(str(err)) from None  # the message is the one line; no trace
             setup_logging(self._settings.log_level, self.log_format)
         return self._settings
 
@@ -106,6 +108,7 @@ def setup_logging(level: str, log_format: str = "text") -> None:
 
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
+    # Rich only on a terminal: under systemd or a pipe its wrapping would split log lines.
     elif sys.stderr.isatty():
         from rich.logging import RichHandler
 
@@ -117,6 +120,7 @@ def setup_logging(level: str, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request and APScheduler every job at INFO: thousands of lines an hour.
     for noisy in ("httpx", "apscheduler", "alembic", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -187,7 +191,7 @@ def run(obj: Context, no_dashboard: bool) -> None:
         dashboard = start_dashboard(settings, engine, sink, utc_now, metrics.registry)
     services = [] if dashboard is None else [serving(dashboard)]
     asyncio.run(daemon.run_forever(settings, sink, utc_now, services, metrics=metrics))
-    if lock is not None:
+    if lock is not None:  # None on PostgreSQL: several daemons share one database by leases
         lock.close()
 
 
@@ -344,7 +348,7 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
                     on_report=lambda r: update(description=f"{r.collector} {r.kind}"),
                 )
             )
-        except ValueError as err:
+        except ValueError as err:  # an unknown --collector: the message lists the known ones
             raise click.UsageError(str(err)) from None
     for report in reports:
         line = (
@@ -355,6 +359,8 @@ def collect(obj: Context, once: bool, collectors: tuple[str, ...]) -> None:
         click.echo(line + (f"  {report.error_message}" if report.error_message else ""))
     if not reports:
         raise click.ClickException("no collector is enabled; see `viralwatch collectors`")
+    # Exit non-zero only when nothing worked: one platform down is normal for a monitor, and
+    # cron would mail every run otherwise.
     failed = {r.collector for r in reports if r.status != "ok"}
     if failed == {r.collector for r in reports}:
         raise click.ClickException("every collector failed")
@@ -378,6 +384,7 @@ def collector_usage(obj: Context) -> dict[str, list[str]]:
     """Budget and backlog lines per collector; none when the database cannot be read."""
     from collectors.base import utc_now
 
+    # `collectors` must work before the first `run` (no database yet): the states alone then.
     try:
         engine, _ = obj.storage()
     except SetupError:
@@ -532,6 +539,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
             "use an ISO 8601 date or time, e.g. 2022-03-02 or 2022-03-02T06:00:00Z",
             param_hint=name,
         ) from None
+    # A naive time would be read in the machine's zone: an export differing by host.
     if parsed.tzinfo is None:
         raise click.BadParameter("needs a time zone, e.g. ...Z or +02:00", param_hint=name)
     return parsed

@@ -30,7 +30,7 @@ from alerts.service import build_alert_service
 from collectors.base import Clock, PostRef, RunReport, SinkUnavailable, manual_post, utc_now
 from collectors.bluesky import HandleResolver
 from collectors.http import RequestPolicy, build_client
-from collectors.registry import collector_classes
+from collectors.registry import collector_classes, stored_platform
 from collectors.runner import CollectorRunner
 from config.redact import mask_url
 from config.settings import CollectorSettings, Settings
@@ -62,8 +62,9 @@ def cadence(config: CollectorSettings, collector: type[Any]) -> Cadence:
     # The collector knows how fast its counters move and what its quota allows; the config may
     # only say otherwise on purpose (the demo runs every 20 seconds).
     return Cadence(
-        config.interval_seconds or int(collector.default_interval.total_seconds()),
-        config.refresh_interval_seconds or int(collector.default_refresh_interval.total_seconds()),
+        config.interval_seconds or int(collector.spec.default_interval.total_seconds()),
+        config.refresh_interval_seconds
+        or int(collector.spec.default_refresh_interval.total_seconds()),
     )
 
 
@@ -86,7 +87,7 @@ def url_identifier(settings: Settings) -> Callable[[str], PostRef]:
         for plan in plan_collectors(settings)
         if plan.state == "enabled"
         and plan.name != "urls"
-        and classes[plan.name].platform == plan.name
+        and stored_platform(classes[plan.name]) == plan.name
     }
     lemmy_hosts = tuple(settings.collectors.lemmy.instances)
     resolver = None
@@ -206,7 +207,7 @@ def wire(
             ),
         )
         collector = classes[plan.name](client=client, clock=clock, config=plan.config)
-        gate = BudgetGate(sink.engine, plan.name, classes[plan.name].quotas, clock)
+        gate = BudgetGate(sink.engine, plan.name, classes[plan.name].spec.quotas, clock)
         gate.install(client)
         wiring.gates[plan.name] = gate
         runner = CollectorRunner(collector, sink, clock, client)

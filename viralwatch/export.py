@@ -10,7 +10,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from collectors.registry import collector_classes
+from collectors.registry import collector_classes, stored_platform
 from dashboard.export import OBSERVATION_COLUMNS, POST_COLUMNS, write_csv
 from storage import read
 
@@ -27,7 +27,7 @@ class UnknownFilter(ValueError):
 
 def known_platforms() -> list[str]:
     """Every platform a registered collector stores posts under."""
-    return sorted({getattr(cls, "platform", name) for name, cls in collector_classes().items()})
+    return sorted({stored_platform(cls) for cls in collector_classes().values()})
 
 
 def check_filter(engine: Engine, flt: Filter) -> None:

@@ -101,6 +101,8 @@ class Metrics:
             self.requests.labels(platform, str(response.status_code)).inc()
             for header in REMAINING_HEADERS:
                 value = response.headers.get(header)
+                # A malformed header (a float, a negative, a list) is skipped, not trusted;
+                # the first well-formed one wins, as a platform sends only one spelling.
                 if value is not None and value.strip().isdigit():
                     self.budget_left.labels(platform).set(int(value))
                     break

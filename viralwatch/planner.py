@@ -36,6 +36,8 @@ def scheduling_for(settings: Settings, min_seconds: Mapping[str, int], owner: st
             fast_growth_per_hour=conf.fast_growth_percent_per_hour / 100,
         )
 
+    # Posts of a platform no running collector refreshes (a disabled one's old posts) still get
+    # a policy: the fastest cadence in use, or 10 minutes when nothing refreshes.
     default_seconds = min(min_seconds.values(), default=600)
     return Scheduling(
         policies={platform: policy(s) for platform, s in min_seconds.items()},
@@ -51,6 +53,8 @@ def refresh_limit(
     """Due posts one refresh pass may claim: the pass bound, and what the budget can read."""
     limit = settings.schedule.max_posts_per_pass
     left = gate.remaining_requests(clock())
+    # No refresh quota (None), or a request that reads a whole feed (no batch size): only the
+    # pass bound applies. Otherwise each request left reads at most one batch.
     if left is not None and batch_size:
         limit = min(limit, left * batch_size)
     return limit
@@ -62,12 +66,14 @@ async def refresh_pass(
     """One refresh pass over the due posts the budget allows (with `everything`, as `collect
     --once` does: every post no other process holds, ahead of its time); unused units are
     refunded."""
-    batch_size = getattr(runner.collector, "batch_size", None)
+    batch_size = runner.collector.spec.batch_size
+    # Looking ahead by the longest interval makes every scheduled post due now (`--once`).
     ahead = timedelta(seconds=settings.schedule.max_interval_seconds if everything else 0)
     try:
         limit = await asyncio.to_thread(refresh_limit, gate, batch_size, settings, runner.clock)
         return await runner.refresh(limit=limit, ahead=ahead)
     finally:
+        # Units reserved for requests the pass never sent go back, even when it failed.
         await gate.settle()
 
 
@@ -93,12 +99,13 @@ async def discover_pass(
         started_at + timedelta(seconds=interval_seconds if everything else 0),
     )
     if not leased:
-        return None
+        return None  # nothing due, or another daemon leased it: not a run, so nothing recorded
     try:
         videos = await asyncio.to_thread(sink.active_videos)
         return await runner.discover([v for v in videos if v.slug in leased])
     finally:
         await gate.settle()
+        # Released even after a failure, or the queries would wait out the lease (10 minutes).
         await asyncio.to_thread(
             discovery_leases.finish_queries,
             engine,

@@ -34,6 +34,7 @@ def alerts_page(
     editing: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    # Only the filters set: the CSV and JSON links repeat exactly this selection.
     chosen = {k: v for k in FILTER_FIELDS if (v := request.query_params.get(k, ""))}
     context = {
         "title": "Alerts" if editing is None else f"Edit alert rule {editing}",
@@ -88,6 +89,7 @@ async def delete_rule(dash: DashDep, request: Request, name: str) -> Response:
     try:
         alert_rules.delete_rule(dash.engine, name)
     except alert_rules.UnknownRule as err:
+        # Rules from the config file are not stored, so they 404 here: edit the file instead.
         raise HTTPException(404, f"no alert rule {name[:80]!r} set on the dashboard") from err
     return RedirectResponse("/alerts?notice=deleted#rules", 303)
 
@@ -97,6 +99,7 @@ async def save_rule(dash: Dashboard, request: Request, editing: str | None) -> R
     check_csrf(request, raw.get(security.CSRF_FIELD))
     form: dict[str, object] = {k: str(raw.get(k) or "") for k in alert_forms.TEXT_FIELDS}
     form["targets"] = [str(t) for t in raw.getlist("targets")]
+    # An unticked checkbox is absent from a form post, never "off".
     form["during_quiet_hours"] = raw.get("during_quiet_hours") == "on"
     videos = [v.slug for v in read.list_videos(dash.engine)]
     known = alert_forms.known_names(dash.settings.alerts, videos, dash.platforms.names)
@@ -107,6 +110,8 @@ async def save_rule(dash: Dashboard, request: Request, editing: str | None) -> R
                 alert_rules.add_rule(dash.engine, definition, dash.clock())
             else:
                 alert_rules.replace_rule(dash.engine, definition, dash.clock())
+        # Validation saw no such name, but another tab may have added it since: the unique
+        # key decides, and the form comes back with the error under its field.
         except alert_rules.RuleExists:
             errors["name"] = f"a rule named {definition['name']!r} exists; pick another"
     if errors or definition is None:
@@ -114,6 +119,7 @@ async def save_rule(dash: Dashboard, request: Request, editing: str | None) -> R
         return alerts_page(
             dash, request, empty, form=form, errors=errors, editing=editing, status_code=400
         )
+    # Post/redirect/get: a reload of the result page does not post the form again.
     notice = "updated" if editing else "added"
     return RedirectResponse(f"/alerts?notice={notice}#rule-{definition['name']}", 303)
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from collectors.base import CollectorSpec
 from collectors.hackernews import HackerNewsSettings
 
 
 class Declared:
     """What the Collector protocol asks a class to declare, for the test collectors below."""
 
-    label = "Test"
-    colour = "#FF0000"
-    counters = ("views",)
-    settings_model = HackerNewsSettings
-    default_interval = timedelta(minutes=1)
-    default_refresh_interval = timedelta(minutes=1)
-    quotas = ()
-    batch_size = 1
+    spec = CollectorSpec(
+        "Test",
+        "#FF0000",
+        HackerNewsSettings,
+        counters=("views",),
+        default_interval=timedelta(minutes=1),
+        default_refresh_interval=timedelta(minutes=1),
+        batch_size=1,
+    )
     notice = None

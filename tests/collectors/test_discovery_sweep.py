@@ -23,7 +23,7 @@ MAX_PASSES = 25
 
 def build_runner(name: str, sim, client: httpx.AsyncClient, sink, clock) -> CollectorRunner:
     cls = collector_classes()[name]
-    config = cls.settings_model(**collector_section(name, sim.url))
+    config = cls.spec.settings_model(**collector_section(name, sim.url))
     return CollectorRunner(cls(client=client, clock=clock, config=config), sink, clock, client)
 
 

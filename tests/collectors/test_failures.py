@@ -146,7 +146,7 @@ async def test_schema_drift_never_invents_a_reading(
 class RejectedCollector(Declared):
     """A collector whose credentials the platform rejects until `accepts` is set."""
 
-    name = platform = "rejected"
+    name = "rejected"
 
     def __init__(self) -> None:
         self.calls = 0
@@ -255,7 +255,7 @@ async def test_a_refused_post_is_that_posts_error(big_lemmy, http_client, clock)
 class OneMalformedItem(Declared):
     """A collector whose platform answers one post's item in a shape the parser rejects."""
 
-    name = platform = "drifting"
+    name = "drifting"
 
     def __init__(self, bad: set[str]) -> None:
         self.bad = bad

@@ -9,33 +9,25 @@ from hypothesis import strategies as st
 from collectors.feed_limits import PERSON_CHARS, cap_person_fields
 from collectors.rss import parse_feed
 from collectors.youtube_rss import parse_feed as parse_channel_feed
-
-
-def rss(tag: str, value: str) -> bytes:
-    return (
-        '<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        "<channel><title>t</title>"
-        f"<item><title>x</title><link>https://e.example/1</link><{tag}>{value}</{tag}>"
-        "<guid>1</guid></item></channel></rss>"
-    ).encode()
+from simulator.news import one_item_rss
 
 
 def test_huge_author_is_cut_to_the_person_limit_and_the_item_kept():
-    parsed = parse_feed(rss("author", "a" * 100_000))
+    parsed = parse_feed(one_item_rss("author", "a" * 100_000))
     (entry,) = parsed.entries
     assert entry.link == "https://e.example/1"
     assert entry.author == "a" * PERSON_CHARS
 
 
 def test_huge_creator_in_cdata_is_cut_inside_its_cdata():
-    parsed = parse_feed(rss("dc:creator", "<![CDATA[" + "é" * 60_000 + "]]>"))
+    parsed = parse_feed(one_item_rss("dc:creator", "<![CDATA[" + "é" * 60_000 + "]]>"))
     assert parsed.entries[0].author == "é" * (PERSON_CHARS // 2)
     assert not parsed.bozo
 
 
 def test_cut_never_splits_an_entity():
     value = "a" * (PERSON_CHARS - 2) + "&amp;" + "b" * 1000
-    assert parse_feed(rss("author", value)).entries[0].author == "a" * (PERSON_CHARS - 2)
+    assert parse_feed(one_item_rss("author", value)).entries[0].author == "a" * (PERSON_CHARS - 2)
 
 
 def test_atom_author_name_of_a_channel_feed_is_cut():
@@ -57,5 +49,5 @@ def test_atom_author_name_of_a_channel_feed_is_cut():
     )
 )
 def test_short_person_fields_are_left_alone(name):
-    body = rss("author", name)
+    body = one_item_rss("author", name)
     assert cap_person_fields(body) == body

@@ -28,14 +28,14 @@ async def test_a_pass_with_latency_finishes_within_twice_what_the_quotas_allow(
     sim, http_client, clock, platform, posts
 ):
     collector = _collector(platform, sim, http_client, clock)
-    assert collector.in_flight == allowed_in_flight(collector.quotas) > 1
+    assert collector.in_flight == allowed_in_flight(collector.spec.quotas) > 1
     known = [KnownPost(platform, f"zz-absent-{n}") for n in range(posts)]
     sim.world.set_fault(platform, Fault("slow", delay_seconds=LATENCY_SECONDS))
     began = time.perf_counter()
     items = await collector.refresh(known)
     elapsed = time.perf_counter() - began
     requests = len(sim.world.requests_to(platform))
-    allowed = seconds_allowed(collector.quotas, requests, LATENCY_SECONDS, collector.in_flight)
+    allowed = seconds_allowed(collector.spec.quotas, requests, LATENCY_SECONDS, collector.in_flight)
     assert len(items) == posts and all(isinstance(i, PostError) for i in items)
     assert elapsed <= 2 * allowed, (elapsed, allowed, requests)
     assert elapsed < requests * LATENCY_SECONDS / 2  # one at a time could not have done it

@@ -144,7 +144,7 @@ async def test_empty_google_news_url_turns_it_off(sim, http_client, clock, sim_v
 async def test_refresh_asks_nothing_and_returns_nothing(sim, http_client, clock):
     c = collector(sim, http_client, clock)
     assert await c.refresh([KnownPost("rss", footage(sim)[0].id)]) == []
-    assert sim.world.requests == [] and RssCollector.counters == ()
+    assert sim.world.requests == [] and RssCollector.spec.counters == ()
 
 
 async def test_a_missing_feed_is_skipped_and_the_rest_still_read(

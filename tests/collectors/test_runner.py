@@ -92,8 +92,7 @@ async def test_unreachable_platform_fails_cleanly(http_client, sink, clock, trac
 class ExplodingCollector(Declared):
     """A real collector object whose discovery has a bug (raises a non-collector error)."""
 
-    name = platform = "exploding"
-    label = "Exploding"
+    name = "exploding"
 
     async def discover(self, video: TrackedVideo):
         raise KeyError("bug")
@@ -130,7 +129,7 @@ async def test_rejected_credentials_pause_the_collector(sink, clock, tracked_sim
 class CountingCollector(ExplodingCollector):
     """Reads every post (views = 1) without HTTP; counts the passes it was told of."""
 
-    name = platform = "counting"
+    name = "counting"
 
     def __init__(self, clock):
         self.clock, self.passes, self.slices = clock, 0, 0

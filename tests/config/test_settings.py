@@ -154,8 +154,8 @@ def test_example_config_shows_each_collector_at_its_declared_cadence():
     settings = load_settings(EXAMPLE)
     for name, cls in collector_classes().items():
         section = settings.collectors.sections()[name]
-        assert section.interval_seconds == cls.default_interval.total_seconds(), name
-        assert section.refresh_interval_seconds == cls.default_refresh_interval.total_seconds()
+        assert section.interval_seconds == cls.spec.default_interval.total_seconds(), name
+        assert section.refresh_interval_seconds == cls.spec.default_refresh_interval.total_seconds()
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -157,6 +157,20 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
             ],
         )
     _seed_reshares(sink, clock)
+    observations = _hourly_observations(plan, story)
+    sink.record_observations(observations)
+    _seed_followed_urls(sink, clock, story)
+    _seed_runs(sink)
+    clock.now = NOW
+    from storage import read
+
+    for post in read.iter_posts(sink.engine, read.PostFilter()):
+        story.posts[post.platform_post_id] = post.id
+    return story
+
+
+def _hourly_observations(plan: list[Any], story: Story) -> list[Observation]:
+    """An observation per post per hour from 10 minutes after it appeared until NOW."""
     observations = []
     for post_id, platform, hours, _author, _parent, _relation, rate in plan:
         start = ORIGIN_AT + timedelta(hours=hours)
@@ -186,8 +200,11 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
             if views is not None:
                 story.latest_views[post_id] = views
             step += 1
-    sink.record_observations(observations)
-    _seed_followed_urls(sink, clock, story)
+    return observations
+
+
+def _seed_runs(sink: StorageSink) -> None:
+    """Reddit rate-limited through its gap, YouTube failing, X disabled, Bluesky with a notice."""
     runs = [
         ("reddit", NOW - timedelta(hours=22), "ok", None, None),
         (
@@ -218,12 +235,6 @@ def seed_story(sink: StorageSink, clock: DashClock) -> Story:
                 retry_at=retry_at,
             )
         )
-    clock.now = NOW
-    from storage import read
-
-    for post in read.iter_posts(sink.engine, read.PostFilter()):
-        story.posts[post.platform_post_id] = post.id
-    return story
 
 
 def _seed_reshares(sink: StorageSink, clock: DashClock) -> None:

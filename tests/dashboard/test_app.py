@@ -764,7 +764,7 @@ def test_the_collectors_table_shows_each_budget_spent_in_its_window(
     from collectors.youtube import YouTubeCollector
     from storage import budgets
 
-    budgets.reserve(dash_engine, "youtube", YouTubeCollector.quotas[1], dash_clock(), 42)
+    budgets.reserve(dash_engine, "youtube", YouTubeCollector.spec.quotas[1], dash_clock(), 42)
     page = dash_client.get("/").text
     row = next(r for r in re.findall(r"<tr class=\"state-.*?</tr>", page, re.S) if "YouTube<" in r)
     assert "42/100 search.list calls</span>" in row
