@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 THROWAWAY_MODULE = '''
@@ -91,6 +93,7 @@ async def schedule():
         "discover": every.discover_seconds,
         "refresh": every.refresh_seconds,
         "policy": d.sink.scheduling.policy("throwaway").min_interval_seconds,
+        "budgets": [q.what for q, _ in d.wiring.gates["throwaway"].quotas],
     }
     await d.stop()
     return jobs, cadence
@@ -129,6 +132,33 @@ def test_a_new_collector_module_is_configured_scheduled_and_charted(tmp_path: Pa
     # Scheduled, and only it (the others are off in the file); its jobs tick and the declared
     # cadence decides when its queries and posts are due (the per-post schedule's policy).
     assert found["jobs"] == ["throwaway:discover", "throwaway:refresh"]
-    assert found["cadence"] == {"discover": 420, "refresh": 180, "policy": 180}
+    assert found["cadence"] == {
+        "discover": 420,
+        "refresh": 180,
+        "policy": 180,
+        "budgets": ["requests"],  # its declared quota is what the budget gate charges
+    }
     assert found["labelled"] and found["coloured"]  # charted: the overview names it
     assert found["colour"] == "#123456"
+
+
+def test_a_collector_without_its_spec_is_refused_at_import():
+    # The declarations travel as one CollectorSpec: a class that spells them out one by one
+    # (the shape before issue 15) fails where it registers, not later in a page or a job.
+    from collectors.registry import register
+
+    class Flat:
+        name = "flat"
+        label = "Flat"
+        notice = None
+
+    with pytest.raises(TypeError, match="does not declare spec"):
+        register(Flat)
+
+    class WrongSpec:
+        name = "wrong_spec"
+        spec = ("Wrong", "#000000")
+        notice = None
+
+    with pytest.raises(TypeError, match="must be a CollectorSpec"):
+        register(WrongSpec)
