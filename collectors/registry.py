@@ -1,8 +1,9 @@
 """Collectors by name. Built-ins are listed in one explicit tuple: no folder scanning.
 
-A collector class declares everything the rest of the house needs to know of it (see the
-`Collector` protocol in collectors/base.py); `register` refuses a class that leaves one out, so a
-new platform fails at import, not later in the settings, scheduler or dashboard that read them.
+A collector class declares everything the rest of the house needs to know of it: its `name` and
+one `CollectorSpec` (see collectors/base.py). `register` refuses a class that leaves either out,
+so a new platform fails at import, not later in the settings, scheduler or dashboard that read
+them; `stored_platform` says which platform its posts are stored under.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ BUILTIN_COLLECTORS: tuple[str, ...] = (
     "collectors.urls",
 )
 
-# The class-level declarations of the Collector protocol (`notice` has a class default too).
+# The members the Collector protocol asks of a class: name, spec and the `notice` default.
 DECLARATIONS: tuple[str, ...] = tuple(Collector.__annotations__)
 
 _REGISTRY: dict[str, type[Any]] = {}
