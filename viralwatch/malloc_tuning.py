@@ -8,8 +8,9 @@ KB from several threads:
   to that size come from the heap instead of their own mapping, and the freed space fragments;
 - each thread that allocates gets its own arena (up to 8 per core), each fragmenting alone.
 
-Fixing the threshold at glibc's own starting value and allowing two arenas kept the free space
-inside malloc flat (4-9 MB after 15 minutes, against 34 MB and rising), see docs/RELIABILITY.md.
+Measured on a polled demo over 25 minutes: the free space malloc kept rose to 34-42 MB by
+default, to 15 MB with the fixed threshold alone, 24 MB with two arenas alone, and stayed at 2-8
+MB with both (docs/BENCHMARKS.md has the resident memory over 30 minutes).
 Environment variables a user sets (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) win.
 """
 
