@@ -9,7 +9,8 @@ Every few seconds it samples the resident memory of each daemon and, separately,
 processes (from /proc), and reports the slope in MB per minute over the second half of the run,
 when start-up and the first charts are behind it.
 
-`VIRALWATCH_BENCH_MEMORY_SECONDS` sets the run's length (default 240 s; a long check is 600).
+`VIRALWATCH_BENCH_MEMORY_SECONDS` sets the run's length (default 240 s; the long check whose
+figures docs/BENCHMARKS.md gives is 1800).
 Run alone with `python -m benchmarks.bench_memory`.
 """
 

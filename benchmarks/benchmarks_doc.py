@@ -91,6 +91,31 @@ def _startup_rows(results: dict[str, dict[str, float]]) -> list[str]:
     ]
 
 
+def _memory_rows(results: dict[str, dict[str, float]]) -> list[str]:
+    memory = results.get("memory")
+    if not memory:
+        return []
+    return [
+        "",
+        "## Memory over a long demo (`benchmarks/bench_memory.py`)",
+        "",
+        f"Two `viralwatch demo`s side by side for {memory['seconds'] / 60:.0f} minutes, one "
+        f"polled as open tabs poll it ({memory['dashboard_requests']:,.0f} requests), one left "
+        "alone as the baseline. Slope: least squares over the second half of the run. "
+        "Command: `VIRALWATCH_BENCH_MEMORY_SECONDS=1800 .venv/bin/python -m "
+        "benchmarks.bench_memory`.",
+        "",
+        "| demo | RSS at start | RSS at end | slope, second half | target |",
+        "|---|---|---|---|---|",
+        f"| polled | {memory['polled_start_mb']:.0f} MB | {memory['polled_end_mb']:.0f} MB | "
+        f"{memory['polled_mb_per_min']:+.2f} MB/min | flat |",
+        f"| unpolled (baseline) | {memory['idle_start_mb']:.0f} MB | {memory['idle_end_mb']:.0f} "
+        f"MB | {memory['idle_mb_per_min']:+.2f} MB/min | flat |",
+        f"| polled / unpolled at end | | {memory['end_mb_ratio_polled_to_idle']:.2f} | "
+        f"{memory['polled_minus_idle_mb_per_min']:+.2f} MB/min apart | |",
+    ]
+
+
 def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> None:
     # Ratios travel between machines, absolute rates do not: the page says where they came from.
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
@@ -124,6 +149,7 @@ def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> 
         "",
         *_latency_rows(results),
         *_startup_rows(results),
+        *_memory_rows(results),
         "",
     ]
     path.write_text("\n".join(lines))

@@ -180,8 +180,10 @@ def run(obj: Context, no_dashboard: bool) -> None:
 
     from collectors.base import utc_now
     from viralwatch import daemon
+    from viralwatch.malloc_tuning import tune_malloc
     from viralwatch.metrics import Metrics
 
+    tune_malloc(os.environ)  # before any thread starts (issue 13)
     settings = obj.settings
     engine, sink = obj.storage(migrate=True)
     lock = obj.hold_daemon_lock(engine)
@@ -279,8 +281,10 @@ def demo(
 
     from viralwatch import daemon
     from viralwatch import demo as demo_mode
+    from viralwatch.malloc_tuning import tune_malloc
     from viralwatch.metrics import Metrics
 
+    tune_malloc(os.environ)  # before the simulator's and the dashboard's threads start (issue 13)
     if resume and start_hour is not None:
         raise click.UsageError("--continue carries on from the last demo; drop --start-hour")
     path = Path(database)
@@ -313,7 +317,9 @@ def serve(obj: Context) -> None:
 
     from collectors.base import utc_now
     from viralwatch import daemon
+    from viralwatch.malloc_tuning import tune_malloc
 
+    tune_malloc(os.environ)  # before the dashboard's threads start (issue 13)
     settings = obj.settings
     engine, sink = obj.storage()
     dashboard = start_dashboard(settings, engine, sink, utc_now)
