@@ -240,7 +240,8 @@ def peer_readings_at_age(
         peers_query = peers_query.where(Post.id != exclude_post_id)
     if before is not None:
         peers_query = peers_query.where(Post.published_at <= before - age)
-    peers_query = peers_query.order_by(Post.published_at.desc(), Post.id).limit(limit)
+    # Both descending, so one backward pass over ix_posts_platform_published serves it.
+    peers_query = peers_query.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit)
     with engine.connect() as conn:
         peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
