@@ -75,7 +75,7 @@ def csv_growing(dash: DashDep, sort: SortQuery = "growth", order: OrderQuery = "
 def video_measures_of(dash: Dashboard, slug: str, view: View) -> measures.VideoMeasures:
     # 404 first: an unknown slug would otherwise compute, and show, empty measures.
     dash.video_or_404(slug)
-    return measures.video_measures(
+    return dash.measures.video_measures(
         dash.engine, slug, view.window, view.platforms, dash.clock(), dash.platforms
     )
 

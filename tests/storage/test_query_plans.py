@@ -107,6 +107,7 @@ def _run_every_reader(engine: Engine, clock: FakeClock) -> None:
     measures_read.growth_since(engine, hour_ago)
     measures_read.growth_since(engine, None, video="clip0", platforms=["youtube"])
     measures_read.growth_since(engine, hour_ago, video="clip0", post_ids=[some_post.id])
+    measures_read.data_version(engine, "clip0")  # the measures cache asks it every request
     measures_read.post_readings(engine, some_post.id)
     measures_read.peer_readings_at_age(engine, "youtube", 0.5, before=now, limit=10)
     measures_read.platform_pickups(engine, "clip0", ["youtube"])
