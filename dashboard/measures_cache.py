@@ -33,6 +33,11 @@ class MeasuresCache:
         self._lock = threading.Lock()
         self._found: dict[tuple[Any, ...], tuple[tuple[int, ...], VideoMeasures]] = {}
 
+    def clear(self) -> None:
+        """Forget every result (the benchmark's first request after new data)."""
+        with self._lock:
+            self._found.clear()
+
     def video_measures(
         self,
         engine: Engine,
