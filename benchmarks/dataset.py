@@ -8,7 +8,7 @@ an hour from when it appeared) and a year of collector runs (`VIRALWATCH_BENCH_R
 the dashboard's rollup answers can be checked against the raw rows.
 
 The SQLite file is kept as bench-results/dataset-<observations>-<runs>-v<VERSION>.db and the
-PostgreSQL copy (loaded by COPY) as schema bench_ds_<observations>_<runs>_v<VERSION>; a rerun
+PostgreSQL copy (loaded by COPY) as schema bench_ds_<observations>_<runs>_v<VERSION>_pg<N>; a rerun
 finds them and only applies newer migrations. `make clean` removes the SQLite file.
 Quick checks: `VIRALWATCH_BENCH_OBS=1000000 VIRALWATCH_BENCH_RUNS=20000 make bench`.
 """
@@ -33,6 +33,9 @@ from storage.db import make_engine, upgrade
 from storage.write import StorageSink, VideoInput
 
 VERSION = 1  # bump when the generated rows change: old caches are then ignored
+# Bump when the PostgreSQL copy changes (2: post_videos is copied too; without it the video
+# pages read no posts on PostgreSQL).
+POSTGRES_VERSION = 2
 SLUG = "bench"
 OBSERVATIONS = int(
     os.environ.get(
@@ -86,7 +89,7 @@ def sqlite_dataset() -> Dataset:
 
 def postgres_dataset(data: Dataset) -> str:
     """The URL of a PostgreSQL schema holding a COPY of `data` (built on first use)."""
-    schema = f"bench_ds_{_key()}"
+    schema = f"bench_ds_{_key()}_pg{POSTGRES_VERSION}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         ready = conn.execute(
@@ -296,6 +299,7 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 TABLES = (
     "tracked_videos",
     "posts",
+    "post_videos",
     "observations",
     "video_hourly",
     "video_5min",

@@ -3,7 +3,7 @@ and the few helpers that turn a result into a response (HTML page, live JSON, AP
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from config.settings import Settings
 from dashboard import bidi, charts, export, openapi, pages, security
 from dashboard.gaps import FAILING, Gap, find_gaps
+from dashboard.measures_cache import MeasuresCache
 from dashboard.params import View
 from dashboard.platforms import Platforms
 from dashboard.states import CollectorState, activity_note, collector_states
@@ -89,6 +90,7 @@ class Dashboard:
     platforms: Platforms
     guard: security.Guard
     templates: Jinja2Templates
+    measures: MeasuresCache = field(default_factory=MeasuresCache)
 
     @property
     def token(self) -> str | None:

@@ -32,15 +32,21 @@ class VelocityRow:
     platform: str
     per_hour: float | None
     measured_hours: float
+    bucket_hours: int
 
 
-def velocity_rows(rates: dict[str, list[Bucket]]) -> list[VelocityRow]:
-    """Per platform (chart order) and hour: views per hour (None: nothing measured)."""
+def velocity_rows(rates: dict[str, list[Bucket]], bucket_hours: int = 1) -> list[VelocityRow]:
+    """Per platform (chart order) and bucket: views per hour (None: nothing measured)."""
     return [
-        VelocityRow(b.start, platform, b.per_hour, b.measured_hours)
+        VelocityRow(b.start, platform, b.per_hour, b.measured_hours, bucket_hours)
         for platform, buckets in rates.items()
         for b in buckets
     ]
+
+
+def _per_bucket(bucket_hours: int) -> str:
+    """How a chart title names its bucket: "per hour", "per 6 h bucket"."""
+    return "per hour" if bucket_hours == 1 else f"per {bucket_hours} h bucket"
 
 
 def burst_shapes(bursts: Sequence[tuple[str, Burst]]) -> list[dict[str, object]]:
@@ -102,6 +108,8 @@ def velocity_figure(
 ) -> go.Figure:
     """Views per hour by platform, one line each, with the video's bursts shaded."""
     title = f"Velocity, {measures.counter}/h"
+    if measures.bucket_hours > 1:
+        title += f" ({measures.bucket_hours} h buckets)"
     rates = [b.per_hour for buckets in measures.rates.values() for b in buckets]
     if not any(r is not None for r in rates):
         return empty_figure(title, empty_note or "velocity needs two readings of a post")
@@ -245,12 +253,17 @@ class ShareRow:
     platform: str
     share: float
     total_per_hour: float | None
+    bucket_hours: int
 
 
-def share_rows(shares: Sequence[HourShares], platforms: Sequence[str]) -> list[ShareRow]:
-    """Per platform (chart order) and hour: its share of the hour's growth (0 if none)."""
+def share_rows(
+    shares: Sequence[HourShares], platforms: Sequence[str], bucket_hours: int = 1
+) -> list[ShareRow]:
+    """Per platform (chart order) and bucket: its share of the bucket's growth (0 if none)."""
     return [
-        ShareRow(hour.start, platform, hour.shares.get(platform, 0.0), hour.total_per_hour)
+        ShareRow(
+            hour.start, platform, hour.shares.get(platform, 0.0), hour.total_per_hour, bucket_hours
+        )
         for platform in platforms
         for hour in shares
     ]
@@ -260,7 +273,7 @@ def spread_figure(
     measures: VideoMeasures, catalog: Platforms = NO_PLATFORMS, empty_note: str = ""
 ) -> go.Figure:
     """Each platform's share of the growth per hour, stacked to 100%."""
-    title = f"Share of {measures.counter} growth per hour"
+    title = f"Share of {measures.counter} growth {_per_bucket(measures.bucket_hours)}"
     if not measures.shares:
         return empty_figure(title, empty_note or "no growth measured yet")
     layout = _layout(title, "share")
@@ -268,7 +281,7 @@ def spread_figure(
     # Shares are fixed at 0-1: a fitted axis would make a 40% hour look like a full one.
     layout["yaxis"] = {"title": {"text": "share"}, "range": [0, 1], "tickformat": ".0%"}
     figure = go.Figure(layout=layout)
-    rows = share_rows(measures.shares, list(measures.rates))
+    rows = share_rows(measures.shares, list(measures.rates), measures.bucket_hours)
     for platform in measures.rates:
         mine = [r for r in rows if r.platform == platform]
         x = moment_strings([r.bucket_start for r in mine])

@@ -11,6 +11,7 @@ spread over the real interval, or is a gap when readings stopped for longer than
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,12 +22,19 @@ from sqlalchemy import Engine
 from analytics import forecast as fc
 from analytics.bursts import Burst, find_bursts
 from analytics.overperformance import InsufficientBaseline, Overperformance, overperformance
-from analytics.series import PostHistory, Reading, combined_growth, measure, platform_series
+from analytics.series import (
+    PostHistory,
+    Reading,
+    combined_growth,
+    hours_between,
+    measure,
+    platform_series,
+)
 from analytics.spread import HourShares, Pickup, combine_rates, growth_shares, pickup_order
 from analytics.velocity import Bucket, DoublingTime, acceleration, doubling_time, hourly_rates
 from analytics.velocity import velocity as window_velocity
 from dashboard.platforms import NO_PLATFORMS, Platforms
-from dashboard.timegrid import Window
+from dashboard.timegrid import Window, auto_bucket_hours
 from storage import measures_read, read
 from storage.measures_read import MEASURED_COUNTERS, PostGrowth
 
@@ -43,8 +51,9 @@ NOTES = {
     "velocity": "Views gained per hour: growth between readings over the real hours between "
     "them; a post's first reading is its baseline, never growth; no reading for over 3 h is a "
     "gap, not zero.",
-    "velocity_chart": "Per clock hour and platform, from the hourly rollup with each post's "
-    "first reading left out; the current hour counts up to the latest reading.",
+    "velocity_chart": "Per bucket (a clock hour; wider on long ranges, at most 400 a chart) and "
+    "platform: growth over the bucket's measured hours, from the hourly rollup with each post's "
+    "first reading left out; the current bucket counts up to the latest reading.",
     "leaderboard": "Views per hour between the last reading before the window (or the first "
     "reading in it) and the latest one. Window: the last {hours:g} h.",
     "acceleration": "Velocity over the last hour minus velocity over the hour before it, per hour.",
@@ -56,7 +65,7 @@ NOTES = {
     "forecast": "Damped trend on ln(velocity), fitted to the last 4 h; band: 10th-90th "
     "percentile of backtest errors (80% nominal, docs/FORECAST.md).",
     "spread": "Pickup: each platform's first post by publication time. Share: each "
-    "platform's part of the views gained in each hour.",
+    "platform's part of the views gained in each bucket (as the velocity chart's).",
 }
 
 
@@ -76,7 +85,10 @@ class VideoMeasures:
     series: dict[str, list[Reading]]
     """Scope (platform, or ALL) -> cumulative measured growth; ALL is offset to real totals."""
     rates: dict[str, list[Bucket]]
-    """Platform -> growth per hour of each clock hour (the velocity chart)."""
+    """Platform -> growth per hour of each bucket of `bucket_hours` (the velocity chart)."""
+    bucket_hours: int
+    """Width of the velocity and share buckets: 1, or wider so a chart has at most
+    `timegrid.AUTO_POINTS` (bursts are always found in hourly rates)."""
     velocity_now: dict[str, float | None]
     """Scope -> views per hour over the last hour."""
     bursts: list[tuple[str, Burst]]
@@ -114,14 +126,19 @@ def video_measures(
     end = min(now, window.until)
     series = platform_series(hours, end)
     start = min((s[0][0] for s in series.values()), default=end)
-    rates = {
-        name: hourly_rates(series[name], start, end)
-        for name in catalog.order(series)
-        if series[name]
-    }
+    measured = {name: measure(series[name]) for name in catalog.order(series) if series[name]}
+    hourly = {name: hourly_rates(found, start, end) for name, found in measured.items()}
+    # Bursts are hourly; the charts draw at most AUTO_POINTS buckets, each labelled as wide
+    # as it is (1,481 hourly bars a platform on two months cost seconds to draw: issue 7).
+    width = auto_bucket_hours(max(1, math.ceil(hours_between(start, end))))
+    rates = (
+        hourly
+        if width == 1
+        else {name: hourly_rates(found, start, end, width) for name, found in measured.items()}
+    )
     totals = read.platform_totals(engine, video=video, platforms=platforms)
     total_now = float(sum(getattr(t, counter) or 0 for t in totals))
-    combined = combine_rates(rates.values())
+    combined = combine_rates(hourly.values())
     video_series = total_series(series, total_now)
     series_all = {**series, ALL: video_series}
     latest_at = video_series[-1][0] if video_series else None
@@ -130,7 +147,7 @@ def video_measures(
         for scope, readings in series_all.items()
     }
     bursts = [(ALL, b) for b in find_bursts(combined)]
-    bursts += [(name, b) for name, buckets in rates.items() for b in find_bursts(buckets)]
+    bursts += [(name, b) for name, buckets in hourly.items() for b in find_bursts(buckets)]
     histories = [PostHistory(name, s[0][0], s) for name, s in series.items()]
     firsts = measures_read.platform_pickups(engine, video, platforms)
     pickups = pickup_order(PostHistory(p.platform, p.first_at, ()) for p in firsts)
@@ -140,12 +157,13 @@ def video_measures(
         latest_at=latest_at,
         series=series_all,
         rates=rates,
+        bucket_hours=width,
         velocity_now=velocity_now,
         bursts=bursts,
         forecasts=fc.forecast(video_series),
         past_forecasts=past_forecasts(video_series),
         pickups=[replace(p, posts=counts[p.platform]) for p in pickups],
-        shares=growth_shares(histories, start, end) if histories else [],
+        shares=growth_shares(histories, start, end, width) if histories else [],
     )
 
 
@@ -262,11 +280,11 @@ def growing_now(
         raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(LEADER_SORTS)}")
     since = now - timedelta(hours=window_hours)
     found = measures_read.growth_since(engine, since)
-    ranked = sorted(
-        (g for g in found.values() if g.per_hour is not None),
-        key=lambda g: (g.per_hour or 0.0, -g.post_id),
-        reverse=True,
-    )[:limit]
+    # Each rate once: thousands of posts grew in the window, and sorting on the property
+    # recomputed it (datetime arithmetic) twice per comparison key.
+    rates = [(rate, -g.post_id, g) for g in found.values() if (rate := g.per_hour) is not None]
+    rates.sort(key=lambda item: item[:2], reverse=True)
+    ranked = [g for *_, g in rates[:limit]]
     rows = []
     for n, growth in enumerate(ranked):
         over = (

@@ -85,11 +85,15 @@ def leader_out(row: LeaderRow) -> LeaderOut:
     )
 
 
+BUCKET_HOURS_NOTE = "Width of the bucket in hours (1, or wider on long ranges)."
+
+
 class VelocityOut(BaseModel):
-    bucket_start: datetime = Field(description="Start of the clock hour (UTC).")
+    bucket_start: datetime = Field(description="Start of the bucket (UTC).")
     platform: str
     per_hour: float | None = Field(description=NOTES["velocity_chart"] + " Null: not measured.")
     measured_hours: float = Field(description="Hours of the bucket covered by readings.")
+    bucket_hours: int = Field(description=BUCKET_HOURS_NOTE)
 
 
 class BurstOut(BaseModel):
@@ -129,8 +133,11 @@ class PickupOut(BaseModel):
 class ShareOut(BaseModel):
     bucket_start: datetime
     platform: str
-    share: float = Field(description="The platform's part of the hour's growth (0 to 1).")
-    total_per_hour: float | None = Field(description="Growth of all platforms that hour.")
+    share: float = Field(description="The platform's part of the bucket's growth (0 to 1).")
+    total_per_hour: float | None = Field(
+        description="Growth per hour of all platforms in the bucket."
+    )
+    bucket_hours: int = Field(description=BUCKET_HOURS_NOTE)
 
 
 class VideoMeasuresOut(BaseModel):
@@ -158,13 +165,18 @@ def video_measures_out(m: VideoMeasures) -> VideoMeasuresOut:
         latest_at=m.latest_at,
         velocity_now={k: finite(v) for k, v in m.velocity_now.items()},
         # Rows from the chart's own functions: the API, the CSV and the chart cannot disagree.
-        velocity=[VelocityOut(**asdict(r)) for r in measure_charts.velocity_rows(m.rates)],
+        velocity=[
+            VelocityOut(**asdict(r)) for r in measure_charts.velocity_rows(m.rates, m.bucket_hours)
+        ],
         bursts=[_model_of(BurstOut, b, scope=s) for s, b in m.bursts],
         forecasts=[forecast_out(f) for f in forecasts],
         no_forecast=m.forecasts.reason if isinstance(m.forecasts, fc.NoForecast) else None,
         past_forecasts=[forecast_out(p.forecast, p.actual) for p in m.past_forecasts],
         pickups=[PickupOut(**asdict(p)) for p in m.pickups],
-        shares=[ShareOut(**asdict(r)) for r in measure_charts.share_rows(m.shares, list(m.rates))],
+        shares=[
+            ShareOut(**asdict(r))
+            for r in measure_charts.share_rows(m.shares, list(m.rates), m.bucket_hours)
+        ],
         notes=m.notes,
     )
 

@@ -239,19 +239,29 @@ def table_page(
 
 
 def overview_data(
-    engine: Engine, view: View, now: datetime, catalog: Platforms
+    engine: Engine,
+    view: View,
+    now: datetime,
+    catalog: Platforms,
+    totals: Sequence[read.PlatformTotalsRow] | None = None,
 ) -> list[VideoSummary]:
-    return video_summaries(engine, view.window, view.platforms, now, catalog=catalog)
+    """The overview's rows; `totals` (every platform's, when already read) saves a read."""
+    if totals is not None and view.platforms:
+        totals = [t for t in totals if t.platform in view.platforms]
+    return video_summaries(engine, view.window, view.platforms, now, catalog=catalog, totals=totals)
 
 
-def known_platforms(engine: Engine, catalog: Platforms) -> list[str]:
-    """Platforms to offer in the filter: every registered one plus any seen in the data."""
-    seen = {t.platform for t in read.platform_totals(engine)}
-    return catalog.order([*catalog.names, *seen])
+def known_platforms(
+    engine: Engine, catalog: Platforms, totals: Sequence[read.PlatformTotalsRow] | None = None
+) -> list[str]:
+    """Platforms to offer in the filter: every registered one plus any seen in the data
+    (`totals`: every video's `read.platform_totals`, when already read)."""
+    found = read.platform_totals(engine) if totals is None else totals
+    return catalog.order([*catalog.names, *(t.platform for t in found)])
 
 
 def find_video(engine: Engine, slug: str) -> VideoRow | None:
-    return next((v for v in read.list_videos(engine) if v.slug == slug), None)
+    return next(iter(read.list_videos(engine, slug)), None)
 
 
 def post_figure_and_series(

@@ -40,7 +40,7 @@ BUCKET_NAMES = {
 
 
 BUCKET_DESCRIPTION = (
-    "Bucket size: auto (5 minutes for ranges up to 24 h, else 1 hour or coarser, at most 2000 "
+    "Bucket size: auto (5 minutes for ranges up to 24 h, else 1 hour or coarser, at most 400 "
     f"points), or one of {', '.join(BUCKET_NAMES)} (5m, 10m, 15m, 30m: minutes; sizes under an "
     "hour read the 5-minute rollup). A size giving more than 2000 buckets is refused (400)."
 )

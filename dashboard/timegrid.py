@@ -1,8 +1,9 @@
 """Time-grid maths: windows, bucket boundaries and the axis every series shares.
 
 Series are bucketed on the grid of the rollup they read: 5 minutes for windows up to 24 hours
-(at most 288 points), whole hours for longer or open ones (the hourly rollup); they never exceed
-MAX_POINTS points per trace. Pure functions, no I/O.
+(at most 288 points), whole hours for longer or open ones (the hourly rollup). An automatic
+bucket size keeps a trace within AUTO_POINTS points, one asked for within MAX_POINTS. Pure
+functions, no I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(
 
 
 MAX_POINTS = 2000
+
+
+# An automatic bucket size keeps a trace at most this long: a chart is a few hundred pixels
+# wide, and each point costs building, sending and drawing (1,481 hourly points per trace made
+# a two-month video page take seconds; issue 7). A size asked for may go up to MAX_POINTS.
+AUTO_POINTS = 400
 
 
 # Windows up to FINE_SPAN long are drawn in FINE_MINUTES buckets from the 5-minute rollup.
@@ -84,12 +91,12 @@ def axis_start(window: Window, grid: int) -> datetime | None:
 
 
 def auto_bucket_hours(span_hours: int) -> int:
-    # The smallest readable size that keeps a trace under MAX_POINTS; beyond a week a bucket,
+    # The smallest readable size that keeps a trace under AUTO_POINTS; beyond a week a bucket,
     # whatever fits.
     for hours in BUCKET_HOURS:
-        if math.ceil(span_hours / hours) <= MAX_POINTS:
+        if math.ceil(span_hours / hours) <= AUTO_POINTS:
             return hours
-    return math.ceil(span_hours / MAX_POINTS)
+    return math.ceil(span_hours / AUTO_POINTS)
 
 
 def to_datetime64(moment: datetime) -> np.datetime64:

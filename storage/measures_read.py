@@ -35,7 +35,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from storage.models import Observation, Post, TrackedVideo, UTCDateTime, VideoHourly
+from storage.models import Observation, Post, PostVideo, TrackedVideo, UTCDateTime, VideoHourly
 from storage.read import COUNTERS
 from storage.video_posts import join_videos
 
@@ -240,7 +240,8 @@ def peer_readings_at_age(
         peers_query = peers_query.where(Post.id != exclude_post_id)
     if before is not None:
         peers_query = peers_query.where(Post.published_at <= before - age)
-    peers_query = peers_query.order_by(Post.published_at.desc(), Post.id).limit(limit)
+    # Both descending, so one backward pass over ix_posts_platform_published serves it.
+    peers_query = peers_query.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit)
     with engine.connect() as conn:
         peers: list[tuple[int, datetime]] = [(i, at) for i, at in conn.execute(peers_query) if at]
         if not peers:
@@ -321,3 +322,22 @@ def platform_pickups(
         query = query.where(Post.platform.in_(list(platforms)))
     with engine.connect() as conn:
         return [PlatformPickup(platform, at, int(n)) for platform, at, n in conn.execute(query)]
+
+
+def data_version(engine: Engine, video: str) -> tuple[int, ...]:
+    """Numbers that change whenever `video`'s measures could: its id, its linked posts, and
+    its hourly rollup's rows, readings and growth summed (every stored reading, changed or
+    confirming, adds a reading there; a link replays its post's growth and adds a post).
+    One index range over the video's rollup and one over its links."""
+    video_id = select(TrackedVideo.id).where(TrackedVideo.slug == video).scalar_subquery()
+    sums = [func.count(), func.sum(VideoHourly.observations)]
+    for name in COUNTERS:
+        sums += [func.sum(getattr(VideoHourly, f"{name}_delta"))]
+        sums += [func.sum(getattr(VideoHourly, f"{name}_baseline"))]
+    rollup = select(*sums).where(VideoHourly.video_id == video_id)
+    links = select(func.count()).select_from(PostVideo).where(PostVideo.video_id == video_id)
+    with engine.connect() as conn:
+        found = conn.execute(select(video_id)).scalar()
+        summed = conn.execute(rollup).one()
+        linked = conn.execute(links).scalar_one()
+    return (found or 0, int(linked), *(int(v or 0) for v in summed))

@@ -93,6 +93,9 @@ class Post(Base):
         # update touching no indexed column is HOT (no index writes at all).
         Index("ix_posts_refresh", "platform", "is_gone"),
         Index("ix_posts_parent", "parent_platform", "parent_platform_post_id"),
+        # Overperformance peers: a platform's most recently published posts, newest first, read
+        # from the index in order (published_at never changes: the writer's updates stay HOT).
+        Index("ix_posts_platform_published", "platform", "published_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

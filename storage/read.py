@@ -122,9 +122,9 @@ class PostFilter:
     until: datetime | None = None
 
 
-def list_videos(engine: Engine) -> list[VideoRow]:
-    """Every tracked video with its post count (reshares aside: they are edges, not posts with
-    counters of their own), oldest first."""
+def list_videos(engine: Engine, slug: str | None = None) -> list[VideoRow]:
+    """Every tracked video (or the one named `slug`) with its post count (reshares aside: they
+    are edges, not posts with counters of their own), oldest first."""
     videos = TrackedVideo.__table__
     # A correlated count per video: one index range each, never a pass over every post.
     count = (
@@ -134,6 +134,8 @@ def list_videos(engine: Engine) -> list[VideoRow]:
         .scalar_subquery()
     )
     query = select(videos, count.label("post_count")).order_by(videos.c.id)
+    if slug is not None:
+        query = query.where(videos.c.slug == slug)
     with engine.connect() as conn:
         return [
             VideoRow(

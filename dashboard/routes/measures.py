@@ -75,7 +75,7 @@ def csv_growing(dash: DashDep, sort: SortQuery = "growth", order: OrderQuery = "
 def video_measures_of(dash: Dashboard, slug: str, view: View) -> measures.VideoMeasures:
     # 404 first: an unknown slug would otherwise compute, and show, empty measures.
     dash.video_or_404(slug)
-    return measures.video_measures(
+    return dash.measures.video_measures(
         dash.engine, slug, view.window, view.platforms, dash.clock(), dash.platforms
     )
 
@@ -119,10 +119,11 @@ def _rows_csv(name: str, header: list[str], rows: Iterable[Any]) -> Response:
 
 @router.get("/export/videos/{slug}/velocity.csv", tags=["csv"])
 def csv_velocity(dash: DashDep, slug: str, view: ViewDep) -> Response:
-    """The velocity chart: views per hour, one row per platform and hour."""
+    """The velocity chart: views per hour, one row per platform and bucket."""
     found = video_measures_of(dash, slug, view)
-    header = ["bucket_start", "platform", "views_per_hour", "measured_hours"]
-    return _rows_csv(f"{slug}-velocity", header, measure_charts.velocity_rows(found.rates))
+    header = ["bucket_start", "platform", "views_per_hour", "measured_hours", "bucket_hours"]
+    rows = measure_charts.velocity_rows(found.rates, found.bucket_hours)
+    return _rows_csv(f"{slug}-velocity", header, rows)
 
 
 @router.get("/export/videos/{slug}/bursts.csv", tags=["csv"])
@@ -144,10 +145,10 @@ def csv_forecast(dash: DashDep, slug: str, view: ViewDep) -> Response:
 
 @router.get("/export/videos/{slug}/spread.csv", tags=["csv"])
 def csv_spread(dash: DashDep, slug: str, view: ViewDep) -> Response:
-    """The spread chart: each platform's share of the growth per hour."""
+    """The spread chart: each platform's share of the growth per bucket."""
     found = video_measures_of(dash, slug, view)
-    rows = measure_charts.share_rows(found.shares, list(found.rates))
-    header = ["bucket_start", "platform", "share", "total_per_hour"]
+    rows = measure_charts.share_rows(found.shares, list(found.rates), found.bucket_hours)
+    header = ["bucket_start", "platform", "share", "total_per_hour", "bucket_hours"]
     return _rows_csv(f"{slug}-spread", header, rows)
 
 

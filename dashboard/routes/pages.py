@@ -35,14 +35,16 @@ def plotly_js() -> FileResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(dash: DashDep, request: Request, view: ViewDep) -> Response:
-    context = overview_context(dash, view)
+    # Every platform's totals, read once: the filter offers them, the rows sum them.
+    totals = read.platform_totals(dash.engine)
+    context = overview_context(dash, view, totals)
     return dash.render(
         request,
         "overview.html",
         {
             **context,
             "title": "Overview",
-            "platforms": pages.known_platforms(dash.engine, dash.platforms),
+            "platforms": pages.known_platforms(dash.engine, dash.platforms, totals),
             "page_data": pages.script_json({"live_url": view.url("/live/overview"), "figures": {}}),
         },
     )
@@ -132,9 +134,11 @@ def budgets_by_collector(engine: Engine, now: datetime) -> dict[str, list[Budget
     return spent
 
 
-def overview_context(dash: Dashboard, view: View) -> dict[str, Any]:
+def overview_context(
+    dash: Dashboard, view: View, totals: list[read.PlatformTotalsRow] | None = None
+) -> dict[str, Any]:
     now = dash.clock()
-    summaries = pages.overview_data(dash.engine, view, now, dash.platforms)
+    summaries = pages.overview_data(dash.engine, view, now, dash.platforms, totals)
     runs = read.latest_runs(dash.engine)
     return {
         "view": view,

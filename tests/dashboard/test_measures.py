@@ -155,3 +155,40 @@ def test_openapi_documents_each_measure(dash_client: TestClient) -> None:
     assert "first reading" in models["LeaderOut"]["properties"]["views_per_hour"]["description"]
     assert "Median" in models["OverperformanceOut"]["properties"]["baseline"]["description"]
     assert models["VideoMeasuresOut"]["properties"]["bursts"]["description"]
+
+
+LONG_SLUG = "slow-burn"
+
+
+def test_long_range_velocity_draws_wide_buckets_that_keep_every_view(
+    dash_client: TestClient, dash_sink: StorageSink, dash_clock: DashClock
+) -> None:
+    # Issue 7: two months of hourly bars (1,481 a platform) cost seconds to build; the chart,
+    # its JSON and its CSV draw 6-hour buckets, each saying how wide it is, and lose no growth.
+    dash_clock.now = NOW - timedelta(days=62)
+    dash_sink.add_video(VideoInput(slug=LONG_SLUG, title="Slow burn", keywords=("burn",)))
+    dash_sink.record_posts(LONG_SLUG, [PostRef(platform="youtube", platform_post_id="long")])
+    readings = [
+        Observation("youtube", "long", NOW - timedelta(hours=h), views=100_000 - 60 * h)
+        for h in range(62 * 24, 0, -2)
+    ]
+    dash_sink.record_observations(readings)
+    dash_clock.now = NOW
+    body = dash_client.get(f"/api/videos/{LONG_SLUG}/measures?range=all").json()
+    measured = [v for v in body["velocity"] if v["per_hour"] is not None]
+    assert {v["bucket_hours"] for v in body["velocity"]} == {6}
+    assert 200 < len(body["velocity"]) <= 400
+    first, last = readings[0].views or 0, readings[-1].views or 0
+    total = sum(v["per_hour"] * v["measured_hours"] for v in measured)
+    assert total == pytest.approx(last - first)
+    # The first bucket starts at the first reading's clock hour, the last ends at the latest.
+    assert all(v["per_hour"] == pytest.approx(60) for v in measured[1:-1])
+    text = dash_client.get(f"/export/videos/{LONG_SLUG}/velocity.csv?range=all").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [float(r["views_per_hour"]) for r in rows if r["views_per_hour"]] == pytest.approx(
+        [v["per_hour"] for v in measured]
+    )
+    assert {r["bucket_hours"] for r in rows} == {"6"}
+    page = dash_client.get(f"/videos/{LONG_SLUG}?range=all").text
+    assert "Velocity, views\\u002fh (6 h buckets)" in page  # JSON in a script escapes "/"
+    assert "Share of views growth per 6 h bucket" in page
