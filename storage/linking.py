@@ -86,7 +86,7 @@ def _lock_posts(conn: Connection, post_ids: Sequence[int]) -> None:
         found = select(Post.platform, Post.platform_post_id, Post.id).where(Post.id.in_(ids))
         keys += [(platform, key, post_id) for platform, key, post_id in conn.execute(found)]
     ordered = [post_id for *_, post_id in sorted(keys)]  # Python sorts by code point, as "C"
-    order = (Post.platform, Post.platform_post_id.collate("C"))
+    order = (Post.platform.collate("C"), Post.platform_post_id.collate("C"))
     for start in range(0, len(ordered), LOOKUP_CHUNK):
         lock = select(Post.id).where(Post.id.in_(ordered[start : start + LOOKUP_CHUNK]))
         conn.execute(lock.order_by(*order).with_for_update()).all()

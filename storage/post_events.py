@@ -156,6 +156,11 @@ def revive(conn: Connection, keys: Sequence[tuple[str, str]], at: datetime, how:
                     Post.is_gone.is_(True),
                 )
             ).scalars()
+    return revive_ids(conn, gone, at, how)
+
+
+def revive_ids(conn: Connection, gone: Sequence[int], at: datetime, how: str) -> int:
+    """`revive` for posts known to be gone, by id."""
     for post_id in gone:
         conn.execute(
             update(Post)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -229,49 +229,24 @@ def release(engine: Engine, scheduling: Scheduling, posts: Sequence[KnownPost]) 
             )
 
 
-class DriverSql(Protocol):
-    """The writer's driver-level statement helper (storage/write.py `_DriverSql`)."""
+# What a reading sets on its post's row (storage/bulk.py writes them in one statement per
+# batch, in the transaction that stores the readings), and what it clears: the errors and lease.
+READ_COLUMNS = (
+    "next_refresh_at",
+    "interval_seconds",
+    "last_count",
+    "last_read_at",
+    "growth_per_hour",
+)
+READ_CONSTANTS = "errors = 0, lease_owner = NULL, lease_until = NULL"
 
-    conn: Connection
-    mark: str
 
-    def timestamp(self, moment: datetime) -> Any: ...
-
-
-def record_readings(
-    sql: DriverSql, scheduling: Scheduling, readings: Iterable[tuple[int, Observation]]
-) -> None:
-    """Set the next refresh time of each post read (post id, reading), in the transaction that
-    stores the readings, and end its lease. On the writer's hot path, so the update is
-    driver-level SQL (SQLAlchemy's per-row parameter processing cost more than the update)."""
-    conn, mark = sql.conn, sql.mark
-    statement = (
-        f"UPDATE post_schedule SET next_refresh_at = {mark}, interval_seconds = {mark}, "
-        f"last_count = {mark}, last_read_at = {mark}, growth_per_hour = {mark}, errors = 0, "
-        f"lease_owner = NULL, lease_until = NULL WHERE post_id = {mark}"
-    )
-    latest: dict[int, Observation] = {}
-    for post_id, obs in readings:
-        if post_id not in latest or latest[post_id].observed_at < obs.observed_at:
-            latest[post_id] = obs
-    for chunk in _chunks(list(latest)):
-        columns = (
-            PostSchedule.post_id,
-            PostSchedule.born_at,
-            PostSchedule.interval_seconds,
-            PostSchedule.last_count,
-            PostSchedule.last_read_at,
-        )
-        rows = conn.execute(select(*columns).where(PostSchedule.post_id.in_(chunk))).all()
-        changes = [_after_reading(scheduling, latest[r[0]], *r) for r in rows]
-        if changes:
-            conn.exec_driver_sql(
-                statement,
-                [
-                    (sql.timestamp(c[0]), c[1], c[2], sql.timestamp(c[3]), c[4], c[5])
-                    for c in changes
-                ],
-            )
+def after_readings(
+    scheduling: Scheduling, readings: Iterable[tuple[int, Observation, tuple[Any, ...]]]
+) -> list[tuple[datetime, int, int | None, datetime, float, int]]:
+    """The READ_COLUMNS values, then the post id, of each post read: (post id, its newest
+    reading, its schedule row as (born_at, interval_seconds, last_count, last_read_at))."""
+    return [_after_reading(scheduling, obs, post_id, *row) for post_id, obs, row in readings]
 
 
 def _after_reading(

@@ -1,8 +1,9 @@
 """The only writer. Implements the collectors' Sink: posts, observations, gone marks, runs.
 
-Posts go through small Core upserts; observations go in as Core bulk inserts, one transaction
-per batch, together with the latest-counter columns on `posts` and the hourly and 5-minute
-rollups.
+Posts go through small Core upserts. Readings go in one transaction per batch, computed in
+one pass in plain Python and written with one driver-level statement per table
+(storage/bulk.py): observation rows, confirmations, the latest-counter columns on `posts`, the
+hourly and 5-minute rollups and each post's next refresh time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
@@ -22,12 +23,12 @@ from sqlalchemy.orm import aliased
 from collectors import base
 from collectors.base import Clock, KnownPost, RunReport
 from storage import discovery_marks, partitions, post_events, schedule
+from storage.bulk import DriverSql, LockedPost
 from storage.db import conflict_insert as _insert
 from storage.db import write_transaction
 from storage.growth import (
     COUNTERS,
     Counters,
-    PostState,
     apply_reading,
     five_minute_start,
     hour_start,
@@ -50,10 +51,11 @@ from storage.video_posts import post_ids_of
 
 logger = logging.getLogger("viralwatch.storage")
 
-# Tables add_rollup may write: the name goes into SQL text, so only these.
-ROLLUP_TABLES = (VideoHourly.__tablename__, Video5Min.__tablename__)
 # Keys per IN (...) lookup: well under SQLite's 32,766 bound-parameter limit.
 LOOKUP_CHUNK = 500
+# What a reading sets on its post: the latest state, and no error any more.
+_LATEST_COLUMNS = ("latest_observed_at", *(f"latest_{c}" for c in COUNTERS), "latest_row_at")
+_LATEST_CONSTANTS = "last_error = NULL, last_error_at = NULL"
 
 
 class VideoExists(ValueError):
@@ -397,12 +399,13 @@ class StorageSink:
         if not observations:
             return 0
         with write_transaction(self.engine) as conn:
-            keys = [(o.platform, o.platform_post_id) for o in observations]
-            post_events.revive(conn, keys, self.clock(), "answered again")
-            sql = _DriverSql(conn)
+            sql = DriverSql(conn)
+            posts = sql.lock_posts([(o.platform, o.platform_post_id) for o in observations])
+            # A gone post that answers is live again (issue 8); rare, so looked up only then.
+            gone = [post.id for post in posts.values() if post.is_gone]
+            post_events.revive_ids(conn, gone, self.clock(), "answered again")
             batch = _ObservationBatch(sql)
-            posts = sql.lock_latest([(o.platform, o.platform_post_id) for o in observations])
-            for obs in sorted(observations, key=lambda o: o.observed_at):
+            for obs in sorted(observations, key=_observed_at):
                 post = posts.get((obs.platform, obs.platform_post_id))
                 if post is None:
                     logger.debug(
@@ -410,10 +413,7 @@ class StorageSink:
                     )
                     continue
                 batch.add(post, obs)
-            batch.flush()
-            # In the same transaction: a committed reading always moves its post's next time.
-            keyed = ((posts.get((o.platform, o.platform_post_id)), o) for o in observations)
-            schedule.record_readings(sql, self.scheduling, ((p[0], o) for p, o in keyed if p))
+            batch.flush(self.scheduling)
             return batch.fresh
 
     def record_errors(self, errors: Sequence[base.PostError]) -> int:
@@ -490,10 +490,15 @@ def _insert_run(conn: Connection, report: RunReport) -> None:
     )
 
 
-class _ObservationBatch:
-    """One batch's rows, confirmations, latest counters and rollup sums, written together."""
+def _observed_at(obs: base.Observation) -> datetime:
+    return obs.observed_at
 
-    def __init__(self, sql: _DriverSql) -> None:
+
+class _ObservationBatch:
+    """One batch's rows, confirmations, latest counters, rollup sums and next refresh times,
+    gathered in one pass over the readings and written with one statement per table."""
+
+    def __init__(self, sql: DriverSql) -> None:
         self.sql = sql
         self.fresh = 0
         # Rows newer than their post's latest cannot collide with a stored one (the post is
@@ -504,221 +509,81 @@ class _ObservationBatch:
         # (post id, row's observed_at) -> until: every row a batch confirms, not only the last
         # (a confirmed row followed by a changed reading keeps its confirmation).
         self.confirms: dict[tuple[int, Any], Any] = {}
-        self.states: dict[int, tuple[tuple[int, ...], str, PostState]] = {}
-        # (video id, platform, 5-minute bucket start as stored) -> counter deltas, then readings;
-        # the hourly rollup is summed from these at flush, so the two always agree.
-        self.five_minute: dict[tuple[int, str, Any], list[int]] = {}
+        # Post id -> the post and its newest reading in the batch (readings come oldest first).
+        self.read: dict[int, tuple[LockedPost, base.Observation]] = {}
+        # (video id, platform, 5-minute bucket start as stored) -> each reading's deltas,
+        # baselines and 1, summed column-wise at flush; the hourly rollup is summed from
+        # these, so the two always agree.
+        self.five_minute: dict[tuple[int, str, Any], list[tuple[int, ...]]] = {}
         self._hour_of: dict[Any, Any] = {}  # 5-minute bucket start -> its hour's, as stored
         self._bucket_of: dict[datetime, Any] = {}
 
-    def add(self, post: tuple[Any, ...], obs: base.Observation) -> None:
-        post_id, video_ids, latest_at, latest_row_at, *latest = post
-        if post_id not in self.states:
-            self.states[post_id] = (
-                video_ids,
-                obs.platform,
-                PostState(latest_at, tuple(latest), latest_row_at),
-            )
-        state = self.states[post_id][2]
+    def add(self, post: LockedPost, obs: base.Observation) -> None:
+        post_id, state = post.id, post.state
+        self.read[post_id] = (post, obs)
         at = self.sql.timestamp(obs.observed_at)
         values: Counters = (obs.views, obs.likes, obs.shares, obs.comments, obs.quotes)
         step = apply_reading(state, at, values)
-        if step.kind == "repeat":
+        kind = step.kind
+        if kind == "repeat":
             return
-        if step.kind == "late":
+        if kind == "late":
             if not is_covered(self.sql.row_at_or_before(post_id, at), at, values):
                 self.late_rows.append((post_id, at, *values))
                 self.moments.add(obs.observed_at)
             return
         self.fresh += 1
-        if step.kind == "confirm":
+        if kind == "confirm":
             self.confirms[(post_id, state.latest_row_at)] = at
         else:
-            self._add_row(post_id, at, values, obs.observed_at)
+            self.rows.append((post_id, at, *values))
+            self.moments.add(obs.observed_at)
         start = self._bucket_of.get(obs.observed_at)
         if start is None:  # a batch shares a handful of clock readings
             start = self._bucket_of[obs.observed_at] = self.sql.timestamp(
                 five_minute_start(obs.observed_at)
             )
             self._hour_of[start] = self.sql.timestamp(hour_start(obs.observed_at))
-        for video_id in video_ids:  # a post shared by several videos grows each of them
-            key = (video_id, obs.platform, start)
-            bucket = self.five_minute.get(key)
-            if bucket is None:
-                self.five_minute[key] = [*step.deltas, *step.baselines, 1]
-            else:
-                for i, delta in enumerate((*step.deltas, *step.baselines)):
-                    bucket[i] += delta
-                bucket[-1] += 1
+        sums = (*step.deltas, *step.baselines, 1)
+        for video_id in post.video_ids:  # a post shared by several videos grows each of them
+            self.five_minute.setdefault((video_id, obs.platform, start), []).append(sums)
 
-    def _add_row(self, post_id: int, at: Any, values: Counters, moment: datetime) -> None:
-        self.rows.append((post_id, at, *values))
-        self.moments.add(moment)
-
-    def flush(self) -> None:
+    def flush(self, scheduling: schedule.Scheduling) -> None:
         sql = self.sql
         partitions.ensure_partitions(sql.conn, self.moments)
         sql.insert_new_observations(self.rows)
         sql.insert_observations(self.late_rows)
-        sql.confirm(
-            [(until, post_id, row_at) for (post_id, row_at), until in self.confirms.items()]
+        sql.update_rows(
+            "observations",
+            ("confirmed_until",),
+            ("post_id", "observed_at"),
+            [(until, post_id, row_at) for (post_id, row_at), until in self.confirms.items()],
         )
-        sql.update_latest(
-            [
-                (state.latest_at, *state.latest, state.latest_row_at, post_id)
-                for post_id, (_, _, state) in self.states.items()
-            ]
+        latest = [
+            (post.state.latest_at, *post.state.latest, post.state.latest_row_at, post.id)
+            for post, _ in self.read.values()
+        ]
+        sql.update_rows("posts", _LATEST_COLUMNS, ("id",), latest, _LATEST_CONSTANTS)
+        self._flush_rollups()
+        # In the same transaction: a committed reading always moves its post's next time.
+        plans = ((post.id, obs, post.schedule) for post, obs in self.read.values() if post.schedule)
+        changes = schedule.after_readings(scheduling, plans)
+        stamp = sql.timestamp
+        rows = [(stamp(c[0]), c[1], c[2], stamp(c[3]), c[4], c[5]) for c in changes]
+        sql.update_rows(
+            "post_schedule", schedule.READ_COLUMNS, ("post_id",), rows, schedule.READ_CONSTANTS
         )
+
+    def _flush_rollups(self) -> None:
+        five_minute = {
+            key: [sum(column) for column in zip(*steps, strict=True)]
+            for key, steps in self.five_minute.items()
+        }
         hourly: dict[tuple[int, str, Any], list[int]] = {}
-        for (video_id, platform, start), sums in self.five_minute.items():
+        for (video_id, platform, start), sums in five_minute.items():
             key = (video_id, platform, self._hour_of[start])
             total = hourly.setdefault(key, [0] * len(sums))
             for i, value in enumerate(sums):
                 total[i] += value
-        sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
-        sql.add_rollup("video_5min", [(*key, *sums) for key, sums in self.five_minute.items()])
-
-
-class _DriverSql:
-    """Driver-level statements for the observation hot path, on SQLite or PostgreSQL.
-
-    Timestamps are compared in the form the backend stores them: SQLite keeps the UTC text that
-    SQLAlchemy writes ("YYYY-MM-DD HH:MM:SS.ffffff", which sorts like time), PostgreSQL
-    timezone-aware datetimes.
-    """
-
-    _COUNTER_COLUMNS = ", ".join(COUNTERS)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.is_sqlite = conn.dialect.name == "sqlite"
-        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self._formatted: dict[datetime, str] = {}
-
-    def timestamp(self, moment: datetime) -> Any:
-        if not self.is_sqlite:
-            return moment
-        # A batch shares a handful of times (one clock reading per request): format each once.
-        text = self._formatted.get(moment)
-        if text is None:
-            text = self._formatted[moment] = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return text
-
-    def _marks(self, count: int) -> str:
-        return ", ".join([self.mark] * count)
-
-    def lock_latest(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """(id, linked video ids, latest_observed_at, latest_row_at, latest counters…) per
-        (platform, post id), the rows locked until commit. Keys are locked in one global order
-        (platform, then post id by code point) so two writers never deadlock."""
-        by_platform: dict[str, list[str]] = defaultdict(list)
-        for platform, post_id in sorted(set(keys)):
-            by_platform[platform].append(post_id)
-        found = {}
-        columns = ", ".join(f"latest_{c}" for c in COUNTERS)
-        lock = "" if self.is_sqlite else ' ORDER BY platform_post_id COLLATE "C" FOR UPDATE'
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        for platform, ids in by_platform.items():
-            for start in range(0, len(ids), LOOKUP_CHUNK):
-                chunk = ids[start : start + LOOKUP_CHUNK]
-                # The driver's own cursor, inside this transaction: rows as plain tuples.
-                cursor.execute(
-                    "SELECT platform_post_id, id, latest_observed_at, latest_row_at, "
-                    f"{columns} FROM posts WHERE platform = {self.mark} "
-                    f"AND platform_post_id IN ({self._marks(len(chunk))}){lock}",
-                    (platform, *chunk),
-                )
-                for row in cursor.fetchall():
-                    found[(platform, row[0])] = tuple(row[1:])
-        videos = links_of(self.conn, [row[0] for row in found.values()])
-        return {key: (row[0], videos.get(row[0], ()), *row[1:]) for key, row in found.items()}
-
-    def row_at_or_before(self, post_id: int, at: Any) -> tuple[Any, ...] | None:
-        """The post's newest row at or before `at`: (observed_at, counters…, confirmed_until)."""
-        row = self.conn.exec_driver_sql(
-            f"SELECT observed_at, {self._COUNTER_COLUMNS}, confirmed_until FROM observations "
-            f"WHERE post_id = {self.mark} AND observed_at <= {self.mark} "
-            "ORDER BY observed_at DESC LIMIT 1",
-            (post_id, at),
-        ).first()
-        return None if row is None else tuple(row)
-
-    def insert_observations(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(
-                f"INSERT INTO observations (post_id, observed_at, {self._COUNTER_COLUMNS}) "
-                f"VALUES ({self._marks(7)}) ON CONFLICT (post_id, observed_at) DO NOTHING",
-                rows,
-            )
-
-    def insert_new_observations(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows known not to exist yet: COPY on PostgreSQL, executemany on SQLite."""
-        if not rows:
-            return
-        if self.is_sqlite:
-            self.conn.exec_driver_sql(
-                f"INSERT INTO observations (post_id, observed_at, {self._COUNTER_COLUMNS}) "
-                f"VALUES ({self._marks(7)})",
-                rows,
-            )
-            return
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        statement = f"COPY observations (post_id, observed_at, {self._COUNTER_COLUMNS}) FROM STDIN"
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def confirm(self, rows: list[tuple[Any, ...]]) -> None:
-        """(until, post id, row's observed_at): that row was read again, unchanged, at `until`."""
-        if rows:
-            self.conn.exec_driver_sql(
-                f"UPDATE observations SET confirmed_until = {self.mark} "
-                f"WHERE post_id = {self.mark} AND observed_at = {self.mark}",
-                rows,
-            )
-
-    def update_latest(self, rows: list[tuple[Any, ...]]) -> None:
-        """(latest_observed_at, counters…, latest_row_at, post id) per post."""
-        if not rows:
-            return
-        if self.is_sqlite:
-            assignments = ", ".join(f"latest_{c} = {self.mark}" for c in COUNTERS)
-            self.conn.exec_driver_sql(
-                f"UPDATE posts SET latest_observed_at = {self.mark}, {assignments}, "
-                f"latest_row_at = {self.mark}, last_error = NULL, last_error_at = NULL "
-                f"WHERE id = {self.mark}",
-                rows,
-            )
-            return
-        # One statement for the batch on PostgreSQL: arrays of the new values, unnested.
-        columns = list(zip(*rows, strict=True))
-        types = ("timestamptz", *(["bigint"] * len(COUNTERS)), "timestamptz", "integer")
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        names = ", ".join(("at", *COUNTERS, "row_at", "id"))
-        assignments = ", ".join(f"latest_{c} = v.{c}" for c in COUNTERS)
-        self.conn.exec_driver_sql(
-            f"UPDATE posts SET latest_observed_at = v.at, {assignments}, latest_row_at = v.row_at, "
-            f"last_error = NULL, last_error_at = NULL FROM unnest({arrays}) AS v({names}) "
-            "WHERE posts.id = v.id",
-            tuple(list(column) for column in columns),
-        )
-
-    def add_rollup(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Add (video_id, platform, bucket_start, deltas…, baselines…, observations) rows to a
-        rollup table."""
-        if table not in ROLLUP_TABLES:
-            raise ValueError(f"{table!r} is not a rollup table")
-        if rows:
-            sums = [*(f"{c}_delta" for c in COUNTERS), *(f"{c}_baseline" for c in COUNTERS)]
-            increments = ", ".join(
-                f"{column} = {table}.{column} + excluded.{column}"
-                for column in (*sums, "observations")
-            )
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {table} (video_id, platform, bucket_start, {', '.join(sums)}, "
-                f"observations) VALUES ({self._marks(4 + len(sums))}) "
-                f"ON CONFLICT (video_id, platform, bucket_start) DO UPDATE SET {increments}",
-                rows,
-            )
+        self.sql.add_rollup("video_hourly", [(*key, *sums) for key, sums in hourly.items()])
+        self.sql.add_rollup("video_5min", [(*key, *sums) for key, sums in five_minute.items()])
