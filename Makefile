@@ -31,11 +31,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: browser tests will skip (install Debian's chromium package)"; fi; }
 
+# Test workers (pytest-xdist). Most tests wait on subprocesses, servers and PostgreSQL, so three
+# workers keep two cores busy. A file's tests share one worker (--dist loadfile: module fixtures
+# are built once), files with `slow` tests first (tests/conftest.py). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(BIN)/.installed-test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov=analytics --cov=alerts --cov-report=term:skip-covered
+	$(BIN)/pytest -q $(XDIST) --cov=collectors --cov=storage --cov=dashboard --cov=viralwatch --cov=config --cov=analytics --cov=alerts --cov-report=term:skip-covered
 
 test-fast: $(BIN)/.installed-test
 	$(BIN)/pytest -q -m "not slow"

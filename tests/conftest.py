@@ -20,6 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with `slow` tests first: `make test`'s workers take whole files in this order
+    (--dist loadfile --no-loadscope-reorder), so the long ones start early rather than last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 class FakeClock:
     """A clock tests move by hand: `clock()` is now, `clock.advance(seconds=…)` moves it."""
 
