@@ -1,4 +1,12 @@
-"""Shared fixtures: real databases (SQLite file, PostgreSQL), the simulator, a fake clock."""
+"""Shared fixtures: real databases (SQLite file, PostgreSQL), the simulator, a fake clock.
+
+`make test TEST_WORKERS=3` runs files in parallel on xdist workers (a file on one worker), so a test
+keeps to its own things: databases from the `db_url`/`engine` fixtures or tests.helpers (a fresh
+SQLite file or PostgreSQL schema), files under `tmp_path`, ports from the OS (port 0), and
+random PostgreSQL advisory-lock keys and NOTIFY channels (those are server-wide; filter pg_locks
+by your own backends). It waits on events (a line, a queue, NOTIFY), never on sleeps, with
+timeouts that allow for a loaded machine; it does not time itself (benchmarks do that).
+"""
 
 from __future__ import annotations
 

@@ -3,16 +3,20 @@ the simulator."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 
 from collectors.registry import collector_classes
@@ -38,11 +42,85 @@ def database_url(backend: str, sqlite_file: Path, prefix: str) -> Iterator[str]:
 
 
 def migrated_engine(url: str) -> Iterator[Engine]:
-    """An engine on `url` with the schema at head, disposed after the test."""
+    """An engine on `url` with the schema at head, disposed after the test.
+
+    A fresh database starts as a copy of one this test process migrated once (HEAD_TEMPLATE):
+    running every migration again per test was a large share of the suite's time. Anything
+    else (a file that already exists, another backend) is upgraded as before."""
     engine = make_engine(url)
-    upgrade(engine)
+    if not HEAD_TEMPLATE.copy_into(engine):
+        upgrade(engine)
     yield engine
     engine.dispose()
+
+
+class HeadTemplate:
+    """The schema at head, built by the real `upgrade` once per test process (so once per
+    xdist worker) and copied into each fresh test database: a SQLite file copied with SQLite's
+    backup API, or, on PostgreSQL, the statements the upgrade ran, replayed in one transaction
+    into the test's empty schema. tests/test_head_template.py checks that a copy and a real
+    upgrade give the same schema."""
+
+    def __init__(self) -> None:
+        self._sqlite: Path | None = None
+        self._postgres: list[tuple[str, Any, bool]] | None = None
+
+    def copy_into(self, engine: Engine) -> bool:
+        """Bring the empty database behind `engine` to head; False where it cannot."""
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            if Path(database).exists():
+                return False
+            source = sqlite3.connect(self.sqlite_file())
+            with closing(source), closing(sqlite3.connect(database)) as target:
+                source.backup(target)
+            return True
+        options = engine.url.query.get("options", "")
+        if engine.dialect.name != "postgresql" or "search_path" not in str(options):
+            return False
+        with engine.begin() as conn:
+            if conn.exec_driver_sql(_TABLES_IN_SCHEMA).scalar():
+                return False
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            for statement, params, many in self.postgres_statements():
+                (cursor.executemany if many else cursor.execute)(statement, params)
+        return True
+
+    def sqlite_file(self) -> Path:
+        if self._sqlite is None:
+            folder = Path(tempfile.mkdtemp(prefix="viralwatch-head-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            engine = make_engine(f"sqlite:///{folder / 'head.db'}")
+            upgrade(engine)
+            engine.dispose()
+            self._sqlite = folder / "head.db"
+        return self._sqlite
+
+    def postgres_statements(self) -> list[tuple[str, Any, bool]]:
+        """What `upgrade` sent on an empty schema, less its advisory lock (taken on another
+        connection around the migrations, and no part of the schema)."""
+        if self._postgres is None:
+            recorded: list[tuple[str, Any, bool]] = []
+            base = os.environ["VIRALWATCH_TEST_POSTGRES_URL"]
+            for url in postgres_schema_url(base, "head"):
+                engine = make_engine(url)
+
+                @event.listens_for(engine, "before_cursor_execute")
+                def record(
+                    _conn: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool
+                ) -> None:
+                    if "pg_advisory_" not in sql:
+                        recorded.append((sql, params, many))
+
+                upgrade(engine)
+                engine.dispose()
+            self._postgres = recorded
+        return self._postgres
+
+
+# Tables already in the schema named by search_path (a fresh test schema has none).
+_TABLES_IN_SCHEMA = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+HEAD_TEMPLATE = HeadTemplate()
 
 
 def postgres_schema_url(base_url: str, prefix: str) -> Iterator[str]:

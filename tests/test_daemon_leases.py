@@ -4,11 +4,14 @@ the simulator, whose clock runs ahead so every reading moves."""
 from __future__ import annotations
 
 import itertools
+import queue
 import random
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -61,12 +64,38 @@ def rows(engine, sql, **params):
         return conn.execute(text(sql), params).all()
 
 
-def wait_until(condition, timeout=60.0, what="condition"):
+def wait_until(lines, condition, timeout=60.0, what="condition"):
+    """Check `condition` whenever a daemon prints a line (a pass that stored readings prints
+    one), until it holds; fail once `timeout` passes without it."""
     deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:g} s")
-        time.sleep(0.1)  # polling a database another process writes, not synchronising
+        try:
+            lines.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            raise AssertionError(f"{what} not reached within {timeout:g} s") from None
+
+
+@contextmanager
+def lease_notices(engine):
+    """A connection told (LISTEN/NOTIFY) of every lease a daemon takes, as its owner."""
+    channel = f"lease_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION notify_lease() RETURNS trigger AS $$ BEGIN "
+            f"PERFORM pg_notify('{channel}', NEW.lease_owner); RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER notify_lease AFTER UPDATE OF lease_owner ON post_schedule "
+            "FOR EACH ROW WHEN (NEW.lease_owner IS NOT NULL) EXECUTE FUNCTION notify_lease()"
+        )
+    raw = engine.raw_connection()
+    try:
+        listener = raw.driver_connection
+        listener.autocommit = True
+        listener.execute(f"LISTEN {channel}")
+        yield listener
+    finally:
+        raw.invalidate()
 
 
 REFRESHABLE = """
@@ -108,7 +137,11 @@ def test_three_daemons_on_postgresql_share_the_work_and_take_over_a_killed_ones_
         wait_for_all(lines, ["collecting with"] * 3, timeout=90)
         leased = "SELECT post_id, lease_until FROM post_schedule WHERE lease_owner LIKE :o"
         owner = f"{victim.pid}:%"
-        wait_until(lambda: rows(engine, leased, o=owner), what="the victim holding a lease")
+        with lease_notices(engine) as listener:
+            notices = listener.notifies(timeout=60)
+            taken = next((n for n in notices if n.payload.startswith(f"{victim.pid}:")), None)
+            notices.close()
+            assert taken is not None, "the victim took no lease within 60 s"
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         killed_at = utc_now()
@@ -121,7 +154,9 @@ def test_three_daemons_on_postgresql_share_the_work_and_take_over_a_killed_ones_
             ) and all(at is not None and as_time(at) > killed_at for at in latest.values())
 
         # Every post is read after the kill, the victim's own once its leases expired.
-        wait_until(taken_over, timeout=LEASE_SECONDS + 60, what="survivors reading every post")
+        wait_until(
+            lines, taken_over, timeout=LEASE_SECONDS + 60, what="survivors reading every post"
+        )
     finally:
         for process in daemons[1:]:
             process.send_signal(signal.SIGINT)
@@ -163,9 +198,9 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing_and_the_schedule_
     for _ in range(20):
         daemon = start(config)
         wait_for_all(merged_output(daemon), ["collecting with"], timeout=90)
-        time.sleep(randomly.uniform(0.0, 2.5))  # a random moment of its work, not a sync
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait(timeout=10)
+        # Killed at a random moment of its work (a timer, so the test waits only on the exit).
+        threading.Timer(randomly.uniform(0.0, 2.5), daemon.send_signal, [signal.SIGKILL]).start()
+        daemon.wait(timeout=15)
         engine = engine or make_engine(db_url)
         now = snapshot(engine)
         assert len(now) == len(set(now)), "an observation was stored twice"
@@ -177,6 +212,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing_and_the_schedule_
     daemon = start(config)
     try:
         wait_until(
+            merged_output(daemon),
             lambda: all(
                 at is not None and as_time(at) > restarted_at for _, at in rows(engine, REFRESHABLE)
             ),

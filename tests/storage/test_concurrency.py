@@ -127,13 +127,21 @@ def _run_two_writers_sqlite(url: str) -> Engine:
 
 def _run_two_writers_postgres(url: str) -> Engine:
     engine_a, engine_b = make_engine(url), make_engine(url)
-    _start_at_100(engine_a)
     key = random.randint(1, 2**31)
+    # Backends of each writer: other sessions on the server (xdist workers, other suites) may
+    # be waiting on advisory locks of their own.
+    a_pids: set[int] = set()
     b_pids: set[int] = set()
+
+    @event.listens_for(engine_a, "connect")
+    def _a(dbapi_connection: Any, _record: Any) -> None:
+        a_pids.add(dbapi_connection.info.backend_pid)
 
     @event.listens_for(engine_b, "connect")
     def _b(dbapi_connection: Any, _record: Any) -> None:
         b_pids.add(dbapi_connection.info.backend_pid)
+
+    _start_at_100(engine_a)
 
     with engine_a.begin() as conn:
         conn.exec_driver_sql(
@@ -149,20 +157,20 @@ def _run_two_writers_postgres(url: str) -> Engine:
     holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
     holder.commit()
 
-    def waiting(locktype: str, pids: set[int] | None = None) -> bool:
+    def waiting(locktype: str, pids: set[int]) -> bool:
         with engine_a.connect() as conn:
             rows = conn.execute(
                 text("SELECT pid FROM pg_locks WHERE NOT granted AND locktype = :t"),
                 {"t": locktype},
             ).all()
-        return any(pids is None or r[0] in pids for r in rows)
+        return any(r[0] in pids for r in rows)
 
     sink_a = StorageSink(engine_a, FakeClock(T1))
     sink_b = StorageSink(engine_b, FakeClock(T2))
     writer_a = Writer(sink_a, Observation("youtube", "v", T1, views=150))
     writer_b = Writer(sink_b, Observation("youtube", "v", T2, views=152))
     writer_a.start()
-    wait_until(lambda: waiting("advisory"), "writer A to pause inside its transaction")
+    wait_until(lambda: waiting("advisory", a_pids), "writer A to pause inside its transaction")
     writer_b.start()
     wait_until(
         lambda: not writer_b.is_alive() or waiting("transactionid", b_pids),
