@@ -248,6 +248,19 @@ class Collector(Protocol):
         """Current counters for `posts`: one Observation (or Gone) each. Raises CollectorError."""
         ...
 
+    def begin_pass(self) -> None:
+        """A refresh pass starts; the runner calls it before the pass's first `refresh`.
+        Collectors with a per-pass budget (cascade lookups) start it afresh here."""
+        ...
+
+
+class PassHooks:
+    """The protocol's hooks with a default: collectors inherit it and override what they use
+    (the registry refuses a class without them, so the runner calls them directly)."""
+
+    def begin_pass(self) -> None:
+        """Nothing to reset: the collector keeps no per-pass budget."""
+
 
 @dataclass(slots=True)
 class RunReport:

@@ -55,6 +55,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -212,7 +213,7 @@ def _first_language(record: dict[str, Any]) -> str | None:
 
 
 @register
-class BlueskyCollector:
+class BlueskyCollector(PassHooks):
     """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
 
     name: ClassVar[str] = "bluesky"

@@ -29,6 +29,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -56,7 +57,7 @@ class HackerNewsSettings(CollectorSettings):
 
 
 @register
-class HackerNewsCollector:
+class HackerNewsCollector(PassHooks):
     """Finds HN stories that link or name the footage; refreshes points and comment counts."""
 
     name: ClassVar[str] = "hackernews"

@@ -45,6 +45,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -92,7 +93,7 @@ class MastodonSettings(CollectorSettings):
 
 
 @register
-class MastodonCollector:
+class MastodonCollector(PassHooks):
     """Hashtag timelines and searches on each instance; batch counter refresh."""
 
     name: ClassVar[str] = "mastodon"

@@ -53,6 +53,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -149,7 +150,7 @@ class RedditSettings(CollectorSettings):
 
 
 @register
-class RedditCollector:
+class RedditCollector(PassHooks):
     """Searches Reddit for the footage's phrases and links; batch-refreshes scores."""
 
     name: ClassVar[str] = "reddit"

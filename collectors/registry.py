@@ -33,6 +33,8 @@ BUILTIN_COLLECTORS: tuple[str, ...] = (
 
 # The class-level declarations of the Collector protocol (`notice` has a class default too).
 DECLARATIONS: tuple[str, ...] = tuple(Collector.__annotations__)
+# Its methods: the runner calls each directly (`begin_pass` comes with `base.PassHooks`).
+METHODS: tuple[str, ...] = ("discover", "refresh", "begin_pass")
 
 _REGISTRY: dict[str, type[Any]] = {}
 
@@ -41,8 +43,8 @@ def register(cls: type[Any]) -> type[Any]:
     """Class decorator: make a collector known under its `name`.
 
     Raises ValueError for a duplicate name, TypeError when the class leaves out a declaration
-    of the protocol or names a counter that is not in COUNTERS."""
-    missing = [attr for attr in DECLARATIONS if not hasattr(cls, attr)]
+    or method of the protocol or names a counter that is not in COUNTERS."""
+    missing = [attr for attr in (*DECLARATIONS, *METHODS) if not hasattr(cls, attr)]
     if missing:
         raise TypeError(f"collector {cls.__name__} does not declare {', '.join(missing)}")
     unknown = [c for c in cls.counters if c not in COUNTERS]

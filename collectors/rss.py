@@ -39,6 +39,7 @@ from collectors.base import (
     Clock,
     CollectorError,
     KnownPost,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -81,7 +82,7 @@ class RssSettings(CollectorSettings):
 
 
 @register
-class RssCollector:
+class RssCollector(PassHooks):
     """Reads configured feeds and Google News search for the footage; no counters."""
 
     name: ClassVar[str] = "rss"

@@ -185,8 +185,7 @@ class CollectorRunner:
             # Nothing to re-read (news feeds), or another collector reads these counters.
             return report
         # Collectors with a per-pass budget (cascade lookups, issue 14) start it afresh here.
-        if (begin_pass := getattr(self.collector, "begin_pass", None)) is not None:
-            begin_pass()
+        self.collector.begin_pass()
         posts = await self._attempt(
             run, asyncio.to_thread(self.sink.claim_refresh, self.platform, limit, ahead)
         )

@@ -52,6 +52,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostError,
     PostRef,
     Quota,
@@ -195,7 +196,7 @@ class TelegramSettings(CollectorSettings):
 
 
 @register
-class TelegramCollector:
+class TelegramCollector(PassHooks):
     """Reads the public previews of configured channels: footage messages, forwards, views."""
 
     name: ClassVar[str] = "telegram"

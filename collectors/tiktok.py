@@ -45,6 +45,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -127,7 +128,7 @@ class TikTokSettings(CollectorSettings):
 
 
 @register
-class TikTokCollector:
+class TikTokCollector(PassHooks):
     """Research API keyword/hashtag queries for discovery, video_id queries for counters."""
 
     name: ClassVar[str] = "tiktok"

@@ -51,6 +51,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -118,7 +119,7 @@ class YouTubeSettings(CollectorSettings):
 
 
 @register
-class YouTubeCollector:
+class YouTubeCollector(PassHooks):
     """Searches YouTube for re-uploads within the search bucket; refreshes 50 videos per call."""
 
     name: ClassVar[str] = "youtube"

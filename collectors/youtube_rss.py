@@ -37,6 +37,7 @@ from collectors.base import (
     Clock,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -101,7 +102,7 @@ class YouTubeRssSettings(CollectorSettings):
 
 
 @register
-class YouTubeRssCollector:
+class YouTubeRssCollector(PassHooks):
     """Reads a watch list of channel feeds: new uploads, views and likes, no key."""
 
     name: ClassVar[str] = "youtube_rss"

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from collectors.base import Quota
+from collectors.base import PassHooks, Quota
 from collectors.registry import register
 from config.settings import CollectorSettings
 
@@ -33,7 +33,7 @@ class ThrowawaySettings(CollectorSettings):
 
 
 @register
-class ThrowawayCollector:
+class ThrowawayCollector(PassHooks):
     name = "throwaway"
     platform = "throwaway"
     label = "Throw Away"

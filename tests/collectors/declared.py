@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from collectors.base import PassHooks
 from collectors.hackernews import HackerNewsSettings
 
 
-class Declared:
+class Declared(PassHooks):
     """What the Collector protocol asks a class to declare, for the test collectors below."""
 
     label = "Test"
