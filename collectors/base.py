@@ -484,6 +484,8 @@ anything larger (`2**64`, `1e400`, `inf`), so the runner reports that post's err
 def as_count(value: Any) -> int | None:
     """A counter as int (platforms send ints, floats or strings); None when absent or invalid,
     at most COUNTER_LIMIT. Never raises, whatever a payload holds."""
+    if type(value) is int and 0 <= value < COUNTER_LIMIT:
+        return value  # what platforms send nearly always: checked first (issue 14)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):

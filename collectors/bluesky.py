@@ -520,7 +520,7 @@ class BlueskyCollector(PassHooks):
             self.in_flight,
         )
         items: list[RefreshItem] = []
-        candidates: list[Candidate] = []
+        candidates: list[Candidate | None] = []
         for batch_items, seen in answers:
             items += batch_items
             candidates += [

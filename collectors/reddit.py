@@ -422,7 +422,7 @@ class RedditCollector(PassHooks):
             (self._info(batch) for batch in chunks(list(posts), INFO_BATCH)), self.in_flight
         )
         items: list[RefreshItem] = []
-        candidates: list[Candidate] = []
+        candidates: list[Candidate | None] = []
         for batch_items in answers:
             items += batch_items
             candidates += [
