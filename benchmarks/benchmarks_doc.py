@@ -82,6 +82,31 @@ def _startup_rows(results: dict[str, dict[str, float]]) -> list[str]:
     ]
 
 
+def _memory_rows(results: dict[str, dict[str, float]]) -> list[str]:
+    rows = [
+        f"| {name} | {f['peak resident MB (target < 200)']:,.0f} MB | "
+        f"{f['peak resident MB with no posts']:,.0f} MB | "
+        f"{f['bytes per tracked post over no posts']:,.0f} | {f['posts read during the run']:,.0f}"
+        f" in {f['seconds run']:,.0f} s | < 200 MB |"
+        for name, f in results.items()
+        if name.startswith("daemon memory")
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "## Daemon memory (`benchmarks/bench_daemon_memory.py`)",
+        "",
+        "`viralwatch run` with its dashboard, on Mastodon, Reddit and Bluesky posts at the "
+        "loopback server (every other collector off), until each post was read or the budgets' "
+        "time ran out; peak resident memory (VmHWM) against the same daemon with no posts.",
+        "",
+        "| figure | peak resident | with no posts | bytes per tracked post | posts read | target |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
 def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
     lines = [
@@ -114,6 +139,7 @@ def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> 
         "",
         *_latency_rows(results),
         *_startup_rows(results),
+        *_memory_rows(results),
         "",
     ]
     path.write_text("\n".join(lines))
