@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from functools import wraps
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -527,10 +528,13 @@ def without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+_counter_values = attrgetter(*COUNTERS)
+
+
 def unstorable_counters(observation: Observation) -> list[str]:
-    """Names of the counters of `observation` that storage cannot hold."""
+    """Names of the counters of `observation` that storage cannot hold (checked for every
+    reading: one C call reads the counters, issue 14)."""
+    values = _counter_values(observation)
     return [
-        f.name
-        for f in fields(observation)
-        if f.name in COUNTERS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
+        name for name, value in zip(COUNTERS, values, strict=True) if (value or 0) >= COUNTER_LIMIT
     ]
