@@ -51,11 +51,12 @@ def _database(path: Path, posts: int, url: str) -> None:
 
 
 def _config(path: Path, database: Path, url: str) -> None:
-    """Mastodon, Reddit and Bluesky at the loopback server, read as often as allowed."""
+    """Mastodon, Reddit and Bluesky at the loopback server, due posts looked for every 5 s;
+    passes of the default size (schedule.max_posts_per_pass)."""
     sections = [
         f'[storage]\nurl = "sqlite:///{database}"\n',
         f'[dashboard]\nhost = "127.0.0.1"\nport = {free_port()}\n',
-        "[schedule]\ntick_seconds = 5\nmax_posts_per_pass = 100000\n",
+        "[schedule]\ntick_seconds = 5\n",
         f'[collectors.mastodon]\ninstances = ["{url}/mastodon"]\n',
         f'[collectors.reddit]\nbase_url = "{url}/reddit"\nauth_url = "{url}/reddit"\n'
         'client_id = "bench"\nclient_secret = "bench"\n',
