@@ -188,8 +188,17 @@ def measure_platform(
         few = ids[:SDK_POSTS]
         small = _sink(tmp / f"{platform}-sdk.db", platform, few, server.url)
 
+        def sdk_storing() -> int:
+            sdk_conn = base.observations_db(str(tmp / f"{platform}-sdk-hand.db"))
+            try:
+                return sdk(server.url, few, sdk_conn)
+            finally:
+                sdk_conn.close()
+
         async def sdk_pass() -> int:
-            return sdk(server.url, few, conn)  # blocking, as the SDK is: nothing else runs
+            # In a thread where no event loop runs (PRAW warns at each request made in one);
+            # nothing else runs meanwhile, and its SQLite connection stays in that thread.
+            return await asyncio.to_thread(sdk_storing)
 
         ours_small, theirs = asyncio.run(_side_by_side(platform, small, server, sdk_pass, RUNS))
         figures.append(
