@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_alerts,
+    bench_daemon_memory,
     bench_dashboard,
     bench_discovery,
     bench_memory,
@@ -32,6 +33,7 @@ SUITES = [
     bench_parsers,
     bench_alerts,
     bench_memory,
+    bench_daemon_memory,
 ]
 
 

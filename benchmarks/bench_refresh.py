@@ -6,7 +6,8 @@ is known), each pass storing into a fresh SQLite file:
 
 - viralwatch: `CollectorRunner.refresh` of Mastodon, Reddit and Bluesky posts (the daemon's
   client, storage sink and collectors), after one warm-up pass, every like counter moved
-  between passes so each pass stores new readings;
+  between passes so each pass stores new readings, each of its passes followed by one of the
+  baseline's (alternating, so load on the shared machine hits both alike);
 - the hand-written ceiling: aiohttp + orjson + one `sqlite3.executemany`, same batches, same
   requests in flight;
 - PRAW, Mastodon.py and the atproto SDK, unmodified, through their base-URL settings (the
@@ -26,7 +27,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def post_ids(platform: str, count: int, prefix: str = "3k") -> list[str]:
     return [f"{prefix}{n:011d}" for n in range(count)]
 
 
-def _refs(platform: str, ids: list[str], url: str) -> list[PostRef]:
+def post_refs(platform: str, ids: list[str], url: str) -> list[PostRef]:
     if platform == "mastodon":
         extra = {"instance": f"{url}/mastodon"}
         return [PostRef(platform, mastodon_uri(i), extra={**extra, "id": i}) for i in ids]
@@ -95,20 +96,27 @@ def _sink(path: Path, platform: str, ids: list[str], url: str) -> StorageSink:
     upgrade(engine)
     sink = StorageSink(engine, utc_now)
     sink.add_video(VideoInput("bench", "bench"))
-    refs = _refs(platform, ids, url)
+    refs = post_refs(platform, ids, url)
     for start in range(0, len(refs), 10_000):
         sink.record_posts("bench", refs[start : start + 10_000])
     return sink
 
 
-async def _our_passes(
-    platform: str, sink: StorageSink, server: FastPlatforms, runs: int, warm_passes: int = 1
-) -> list[dict[str, float]]:
-    """Warm-up passes (not measured), then `runs` passes with every like counter moved."""
+async def _side_by_side(
+    platform: str,
+    sink: StorageSink,
+    server: FastPlatforms,
+    baseline: Callable[[], Awaitable[int]] | None,
+    runs: int,
+    warm_passes: int = 1,
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Warm-up passes (not measured), then `runs` rounds of one pass of ours and one of the
+    baseline, alternating so that load on the machine hits both alike; every like counter moves
+    before each pass. Without a baseline, only our passes."""
     client = build_client(timeout_seconds=60, user_agent="viralwatch-bench")
     try:
         runner = CollectorRunner(_collector(platform, client, server.url), sink, utc_now, client)
-        passes = []
+        ours, theirs = [], []
         for n in range(runs + warm_passes):
             server.bump()
             cpu = server.cpu_seconds()
@@ -116,28 +124,25 @@ async def _our_passes(
             report = await runner.refresh(limit=10**7, ahead=timedelta(days=1))
             seconds = time.perf_counter() - began
             assert report.status == "ok", report.error_message
-            if n >= warm_passes:
-                passes.append(
-                    {
-                        "seconds": seconds,
-                        "posts": report.observations_written,
-                        "requests": report.requests,
-                        "server_cpu": server.cpu_seconds() - cpu,
-                    }
-                )
-        return passes
+            if n < warm_passes:
+                continue
+            ours.append(
+                {
+                    "seconds": seconds,
+                    "posts": report.observations_written,
+                    "requests": report.requests,
+                    "server_cpu": server.cpu_seconds() - cpu,
+                }
+            )
+            if baseline is None:
+                continue
+            server.bump()
+            began = time.perf_counter()
+            posts = await baseline()
+            theirs.append({"seconds": time.perf_counter() - began, "posts": posts})
+        return ours, theirs
     finally:
         await client.aclose()
-
-
-def _timed(runs: int, work: Callable[[], int], server: FastPlatforms) -> list[dict[str, float]]:
-    passes = []
-    for _ in range(runs):
-        server.bump()
-        began = time.perf_counter()
-        posts = work()
-        passes.append({"seconds": time.perf_counter() - began, "posts": posts})
-    return passes
 
 
 def _rates(passes: list[dict[str, float]]) -> list[float]:
@@ -169,22 +174,33 @@ def measure_platform(
     """The refresh figure at `size` posts and, at the first size, the SDK comparison."""
     ids = post_ids(platform, size)
     sink = _sink(tmp / f"{platform}-{size}.db", platform, ids, server.url)
-    ours = asyncio.run(_our_passes(platform, sink, server, RUNS))
     in_flight = _collector(platform, None, server.url).in_flight
     conn = base.observations_db(str(tmp / f"{platform}-{size}-hand.db"))
-    hand = _timed(
-        RUNS,
-        lambda: asyncio.run(base.handwritten(platform, server.url, ids, conn, in_flight)),
-        server,
-    )
+
+    def hand() -> Awaitable[int]:
+        return base.handwritten(platform, server.url, ids, conn, in_flight)
+
+    ours, theirs = asyncio.run(_side_by_side(platform, sink, server, hand, RUNS))
     label = f"refresh {platform}, {size:,} posts"
-    figures = [_figure(label, ours, hand, "hand-written aiohttp + orjson + sqlite3.executemany")]
+    figures = [_figure(label, ours, theirs, "hand-written aiohttp + orjson + sqlite3.executemany")]
     package, sdk_label, sdk = base.SDKS[platform]
     if size == SIZES[0] and base.installed(package):
         few = ids[:SDK_POSTS]
         small = _sink(tmp / f"{platform}-sdk.db", platform, few, server.url)
-        ours_small = asyncio.run(_our_passes(platform, small, server, RUNS))
-        theirs = _timed(RUNS, lambda: sdk(server.url, few, conn), server)
+
+        def sdk_storing() -> int:
+            sdk_conn = base.observations_db(str(tmp / f"{platform}-sdk-hand.db"))
+            try:
+                return sdk(server.url, few, sdk_conn)
+            finally:
+                sdk_conn.close()
+
+        async def sdk_pass() -> int:
+            # In a thread where no event loop runs (PRAW warns at each request made in one);
+            # nothing else runs meanwhile, and its SQLite connection stays in that thread.
+            return await asyncio.to_thread(sdk_storing)
+
+        ours_small, theirs = asyncio.run(_side_by_side(platform, small, server, sdk_pass, RUNS))
         figures.append(
             _figure(f"against {sdk_label}, {len(few):,} posts", ours_small, theirs, sdk_label)
         )
@@ -197,16 +213,17 @@ def measure_cascades(server: FastPlatforms, tmp: Path) -> dict[str, Any]:
     posts/s of a pass against the hand-written getPosts-only pass."""
     ids = post_ids("bluesky", 500, CASCADING)
     sink = _sink(tmp / "cascades.db", "bluesky", ids, server.url)
-    # Two warm-up passes: each post's quotes, then its reposts (one lookup a post and pass).
-    ours = asyncio.run(_our_passes("bluesky", sink, server, RUNS, warm_passes=2))
     conn = base.observations_db(str(tmp / "cascades-hand.db"))
-    hand = _timed(
-        RUNS, lambda: asyncio.run(base.handwritten("bluesky", server.url, ids, conn, 8)), server
-    )
+
+    def hand() -> Awaitable[int]:
+        return base.handwritten("bluesky", server.url, ids, conn, 8)
+
+    # Two warm-up passes: each post's quotes, then its reposts (one lookup a post and pass).
+    ours, theirs = asyncio.run(_side_by_side("bluesky", sink, server, hand, RUNS, warm_passes=2))
     figure = _figure(
         "Bluesky posts that have reposts and quotes, 500 posts",
         ours,
-        hand,
+        theirs,
         f"hand-written, {len(base.batch_urls('bluesky', server.url, ids))} requests",
     )
     sink.engine.dispose()
@@ -218,7 +235,7 @@ def measure_latency(platform: str, tmp: Path) -> dict[str, Any]:
     with FastPlatforms(latency_seconds=LATENCY_SECONDS) as server:
         ids = post_ids(platform, LATENCY_POSTS)
         sink = _sink(tmp / f"latency-{platform}.db", platform, ids, server.url)
-        (one,) = asyncio.run(_our_passes(platform, sink, server, 1, warm_passes=0))
+        (one,), _ = asyncio.run(_side_by_side(platform, sink, server, None, 1, warm_passes=0))
         sink.engine.dispose()
     collector = _collector(platform, None, server.url)
     allowed = seconds_allowed(
@@ -272,8 +289,8 @@ def run() -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    from benchmarks import bench_startup
+    from benchmarks import bench_daemon_memory, bench_startup
     from benchmarks.benchmarks_doc import write_benchmarks
 
-    # Every figure of issue 14's table, start-up included, without the other suites.
-    write_benchmarks({**bench_startup.run(), **run()})
+    # Every figure of issue 14's table, start-up and memory included, without the other suites.
+    write_benchmarks({**bench_startup.run(), **run(), **bench_daemon_memory.run()})

@@ -116,6 +116,31 @@ def _memory_rows(results: dict[str, dict[str, float]]) -> list[str]:
     ]
 
 
+def _daemon_memory_rows(results: dict[str, dict[str, float]]) -> list[str]:
+    rows = [
+        f"| {name} | {f['peak resident MB (target < 200)']:,.0f} MB | "
+        f"{f['peak resident MB with no posts']:,.0f} MB | "
+        f"{f['bytes per tracked post over no posts']:,.0f} | {f['posts read during the run']:,.0f}"
+        f" in {f['seconds run']:,.0f} s | < 200 MB |"
+        for name, f in results.items()
+        if name.startswith("daemon memory")
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "## Daemon memory (`benchmarks/bench_daemon_memory.py`)",
+        "",
+        "`viralwatch run` with its dashboard, on Mastodon, Reddit and Bluesky posts at the "
+        "loopback server (every other collector off), until each post was read or the budgets' "
+        "time ran out; peak resident memory (VmHWM) against the same daemon with no posts.",
+        "",
+        "| figure | peak resident | with no posts | bytes per tracked post | posts read | target |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
 def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> None:
     # Ratios travel between machines, absolute rates do not: the page says where they came from.
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
@@ -149,6 +174,7 @@ def write_benchmarks(results: dict[str, dict[str, float]], path: Path = DOC) -> 
         "",
         *_latency_rows(results),
         *_startup_rows(results),
+        *_daemon_memory_rows(results),
         *_memory_rows(results),
         "",
     ]

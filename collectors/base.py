@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from functools import wraps
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -254,6 +255,19 @@ class Collector(Protocol):
         """Current counters for `posts`: one Observation (or Gone) each. Raises CollectorError."""
         ...
 
+    def begin_pass(self) -> None:
+        """A refresh pass starts; the runner calls it before the pass's first `refresh`.
+        Collectors with a per-pass budget (cascade lookups) start it afresh here."""
+        ...
+
+
+class PassHooks:
+    """The protocol's hooks with a default: collectors inherit it and override what they use
+    (the registry refuses a class without them, so the runner calls them directly)."""
+
+    def begin_pass(self) -> None:
+        """Nothing to reset: the collector keeps no per-pass budget."""
+
 
 @dataclass(slots=True)
 class RunReport:
@@ -477,6 +491,8 @@ anything larger (`2**64`, `1e400`, `inf`), so the runner reports that post's err
 def as_count(value: Any) -> int | None:
     """A counter as int (platforms send ints, floats or strings); None when absent or invalid,
     at most COUNTER_LIMIT. Never raises, whatever a payload holds."""
+    if type(value) is int and 0 <= value < COUNTER_LIMIT:
+        return value  # what platforms send nearly always: checked first (issue 14)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -518,10 +534,13 @@ def without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+_counter_values = attrgetter(*COUNTERS)
+
+
 def unstorable_counters(observation: Observation) -> list[str]:
-    """Names of the counters of `observation` that storage cannot hold."""
+    """Names of the counters of `observation` that storage cannot hold (checked for every
+    reading: one C call reads the counters, issue 14)."""
+    values = _counter_values(observation)
     return [
-        f.name
-        for f in fields(observation)
-        if f.name in COUNTERS and (getattr(observation, f.name) or 0) >= COUNTER_LIMIT
+        name for name, value in zip(COUNTERS, values, strict=True) if (value or 0) >= COUNTER_LIMIT
     ]

@@ -56,6 +56,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -213,7 +214,7 @@ def _first_language(record: dict[str, Any]) -> str | None:
 
 
 @register
-class BlueskyCollector:
+class BlueskyCollector(PassHooks):
     """searchPosts discovery (with a login), getPosts counters, quotes and reposts as edges."""
 
     name: ClassVar[str] = "bluesky"
@@ -517,7 +518,7 @@ class BlueskyCollector:
             self.in_flight,
         )
         items: list[RefreshItem] = []
-        candidates: list[Candidate] = []
+        candidates: list[Candidate | None] = []
         for batch_items, seen in answers:
             items += batch_items
             candidates += [

@@ -11,7 +11,7 @@ non-zero counter is looked up once more (within the budget), then only on moveme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -40,21 +40,25 @@ class CascadeGate:
     def begin_pass(self) -> None:
         self.spent = 0
 
-    def candidate(self, post_id: str, which: str, count: int | None) -> Candidate:
+    def candidate(self, post_id: str, which: str, count: int | None) -> Candidate | None:
         """The lookup of `which` for `post_id`, with how far `count` moved since the last one
-        (the first sight counts from 0)."""
-        count = count or 0
-        return Candidate(post_id, which, count, count - self._seen.get(f"{which} {post_id}", 0))
+        (the first sight counts from 0); None when it did not move (most posts, most passes:
+        no object is made for them)."""
+        if not count:
+            return None
+        growth = count - self._seen.get(f"{which} {post_id}", 0)
+        return Candidate(post_id, which, count, growth) if growth > 0 else None
 
     def looked_up(self, candidate: Candidate) -> None:
         self._seen[candidate.key] = candidate.count
 
-    def choose(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+    def choose(self, candidates: Iterable[Candidate | None]) -> list[Candidate]:
         """The moved `candidates` that fit the rest of this pass's budget: the fastest-moving
         first, at most one lookup per post."""
         chosen: list[Candidate] = []
         taken: set[str] = set()
-        for candidate in sorted(candidates, key=lambda c: c.growth, reverse=True):
+        moved = [c for c in candidates if c is not None]
+        for candidate in sorted(moved, key=lambda c: c.growth, reverse=True):
             if self.spent >= self.per_pass or candidate.growth <= 0:
                 break
             if candidate.post_id not in taken:

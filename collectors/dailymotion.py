@@ -38,6 +38,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostError,
     PostRef,
     RefreshItem,
@@ -74,7 +75,7 @@ class DailymotionSettings(CollectorSettings):
 
 
 @register
-class DailymotionCollector:
+class DailymotionCollector(PassHooks):
     """Title search for discovery; batched `ids` lookups for views and likes."""
 
     name: ClassVar[str] = "dailymotion"

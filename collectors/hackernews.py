@@ -30,6 +30,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -57,7 +58,7 @@ class HackerNewsSettings(CollectorSettings):
 
 
 @register
-class HackerNewsCollector:
+class HackerNewsCollector(PassHooks):
     """Finds HN stories that link or name the footage; refreshes points and comment counts."""
 
     name: ClassVar[str] = "hackernews"

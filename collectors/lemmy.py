@@ -48,6 +48,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -86,7 +87,7 @@ class LemmySettings(CollectorSettings):
 
 
 @register
-class LemmyCollector:
+class LemmyCollector(PassHooks):
     """Searches each instance by link and phrase; refreshes posts one by one, crossposts too."""
 
     name: ClassVar[str] = "lemmy"

@@ -46,6 +46,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -93,7 +94,7 @@ class MastodonSettings(CollectorSettings):
 
 
 @register
-class MastodonCollector:
+class MastodonCollector(PassHooks):
     """Hashtag timelines and searches on each instance; batch counter refresh."""
 
     name: ClassVar[str] = "mastodon"

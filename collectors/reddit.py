@@ -54,6 +54,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -150,7 +151,7 @@ class RedditSettings(CollectorSettings):
 
 
 @register
-class RedditCollector:
+class RedditCollector(PassHooks):
     """Searches Reddit for the footage's phrases and links; batch-refreshes scores."""
 
     name: ClassVar[str] = "reddit"
@@ -419,7 +420,7 @@ class RedditCollector:
             (self._info(batch) for batch in chunks(list(posts), INFO_BATCH)), self.in_flight
         )
         items: list[RefreshItem] = []
-        candidates: list[Candidate] = []
+        candidates: list[Candidate | None] = []
         for batch_items in answers:
             items += batch_items
             candidates += [

@@ -34,6 +34,8 @@ BUILTIN_COLLECTORS: tuple[str, ...] = (
 
 # The members the Collector protocol asks of a class: name, spec and the `notice` default.
 DECLARATIONS: tuple[str, ...] = tuple(Collector.__annotations__)
+# Its methods: the runner calls each directly (`begin_pass` comes with `base.PassHooks`).
+METHODS: tuple[str, ...] = ("discover", "refresh", "begin_pass")
 
 _REGISTRY: dict[str, type[Any]] = {}
 
@@ -42,8 +44,8 @@ def register(cls: type[Any]) -> type[Any]:
     """Class decorator: make a collector known under its `name`.
 
     Raises ValueError for a duplicate name, TypeError when the class leaves out a declaration
-    of the protocol or names a counter that is not in COUNTERS."""
-    missing = [attr for attr in DECLARATIONS if not hasattr(cls, attr)]
+    or method of the protocol or names a counter that is not in COUNTERS."""
+    missing = [attr for attr in (*DECLARATIONS, *METHODS) if not hasattr(cls, attr)]
     if missing:
         raise TypeError(f"collector {cls.__name__} does not declare {', '.join(missing)}")
     if not isinstance(cls.spec, CollectorSpec):

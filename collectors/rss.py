@@ -39,6 +39,7 @@ from collectors.base import (
     CollectorError,
     CollectorSpec,
     KnownPost,
+    PassHooks,
     PostRef,
     RateLimited,
     RefreshItem,
@@ -80,7 +81,7 @@ class RssSettings(CollectorSettings):
 
 
 @register
-class RssCollector:
+class RssCollector(PassHooks):
     """Reads configured feeds and Google News search for the footage; no counters."""
 
     name: ClassVar[str] = "rss"

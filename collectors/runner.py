@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
 
@@ -48,6 +48,8 @@ REFRESH_SLICE = 500
 # Readings are stored in batches of this many items (issue 14: one transaction per slice cost
 # four statements and a commit per 500 posts); a killed process loses at most this many.
 STORE_EVERY = 5_000
+# A slice holds at least this many rounds of the collector's requests in flight.
+ROUNDS_PER_SLICE = 4
 # Two slices failing in a row say the source is down: stop rather than hammer it.
 MAX_FAILED_SLICES = 2
 # Most due posts one refresh pass takes unless the daemon says otherwise.
@@ -80,6 +82,35 @@ class RunnerPolicy:
     auth_backoff_max: timedelta = timedelta(hours=6)
     max_defer: timedelta = timedelta(hours=25)
     """Longest rate-limit deferral honoured: a daily quota resets within 24 h in any zone."""
+
+
+@dataclass(slots=True)
+class _Writes:
+    """A pass's writes: one at a time, in a worker thread, while the event loop reads on (issue
+    14: the loop stood idle during each write). Only stored readings count as read."""
+
+    report: RunReport
+    read: set[tuple[str, str]]
+    _task: asyncio.Future[tuple[int, int]] | None = None
+    _items: Sequence[Any] = ()
+
+    def start(
+        self, store: Callable[[Sequence[Any]], tuple[int, int]], items: Sequence[Any]
+    ) -> None:
+        self._task = asyncio.ensure_future(asyncio.to_thread(store, items))
+        self._items = items
+
+    async def wait(self) -> None:
+        """Until the write under way (if any) is done; its failure is raised here."""
+        if self._task is None:
+            return
+        task, items, self._task = self._task, self._items, None
+        written, found = await task
+        self.read.update(
+            (i.platform, i.platform_post_id) for i in items if not isinstance(i, PostRef)
+        )
+        self.report.observations_written += written
+        self.report.posts_found += found
 
 
 @dataclass(slots=True)
@@ -186,8 +217,7 @@ class CollectorRunner:
             # Nothing to re-read (news feeds), or another collector reads these counters.
             return report
         # Collectors with a per-pass budget (cascade lookups, issue 14) start it afresh here.
-        if (begin_pass := getattr(self.collector, "begin_pass", None)) is not None:
-            begin_pass()
+        self.collector.begin_pass()
         posts = await self._attempt(
             run, asyncio.to_thread(self.sink.claim_refresh, self.platform, limit, ahead)
         )
@@ -212,35 +242,44 @@ class CollectorRunner:
             return report
         failed_in_a_row = 0
         pending: list[Any] = []
-        for start in range(0, len(posts), REFRESH_SLICE):
-            batch = posts[start : start + REFRESH_SLICE]
-            items = await self._attempt(run, self._refresh_isolating(batch))
-            if items and len(batch) > 1 and all(_is_miss(i) for i in items):
-                # An answer that leaves out every one of several posts says more about the
-                # source than the posts (one `{"hits": []}` once marked 19 HN posts gone).
-                message = f"{self.name}: the answer held none of {len(batch)} posts; will retry"
-                run.errors.append(SourceUnavailable(message))
-                items = None
-            if items is None:
-                failed_in_a_row += 1
-                # The slice's posts keep the reason; later slices still get their turn.
-                items = self._slice_errors(batch, run.errors[-1])
-            else:
-                failed_in_a_row = 0
-            pending += items
-            stop = self._must_stop(run) or failed_in_a_row >= MAX_FAILED_SLICES
-            if stop or len(pending) >= STORE_EVERY or start + REFRESH_SLICE >= len(posts):
-                written, found = await asyncio.to_thread(self._store_refresh, pending)
-                # Only stored readings count as read: the rest are released, still due.
-                read.update(
-                    (i.platform, i.platform_post_id) for i in pending if not isinstance(i, PostRef)
-                )
-                report.observations_written += written
-                report.posts_found += found
-                pending = []
-            if stop:
-                break
+        writes = _Writes(report, read)
+        size = self._slice_size()
+        try:
+            for start in range(0, len(posts), size):
+                batch = posts[start : start + size]
+                items = await self._read_slice(run, batch)
+                failed_in_a_row = 0 if items is not None else failed_in_a_row + 1
+                # A failed slice's posts keep the reason; later slices still get their turn.
+                pending += items if items is not None else self._slice_errors(batch, run.errors[-1])
+                stop = self._must_stop(run) or failed_in_a_row >= MAX_FAILED_SLICES
+                if stop or len(pending) >= STORE_EVERY or start + size >= len(posts):
+                    # One write at a time, in a worker thread while the next slices are read.
+                    await writes.wait()
+                    writes.start(self._store_refresh, pending)
+                    pending = []
+                if stop:
+                    break
+        finally:
+            await writes.wait()
         return await self._finish(run)
+
+    def _slice_size(self) -> int:
+        """Posts per `collector.refresh` call: at least REFRESH_SLICE, and enough for several
+        rounds of the requests it may keep in flight (a slice's last round runs part-empty)."""
+        batch = getattr(self.collector, "batch_size", None) or 1
+        in_flight = getattr(self.collector, "in_flight", 1)
+        return max(REFRESH_SLICE, batch * in_flight * ROUNDS_PER_SLICE)
+
+    async def _read_slice(self, run: _Pass, batch: Sequence[KnownPost]) -> list[Any] | None:
+        """The slice's items, or None with the error noted on `run`."""
+        items = await self._attempt(run, self._refresh_isolating(batch))
+        if items and len(batch) > 1 and all(_is_miss(i) for i in items):
+            # An answer that leaves out every one of several posts says more about the
+            # source than the posts (one `{"hits": []}` once marked 19 HN posts gone).
+            message = f"{self.name}: the answer held none of {len(batch)} posts; will retry"
+            run.errors.append(SourceUnavailable(message))
+            return None
+        return cast(list[Any] | None, items)
 
     async def _refresh_isolating(self, batch: Sequence[KnownPost]) -> list[Any]:
         """`collector.refresh(batch)`; when one post's item is malformed, the batch is halved

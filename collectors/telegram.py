@@ -53,6 +53,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostError,
     PostRef,
     RefreshItem,
@@ -195,7 +196,7 @@ class TelegramSettings(CollectorSettings):
 
 
 @register
-class TelegramCollector:
+class TelegramCollector(PassHooks):
     """Reads the public previews of configured channels: footage messages, forwards, views."""
 
     name: ClassVar[str] = "telegram"

@@ -46,6 +46,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -128,7 +129,7 @@ class TikTokSettings(CollectorSettings):
 
 
 @register
-class TikTokCollector:
+class TikTokCollector(PassHooks):
     """Research API keyword/hashtag queries for discovery, video_id queries for counters."""
 
     name: ClassVar[str] = "tiktok"

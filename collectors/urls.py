@@ -41,6 +41,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostError,
     PostRef,
     RefreshItem,
@@ -99,7 +100,7 @@ class UrlsSettings(CollectorSettings):
 
 
 @register
-class UrlsCollector:
+class UrlsCollector(PassHooks):
     """Refreshes hand-added post URLs through yt-dlp; discovers nothing by itself."""
 
     name: ClassVar[str] = "urls"

@@ -47,6 +47,7 @@ from collectors.base import (
     Gone,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RefreshItem,
@@ -120,7 +121,7 @@ class XSettings(CollectorSettings):
 
 
 @register
-class XCollector:
+class XCollector(PassHooks):
     """Recent search for discovery, 100-id tweet lookups for counters."""
 
     name: ClassVar[str] = "x"

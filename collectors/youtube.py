@@ -52,6 +52,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     Quota,
     RateLimited,
@@ -125,7 +126,7 @@ def _pacific_day(units: int, what: str, path: str, *, refresh: bool = True) -> Q
 
 
 @register
-class YouTubeCollector:
+class YouTubeCollector(PassHooks):
     """Searches YouTube for re-uploads within the search bucket; refreshes 50 videos per call."""
 
     name: ClassVar[str] = "youtube"

@@ -38,6 +38,7 @@ from collectors.base import (
     CollectorSpec,
     KnownPost,
     Observation,
+    PassHooks,
     PostRef,
     RefreshItem,
     SourceUnavailable,
@@ -101,7 +102,7 @@ class YouTubeRssSettings(CollectorSettings):
 
 
 @register
-class YouTubeRssCollector:
+class YouTubeRssCollector(PassHooks):
     """Reads a watch list of channel feeds: new uploads, views and likes, no key."""
 
     name: ClassVar[str] = "youtube_rss"

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from collectors.base import CollectorSpec, Quota
+from collectors.base import CollectorSpec, PassHooks, Quota
 from collectors.registry import register
 from config.settings import CollectorSettings
 
@@ -35,7 +35,7 @@ class ThrowawaySettings(CollectorSettings):
 
 
 @register
-class ThrowawayCollector:
+class ThrowawayCollector(PassHooks):
     name = "throwaway"
     spec = CollectorSpec(
         label="Throw Away",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from collectors.base import CollectorSpec
+from collectors.base import CollectorSpec, PassHooks
 from collectors.hackernews import HackerNewsSettings
 
 
-class Declared:
+class Declared(PassHooks):
     """What the Collector protocol asks a class to declare, for the test collectors below."""
 
     spec = CollectorSpec(

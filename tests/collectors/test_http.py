@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collectors.aiohttp_transport import AiohttpTransport
-from collectors.base import AuthFailed, RateLimited, SourceUnavailable
+from collectors.base import AuthFailed, RateLimited, SourceUnavailable, utc_now
 from collectors.http import (
     BARE_CLIENT_POLICY as BARE,
 )
@@ -311,3 +311,35 @@ def test_query_values_are_quoted_as_quote_plus_quotes_them(text):
     from collectors.http import _quote
 
     assert _quote(text) == quote_plus(text)
+
+
+async def test_the_daemons_client_keeps_cookies_answers_set():
+    # Answers without Set-Cookie skip httpx's cookie jar (issue 14); those with one still reach it.
+    from aiohttp import web
+
+    async def set_cookie(request: web.Request) -> web.Response:
+        response = web.json_response({})
+        response.set_cookie("session", "s1")
+        return response
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"cookie": request.headers.get("Cookie")})
+
+    app = web.Application()
+    app.router.add_get("/set", set_cookie)
+    app.router.add_get("/echo", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        async with build_client(timeout_seconds=5, user_agent="t", policy=BARE) as client:
+            url = f"http://127.0.0.1:{port}"
+            await fetch(client, "test", f"{url}/echo", clock=utc_now)
+            await fetch(client, "test", f"{url}/set", clock=utc_now)
+            echoed = await fetch(client, "test", f"{url}/echo", clock=utc_now)
+            assert decode_json("test", echoed) == {"cookie": "session=s1"}
+            assert client.cookies.get("session") == "s1"
+    finally:
+        await runner.cleanup()

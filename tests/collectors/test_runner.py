@@ -6,6 +6,8 @@ import logging
 import socket
 from datetime import timedelta
 
+import pytest
+
 from collectors.base import AuthFailed, Observation, PostRef, TrackedVideo
 from collectors.hackernews import HackerNewsCollector, HackerNewsSettings
 from collectors.runner import REFRESH_SLICE, CollectorRunner
@@ -166,3 +168,25 @@ async def test_a_pass_stores_its_slices_readings_together_and_starts_one_budget(
     assert report.observations_written == len(posts)
     assert (collector.slices, collector.passes) == (4, 1)
     assert counting_sink.observation_writes == [len(posts)]
+
+
+def test_register_refuses_a_collector_without_the_protocols_pass_hook():
+    # The runner calls `begin_pass` directly (it was found through getattr); a class that
+    # neither inherits PassHooks nor defines it fails at import, naming the method.
+    from collectors.registry import register
+
+    class NoHooks:
+        name = platform = "no-hooks"
+        label, colour, counters = "No hooks", "#000000", ("views",)
+        settings_model = Declared.settings_model
+        default_interval = default_refresh_interval = timedelta(minutes=1)
+        quotas, batch_size, notice = (), 1, None
+
+        async def discover(self, video):
+            return []
+
+        async def refresh(self, posts):
+            return []
+
+    with pytest.raises(TypeError, match="does not declare begin_pass"):
+        register(NoHooks)
