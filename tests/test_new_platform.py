@@ -145,6 +145,7 @@ def test_a_new_collector_module_is_configured_scheduled_and_charted(tmp_path: Pa
 def test_a_collector_without_its_spec_is_refused_at_import():
     # The declarations travel as one CollectorSpec: a class that spells them out one by one
     # (the shape before issue 15) fails where it registers, not later in a page or a job.
+    from collectors.base import PassHooks
     from collectors.registry import register
 
     class Flat:
@@ -155,10 +156,16 @@ def test_a_collector_without_its_spec_is_refused_at_import():
     with pytest.raises(TypeError, match="does not declare spec"):
         register(Flat)
 
-    class WrongSpec:
+    class WrongSpec(PassHooks):
         name = "wrong_spec"
         spec = ("Wrong", "#000000")
         notice = None
+
+        async def discover(self, video):
+            return []
+
+        async def refresh(self, posts):
+            return []
 
     with pytest.raises(TypeError, match="must be a CollectorSpec"):
         register(WrongSpec)

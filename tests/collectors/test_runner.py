@@ -176,11 +176,9 @@ def test_register_refuses_a_collector_without_the_protocols_pass_hook():
     from collectors.registry import register
 
     class NoHooks:
-        name = platform = "no-hooks"
-        label, colour, counters = "No hooks", "#000000", ("views",)
-        settings_model = Declared.settings_model
-        default_interval = default_refresh_interval = timedelta(minutes=1)
-        quotas, batch_size, notice = (), 1, None
+        name = "no-hooks"
+        spec = Declared.spec
+        notice = None
 
         async def discover(self, video):
             return []
