@@ -266,7 +266,8 @@ class CollectorRunner:
     def _slice_size(self) -> int:
         """Posts per `collector.refresh` call: at least REFRESH_SLICE, and enough for several
         rounds of the requests it may keep in flight (a slice's last round runs part-empty)."""
-        batch = getattr(self.collector, "batch_size", None) or 1
+        batch = self.collector.spec.batch_size or 1
+        # Set by collectors with a declared quota (`allowed_in_flight`); others send one at a time.
         in_flight = getattr(self.collector, "in_flight", 1)
         return max(REFRESH_SLICE, batch * in_flight * ROUNDS_PER_SLICE)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -168,6 +169,26 @@ async def test_a_pass_stores_its_slices_readings_together_and_starts_one_budget(
     assert report.observations_written == len(posts)
     assert (collector.slices, collector.passes) == (4, 1)
     assert counting_sink.observation_writes == [len(posts)]
+
+
+class BatchedCollector(CountingCollector):
+    """Reads 10 posts a request with 20 requests in flight: a slice holds 4 rounds of them."""
+
+    name = "batched"
+    spec = replace(CountingCollector.spec, batch_size=10)
+    in_flight = 20
+
+
+async def test_a_slice_holds_several_rounds_of_the_collectors_declared_requests(
+    engine, clock, tracked_sim_video, sink
+):
+    # The batch size is read from the collector's spec: 10 posts x 20 in flight x 4 rounds.
+    posts = [PostRef("batched", f"p{n}") for n in range(1_200)]
+    sink.record_posts(tracked_sim_video.slug, posts)
+    collector = BatchedCollector(clock)
+    report = await CollectorRunner(collector, sink, clock).refresh()
+    assert report.observations_written == len(posts)
+    assert collector.slices == 2  # 800 then 400, not 500, 500 and 200
 
 
 def test_register_refuses_a_collector_without_the_protocols_pass_hook():
